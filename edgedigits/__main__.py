@@ -1,0 +1,3 @@
+from edgedigits.cli import main
+
+main()

@@ -1,0 +1,206 @@
+"""The `edgedigits` command: a thin layer over the stage modules.
+
+The training half (TensorFlow) is imported inside the commands that need it, so runtime commands start fast.
+Errors a user can fix print one line on stderr and exit 2; a failed accuracy or parity gate exits 3.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edgedigits.errors import InputError
+
+EXIT_USAGE = 2
+EXIT_GATE = 3
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False), envvar="EDGEDIGITS_DATA", default=None,
+    help="Directory with the dataset's IDX .gz files or Keras .npz (default: cache, then download/offline sources).",
+)
+
+
+def log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgedigits")
+def cli():
+    """Train, prune, export and quantize small image classifiers to tiny ONNX models, proving each step."""
+
+
+@cli.command("train-prune-export")
+@click.argument("pipeline", default="lenet")
+@click.option("--out-dir", default="exported", show_default=True, type=click.Path(file_okay=False), help="Where the shipped artifacts go.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False), help="Checkpoints, histories, intermediate models.")
+@data_dir_option
+def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
+    """Run pipelines/PIPELINE.toml: train, prune, export ONNX, quantize INT8; print the stage table.
+
+    Writes OUT_DIR/PIPELINE.onnx (pruned fp32), PIPELINE.int8.onnx and PIPELINE.json (the manifest) only if every
+    stage passed its parity and accuracy checks.
+    """
+    from edgedigits import config
+    from edgedigits import pipeline as pipeline_mod
+
+    recipe = config.load(pipeline)
+    log(f"pipeline {recipe.path}: model {recipe.model}, dataset {recipe.dataset}")
+    manifest = pipeline_mod.run(recipe, out_dir, runs_dir, data_dir, log)
+    click.echo(pipeline_mod.table(manifest))
+    click.echo(f"wrote {Path(out_dir) / manifest['files']['pruned']}, {Path(out_dir) / manifest['files']['int8']}, "
+               f"{Path(out_dir) / (recipe.name + '.json')}")
+
+
+@cli.command("models")
+@click.option("--classes", default=10, show_default=True, help="Number of output classes to count parameters for.")
+def models_cmd(classes):
+    """List registered models: name, parameters, source."""
+    from edgedigits import models
+
+    specs = models.list_models()
+    width = max(len(s.name) for s in specs)
+    click.echo(f"{'name'.ljust(width)}  {'parameters':>10}  source")
+    for spec in specs:
+        click.echo(f"{spec.name.ljust(width)}  {models.count_params(spec.name, classes):>10,}  {spec.source}")
+
+
+@cli.group("data")
+def data_group():
+    """Datasets (mnist, fashion-mnist)."""
+
+
+@data_group.command("fetch")
+@click.argument("name")
+@data_dir_option
+def data_fetch(name, data_dir):
+    """Make dataset NAME available offline and print where it came from."""
+    from edgedigits import data
+
+    ds = data.load(name, data_dir)
+    click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
+    click.echo(f"source: {ds.source}")
+    click.echo(f"cache: {data.cache_dir() / (ds.name + '.npz')}")
+
+
+def _split(recipe, data_dir):
+    from edgedigits import data, train
+
+    ds = data.load(recipe.dataset, data_dir)
+    return ds, train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
+
+
+@cli.command("train")
+@click.argument("pipeline", default="lenet")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@data_dir_option
+def train_cmd(pipeline, runs_dir, data_dir):
+    """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras and history.csv."""
+    from edgedigits import artifacts, config, train
+
+    recipe = config.load(pipeline)
+    run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
+    ds, split = _split(recipe, data_dir)
+    model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, log)
+    with artifacts.atomic_path(run_dir / "dense.keras") as tmp:
+        model.save(str(tmp))
+    click.echo(f"wrote {run_dir / 'dense.keras'}")
+
+
+@cli.command("prune")
+@click.argument("pipeline", default="lenet")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Keras model to prune (default RUNS_DIR/PIPELINE/dense.keras).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@data_dir_option
+def prune_cmd(pipeline, model_path, runs_dir, data_dir):
+    """Only prune (the [prune] table): writes RUNS_DIR/PIPELINE/pruned.keras and prints per-layer sparsity."""
+    from edgedigits import artifacts, config, prune, train
+
+    recipe = config.load(pipeline)
+    run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
+    model = train.load_model(model_path or run_dir / "dense.keras")
+    _, split = _split(recipe, data_dir)
+    pruned = prune.prune(model, split, recipe.prune, recipe.seed, run_dir, log)
+    with artifacts.atomic_path(run_dir / "pruned.keras") as tmp:
+        pruned.save(str(tmp))
+    report = prune.sparsity_report(pruned)
+    for name, layer in report["layers"].items():
+        click.echo(f"{name}: {layer['sparsity']:.1%} of {layer['kernel']:,} kernel weights are zero")
+    click.echo(f"all kernels: {report['kernel_sparsity']:.1%}; wrote {run_dir / 'pruned.keras'}")
+
+
+@cli.command("export")
+@click.argument("keras_model", type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--pipeline", default="lenet", show_default=True, help="Recipe whose dataset and export settings apply.")
+@data_dir_option
+def export_cmd(keras_model, output, pipeline, data_dir):
+    """Only export a Keras model to ONNX, with parity check and test accuracy through onnxruntime."""
+    from edgedigits import config, export, runtime, train
+
+    recipe = config.load(pipeline)
+    model = train.load_model(keras_model)
+    ds, split = _split(recipe, data_dir)
+    proto = export.to_onnx(model, recipe.export.opset)
+    export.set_metadata(proto, **export.base_metadata(ds.labels, ds.name, recipe.name))
+    export.save(proto, output)
+    check = export.parity(model, output, split.x_test[: recipe.export.parity_images], recipe.export.parity_tolerance)
+    acc = runtime.accuracy(output, split.x_test, split.y_test)
+    click.echo(f"wrote {output}: parity max|diff| {check['max_abs_diff']:.2e}, argmax agreement "
+               f"{check['argmax_agreement']:.4f}, test accuracy {acc:.2f}%")
+
+
+@cli.command("quantize")
+@click.argument("onnx_model", type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--pipeline", default="lenet", show_default=True, help="Recipe whose dataset and [quantize] settings apply.")
+@data_dir_option
+def quantize_cmd(onnx_model, output, pipeline, data_dir):
+    """Only quantize an ONNX model to INT8; refuses (exit 3, nothing written) past the accuracy-drop limit."""
+    import tempfile
+
+    from edgedigits import config, data, quantize, runtime
+    from edgedigits.artifacts import ensure_writable_dir
+    from edgedigits.pipeline import AccuracyGateError
+
+    recipe = config.load(pipeline)
+    ds = data.load(recipe.dataset, data_dir)
+    before = runtime.accuracy(onnx_model, ds.x_test, ds.y_test)
+    x_tr, y_tr, _, _ = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
+    calibration = data.split_validation(x_tr, y_tr, recipe.quantize.calibration_images, recipe.seed)[2]
+    out_dir = ensure_writable_dir(Path(output).resolve().parent)
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        staged = Path(tmp) / "int8.onnx"
+        quantize.quantize(onnx_model, staged, calibration, recipe.quantize)
+        after = runtime.accuracy(staged, ds.x_test, ds.y_test)
+        if before - after > recipe.quantize.max_accuracy_drop:
+            raise AccuracyGateError(f"INT8 model lost {before - after:.2f} points ({before:.2f}% -> {after:.2f}%), "
+                                    f"limit {recipe.quantize.max_accuracy_drop}; nothing written")
+        staged.replace(output)
+    click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8)")
+
+
+def main(argv=None) -> None:
+    """Entry point: user errors become one line on stderr (exit 2); failed gates exit 3."""
+    try:
+        cli.main(args=argv, prog_name="edgedigits", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("edgedigits: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"edgedigits: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except InputError as exc:
+        click.echo(f"edgedigits: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:
+        if type(exc).__name__ in ("AccuracyGateError", "ParityError"):
+            click.echo(f"edgedigits: {exc}", err=True)
+            sys.exit(EXIT_GATE)
+        raise
+
+
+if __name__ == "__main__":
+    main()

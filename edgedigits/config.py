@@ -1,0 +1,149 @@
+"""Pipeline recipes: pipelines/NAME.toml parsed into typed dataclasses; any unknown key or wrong type is an InputError.
+
+The dataclass defaults are the documented defaults: a TOML file only says what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgedigits.errors import InputError
+
+PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
+
+
+@dataclass
+class Augment:
+    rotation: float = 0.0  # degrees, +/-
+    zoom: float = 0.0  # fraction, +/-
+    shift: float = 0.0  # fraction of width/height, +/-
+
+
+@dataclass
+class Optimizer:
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0  # sgd only
+    nesterov: bool = False  # sgd only
+    batch_size: int = 128
+    epochs: int = 15
+
+
+@dataclass
+class Train(Optimizer):
+    augment: Augment = field(default_factory=Augment)
+    early_stopping_patience: int = 5  # epochs without val_loss improvement; best weights restored
+    reduce_lr_factor: float = 0.5  # ReduceLROnPlateau on val_loss
+    reduce_lr_patience: int = 2
+    min_learning_rate: float = 1e-5
+
+
+@dataclass
+class Prune(Optimizer):
+    target_sparsity: float = 0.9  # of conv and dense kernels, polynomial decay from 0
+    ramp_epochs: int = 10  # the ramp ends after this many fine-tuning epochs; the rest recover accuracy
+    frequency: int = 100  # steps between mask updates
+    layers: dict = field(default_factory=dict)  # per-layer targets, e.g. {dense1 = 0.95}; others use target_sparsity
+    augment: Augment = field(default_factory=Augment)
+    learning_rate: float = 5e-4
+    epochs: int = 20
+
+
+@dataclass
+class Export:
+    opset: int = 17
+    parity_images: int = 1000
+    parity_tolerance: float = 1e-4
+
+
+@dataclass
+class Quantize:
+    calibration_images: int = 1000  # drawn from the training split, never from the test set
+    max_accuracy_drop: float = 0.3  # percentage points, against the pruned fp32 model
+    per_channel: bool = True
+    calibration_method: str = "minmax"  # minmax, entropy or percentile
+
+
+@dataclass
+class Pipeline:
+    model: str = "lenet"
+    dataset: str = "mnist"
+    seed: int = 42
+    validation: int = 5000  # images held out of the training set for early stopping and model selection
+    train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
+    train: Train = field(default_factory=Train)
+    prune: Prune = field(default_factory=Prune)
+    export: Export = field(default_factory=Export)
+    quantize: Quantize = field(default_factory=Quantize)
+    name: str = ""  # set from the file name
+    path: str = ""
+
+    def __post_init__(self):
+        for section in (self.train, self.prune):
+            if section.optimizer not in OPTIMIZERS:
+                raise InputError(f"unknown optimizer '{section.optimizer}' (known: {', '.join(OPTIMIZERS)})")
+        if not 0.0 <= self.prune.target_sparsity < 1.0:
+            raise InputError(f"prune.target_sparsity must be in [0, 1), got {self.prune.target_sparsity}")
+        for layer, value in self.prune.layers.items():
+            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise InputError(f"prune.layers.{layer} must be a number in [0, 1), got {value!r}")
+        if self.quantize.calibration_method not in ("minmax", "entropy", "percentile"):
+            raise InputError(f"unknown quantize.calibration_method '{self.quantize.calibration_method}'")
+        if self.export.opset < 17:
+            raise InputError(f"export.opset must be 17 or newer, got {self.export.opset}")
+
+
+def resolve(name_or_path: str) -> Path:
+    """A pipeline is named (lenet -> pipelines/lenet.toml) or given as a path to a .toml file."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.parent != Path("."):
+        if not path.is_file():
+            raise InputError(f"pipeline file not found: {path}")
+        return path
+    path = PIPELINES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PIPELINES_DIR.glob("*.toml")))
+        raise InputError(f"unknown pipeline '{name_or_path}' (known: {known})")
+    return path
+
+
+def load(name_or_path: str, **overrides) -> Pipeline:
+    path = resolve(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"malformed pipeline {path}: {exc}") from None
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    pipeline = from_dict(Pipeline, raw, where=str(path))
+    pipeline.name, pipeline.path = path.stem, str(path)
+    return pipeline
+
+
+def from_dict(cls, raw: dict, where: str = "pipeline"):
+    """Build dataclass `cls` from a TOML table, refusing unknown keys and values of the wrong type."""
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a table, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            value = from_dict(kind, value, where=f"{where} [{key}]")
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def to_dict(pipeline: Pipeline) -> dict:
+    return dataclasses.asdict(pipeline)

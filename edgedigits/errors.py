@@ -1,0 +1,9 @@
+"""The one exception the CLI turns into a single line on stderr and exit code 2.
+
+Raise InputError for anything the user can fix (unknown name, bad file, bad key); let real bugs raise normally so
+they keep their traceback.
+"""
+
+
+class InputError(Exception):
+    """A usage or input problem: the message is shown to the user as is, on one line."""

@@ -1,0 +1,86 @@
+"""Keras -> ONNX with tf2onnx, checked twice: onnx.checker on the graph, and parity against Keras on test images.
+
+Parity compares outputs only (max |diff|, argmax agreement); accuracy is scored later on the full test set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from edgedigits import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from edgedigits.artifacts import atomic_path
+from edgedigits.runtime import NORMALIZATION, Classifier, normalize
+
+import tensorflow as tf  # noqa: E402
+import tf2onnx  # noqa: E402
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "probabilities"
+
+
+class ParityError(Exception):
+    """The exported graph does not compute what the Keras model computes."""
+
+
+def to_onnx(model, opset: int = 17) -> onnx.ModelProto:
+    """Convert with a dynamic batch dimension; input 'input' float32 [N,28,28,1], output 'probabilities' [N,C]."""
+    spec = (tf.TensorSpec((None, *models.INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    _rename_output(proto, OUTPUT_NAME)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def _rename_output(proto: onnx.ModelProto, name: str) -> None:
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+    proto.graph.output[0].name = name
+
+
+def set_metadata(proto: onnx.ModelProto, **values) -> None:
+    """Store values in metadata_props (non-strings as JSON), replacing keys already present."""
+    current = {p.key: p.value for p in proto.metadata_props}
+    current.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+    del proto.metadata_props[:]
+    for key, value in current.items():
+        proto.metadata_props.add(key=key, value=value)
+
+
+def base_metadata(labels, dataset: str, pipeline: str) -> dict:
+    return {
+        "labels": list(labels),
+        "dataset": dataset,
+        "normalization": NORMALIZATION,
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "pipeline": pipeline,
+        "producer": "edgedigits",
+    }
+
+
+def save(proto: onnx.ModelProto, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        onnx.save(proto, str(tmp))
+
+
+def parity(model, onnx_path: str | Path, images: np.ndarray, tolerance: float = 1e-4) -> dict:
+    """Compare Keras and onnxruntime on `images` (uint8); raise ParityError if they differ by more than `tolerance`."""
+    x = normalize(images)
+    expected = model.predict(x, batch_size=1000, verbose=0)
+    got = Classifier(onnx_path).probabilities(images)
+    result = {
+        "images": int(len(x)),
+        "max_abs_diff": float(np.max(np.abs(expected - got))),
+        "argmax_agreement": float(np.mean(expected.argmax(1) == got.argmax(1))),
+        "tolerance": tolerance,
+    }
+    if result["max_abs_diff"] > tolerance:
+        raise ParityError(
+            f"ONNX output differs from Keras by {result['max_abs_diff']:.3g} (> {tolerance:g}) on {len(x)} test images"
+        )
+    return result

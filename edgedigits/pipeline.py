@@ -1,0 +1,161 @@
+"""train-prune-export: run one pipeline recipe through every stage and ship exported/NAME{.onnx,.int8.onnx,.json}.
+
+Each stage is scored through onnxruntime on the full test set of the artifact itself. Everything is built in the
+run directory first; the three shipped files replace the old ones only after every stage and gate has passed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+from edgedigits import data, export, models, prune, quantize, runtime, train
+from edgedigits.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.config import Pipeline, to_dict
+
+LIBRARIES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "numpy")
+
+
+class AccuracyGateError(Exception):
+    """A stage lost more accuracy than the pipeline allows: nothing is shipped."""
+
+
+def library_versions() -> dict:
+    return {name: importlib_metadata.version(name) for name in LIBRARIES}
+
+
+class Stopwatch:
+    def __init__(self):
+        self.times = {}
+
+    def __call__(self, name):
+        watch = self
+
+        class _Lap:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                watch.times[name] = round(time.perf_counter() - self.t0, 2)
+
+        return _Lap()
+
+
+def _export_scored(model, path: Path, split: train.Split, pipeline: Pipeline, meta: dict, log) -> dict:
+    """Export `model` to `path` with metadata, check parity, score on the full test set; returns stage facts."""
+    proto = export.to_onnx(model, pipeline.export.opset)
+    export.set_metadata(proto, **meta)
+    export.save(proto, path)
+    n = pipeline.export.parity_images
+    check = export.parity(model, path, split.x_test[:n], pipeline.export.parity_tolerance)
+    acc = runtime.accuracy(path, split.x_test, split.y_test)
+    log(f"  {path.name}: parity max|diff| {check['max_abs_diff']:.2e}, argmax agreement {check['argmax_agreement']:.4f};"
+        f" test accuracy {acc:.2f}% (onnxruntime, {len(split.y_test)} images)")
+    return {"parity": check, "test_accuracy": acc}
+
+
+def _finalize(path: Path, **meta) -> None:
+    import onnx
+
+    proto = onnx.load(str(path))
+    export.set_metadata(proto, **meta)
+    export.save(proto, path)
+
+
+def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, log=print) -> dict:
+    out_dir = ensure_writable_dir(out_dir)
+    run_dir = ensure_writable_dir(Path(runs_dir) / pipeline.name)
+    models.get_spec(pipeline.model)
+    ds = data.load(pipeline.dataset, data_dir)
+    log(f"data: {pipeline.dataset} from {ds.source}")
+    split = train.Split.from_dataset(ds, pipeline.validation, pipeline.seed, pipeline.train_limit)
+    log(f"split: {len(split.x_train)} train / {len(split.x_val)} validation / {len(split.x_test)} test images")
+    meta = export.base_metadata(ds.labels, ds.name, pipeline.name)
+    clock = Stopwatch()
+    stages = {}
+
+    log(f"[1/4] train {pipeline.model} ({models.count_params(pipeline.model, ds.num_classes):,} parameters)")
+    with clock("train"):
+        dense = train.train(pipeline.model, split, pipeline.train, pipeline.seed, run_dir, ds.num_classes, log)
+    with clock("export_fp32"):
+        fp32 = _export_scored(dense, run_dir / "fp32.onnx", split, pipeline, meta, log)
+    stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "time_s": clock.times["train"]}
+
+    log(f"[2/4] prune to {pipeline.prune.target_sparsity:.0%} kernel sparsity ({pipeline.prune.epochs} epochs)")
+    with clock("prune"):
+        pruned = prune.prune(dense, split, pipeline.prune, pipeline.seed, run_dir, log)
+    report = prune.sparsity_report(pruned)
+    log("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in report["layers"].items())
+        + f"; all kernels {report['kernel_sparsity']:.1%}")
+    pruned.save(str(run_dir / "pruned.keras"))
+
+    log("[3/4] export ONNX")
+    pruned_path = run_dir / "pruned.onnx"
+    with clock("export"):
+        scored = _export_scored(pruned, pruned_path, split, pipeline, meta, log)
+    stages["pruned"] = {**scored, **report, "time_s": clock.times["prune"]}
+
+    log("[4/4] quantize INT8")
+    int8_path = run_dir / "int8.onnx"
+    calibration = data.split_validation(*_train_images(ds, pipeline), pipeline.quantize.calibration_images, pipeline.seed)[2]
+    with clock("quantize"):
+        settings = quantize.quantize(pruned_path, int8_path, calibration, pipeline.quantize)
+    int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
+    drop = stages["pruned"]["test_accuracy"] - int8_acc
+    log(f"  int8 test accuracy {int8_acc:.2f}% (drop {drop:+.2f} points, limit {pipeline.quantize.max_accuracy_drop})")
+    if drop > pipeline.quantize.max_accuracy_drop:
+        raise AccuracyGateError(
+            f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
+        )
+    stages["int8"] = {"test_accuracy": int8_acc, "quantization": settings, "parameters": report["parameters"],
+                      "nonzero_parameters": report["nonzero_parameters"], "time_s": clock.times["quantize"]}
+
+    for stage, path in (("fp32", run_dir / "fp32.onnx"), ("pruned", pruned_path), ("int8", int8_path)):
+        _finalize(path, stage=stage, test_accuracy=round(stages[stage]["test_accuracy"], 2),
+                  kernel_sparsity=stages[stage].get("kernel_sparsity", report["kernel_sparsity"]))
+        stages[stage].update(file_stats(path))
+    manifest = {
+        "name": pipeline.name,
+        "model": pipeline.model,
+        "dataset": ds.name,
+        "labels": list(ds.labels),
+        "data_source": ds.source,
+        "test_images": int(len(split.y_test)),
+        "input": {"name": export.INPUT_NAME, "shape": ["N", 28, 28, 1], "normalization": runtime.NORMALIZATION},
+        "output": {"name": export.OUTPUT_NAME, "shape": ["N", ds.num_classes]},
+        "stages": stages,
+        "times_s": clock.times,
+        "pipeline_file": os.path.relpath(pipeline.path) if pipeline.path else "",
+        "pipeline": to_dict(pipeline),
+        "libraries": library_versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": os.cpu_count()},
+        "files": {"pruned": f"{pipeline.name}.onnx", "int8": f"{pipeline.name}.int8.onnx"},
+    }
+    _ship(run_dir, out_dir, pipeline.name, pruned_path, int8_path, manifest)
+    return manifest
+
+
+def _train_images(ds: data.Dataset, pipeline: Pipeline):
+    """The training split (validation held out), from which calibration images are drawn."""
+    x_tr, y_tr, _, _ = data.split_validation(ds.x_train, ds.y_train, pipeline.validation, pipeline.seed)
+    return x_tr, y_tr
+
+
+def _ship(run_dir: Path, out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:
+    """Copy the run's artifacts into out_dir, each with an atomic rename; the manifest goes last."""
+    write_bytes_atomic(out_dir / f"{name}.onnx", pruned_path.read_bytes())
+    write_bytes_atomic(out_dir / f"{name}.int8.onnx", int8_path.read_bytes())
+    write_json_atomic(out_dir / f"{name}.json", manifest)
+
+
+def table(manifest: dict) -> str:
+    rows = [("stage", "test acc %", "params", "non-zero", "bytes", "gzip bytes", "time s")]
+    for stage in ("fp32", "pruned", "int8"):
+        s = manifest["stages"][stage]
+        rows.append((stage, f"{s['test_accuracy']:.2f}", f"{s['parameters']:,}", f"{s['nonzero_parameters']:,}",
+                     f"{s['bytes']:,}", f"{s['gzip_bytes']:,}", f"{s['time_s']:.1f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)

@@ -1,0 +1,87 @@
+"""Magnitude pruning with tensorflow-model-optimization: wrap, fine-tune along a polynomial ramp, strip.
+
+Sparsity is counted over conv and dense kernels (biases and batch-norm parameters are not pruned: they are few and
+removing them buys nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from edgedigits.config import Prune
+from edgedigits.errors import InputError
+from edgedigits.train import Split, fit, steps_per_epoch
+
+import tensorflow_model_optimization as tfmot  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
+
+
+def layer_targets(model, cfg: Prune) -> dict[str, float]:
+    """Target sparsity per prunable layer: the pipeline's per-layer value, else its global target."""
+    names = {layer.name for layer in model.layers if isinstance(layer, PRUNABLE)}
+    unknown = set(cfg.layers) - names
+    if unknown:
+        raise InputError(f"prune.layers names unknown layers {sorted(unknown)} (prunable: {', '.join(sorted(names))})")
+    return {name: float(cfg.layers.get(name, cfg.target_sparsity)) for name in names}
+
+
+def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, log=print):
+    """Fine-tune `model` while its kernels are pruned to their targets; returns the stripped (plain Keras) model."""
+    keras.utils.set_random_seed(seed)
+    targets = layer_targets(model, cfg)
+    steps = steps_per_epoch(split, cfg.batch_size)
+    # The mask is only updated every `frequency` steps: end the ramp on such a step, so the target is reached exactly.
+    end_step = math.ceil(cfg.ramp_epochs * steps / cfg.frequency) * cfg.frequency
+    if end_step > cfg.epochs * steps:
+        raise InputError(
+            f"prune.ramp_epochs ({cfg.ramp_epochs}) must leave room inside prune.epochs ({cfg.epochs}) for the ramp to end"
+        )
+    ramp_done_epoch = math.ceil(end_step / steps)  # first epoch index whose end has the final sparsity
+
+    def wrap(layer):
+        if layer.name in targets and targets[layer.name] > 0:
+            schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, targets[layer.name], 0, end_step, frequency=cfg.frequency)
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
+    # clone_function returns the layers themselves (wrapped), so they keep their weights; clone first so the
+    # caller's dense model is left untouched.
+    base = keras.models.clone_model(model)
+    base.set_weights(model.get_weights())
+    pruned = keras.models.clone_model(base, clone_function=wrap)
+    callbacks = [
+        tfmot.sparsity.keras.UpdatePruningStep(),
+        # Select the best validation epoch only once the ramp has ended, so the kept model has the full sparsity.
+        keras.callbacks.EarlyStopping(
+            "val_accuracy", patience=cfg.epochs, restore_best_weights=True, start_from_epoch=ramp_done_epoch - 1
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "prune_history.csv")),
+    ]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fit(pruned, split, cfg, cfg.augment, seed, callbacks, "prune", log)
+    return tfmot.sparsity.keras.strip_pruning(pruned)
+
+
+def sparsity_report(model) -> dict:
+    """Per-layer and overall kernel sparsity, plus all parameters and non-zero parameters of the model."""
+    layers = {}
+    zeros = total = 0
+    for layer in model.layers:
+        if isinstance(layer, PRUNABLE):
+            kernel = layer.kernel.numpy()
+            z = int(np.sum(kernel == 0))
+            layers[layer.name] = {"kernel": int(kernel.size), "zeros": z, "sparsity": round(z / kernel.size, 4)}
+            zeros, total = zeros + z, total + kernel.size
+    weights = model.get_weights()
+    return {
+        "parameters": int(model.count_params()),
+        "nonzero_parameters": int(sum(int(np.count_nonzero(w)) for w in weights)),
+        "kernel_sparsity": round(zeros / total, 4) if total else 0.0,
+        "layers": layers,
+    }

@@ -1,0 +1,70 @@
+"""INT8 post-training static quantization with onnxruntime.quantization, calibrated on training images only."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from edgedigits.artifacts import atomic_path
+from edgedigits.config import Quantize
+from edgedigits.runtime import normalize
+
+CALIBRATION = {
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+}
+
+
+class _Images(CalibrationDataReader):
+    def __init__(self, input_name: str, images: np.ndarray, batch_size: int = 100):
+        x = normalize(images)
+        self._batches = iter([{input_name: x[i : i + batch_size]} for i in range(0, len(x), batch_size)])
+
+    def get_next(self):
+        return next(self._batches, None)
+
+
+def quantize(fp32_path: str | Path, int8_path: str | Path, calibration_images: np.ndarray, cfg: Quantize) -> dict:
+    """Write an INT8 (QDQ, S8 weights, U8 activations) copy of `fp32_path` at `int8_path`; returns the settings."""
+    input_name = onnx.load(str(fp32_path)).graph.input[0].name
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        # Fold constants and infer shapes first, as onnxruntime recommends before static quantization.
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=False)
+        with atomic_path(int8_path) as out:
+            quantize_static(
+                str(prepared),
+                str(out),
+                _Images(input_name, calibration_images),
+                quant_format=QuantFormat.QDQ,
+                per_channel=cfg.per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CALIBRATION[cfg.calibration_method],
+            )
+            proto = onnx.load(str(out))
+            # quantize_static drops nothing we rely on, but metadata must survive for apps: copy it over.
+            src = onnx.load(str(fp32_path))
+            del proto.metadata_props[:]
+            proto.metadata_props.extend(src.metadata_props)
+            onnx.save(proto, str(out))
+    return {
+        "format": "QDQ",
+        "weights": "int8",
+        "activations": "uint8",
+        "per_channel": cfg.per_channel,
+        "calibration_method": cfg.calibration_method,
+        "calibration_images": int(len(calibration_images)),
+    }

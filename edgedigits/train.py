@@ -1,0 +1,142 @@
+"""Training with tf_keras: optimizer, augmentation and callbacks all come from the pipeline's [train] table.
+
+`fit` is shared with pruning, so both stages build data, optimizers and logs the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from edgedigits.config import Augment, Optimizer, Train
+from edgedigits.data import Dataset, split_validation
+from edgedigits.runtime import normalize
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+
+@dataclass
+class Split:
+    """Model-ready arrays: training images, the held-out validation images (model selection) and the test set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray  # uint8, only ever scored through onnxruntime on the exported artifact
+    y_test: np.ndarray
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset, validation: int, seed: int, train_limit: int = 0) -> "Split":
+        x, y = ds.x_train, ds.y_train
+        x_tr, y_tr, x_val, y_val = split_validation(x, y, validation, seed)
+        if train_limit:
+            x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+        return cls(normalize(x_tr), y_tr.astype(np.int64), normalize(x_val), y_val.astype(np.int64), ds.x_test, ds.y_test)
+
+
+def make_optimizer(cfg: Optimizer):
+    lr = cfg.learning_rate
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    return {
+        "adam": keras.optimizers.Adam,
+        "adamax": keras.optimizers.Adamax,
+        "nadam": keras.optimizers.Nadam,
+        "adadelta": keras.optimizers.Adadelta,
+        "adagrad": keras.optimizers.Adagrad,
+        "rmsprop": keras.optimizers.RMSprop,
+    }[cfg.optimizer](lr)
+
+
+def training_data(x: np.ndarray, y: np.ndarray, batch_size: int, augment: Augment, seed: int) -> tf.data.Dataset:
+    """Shuffled batches, randomly rotated/zoomed/shifted as seed 001's ImageDataGenerator did (black fill)."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    layers = []
+    if augment.rotation:
+        layers.append(keras.layers.RandomRotation(augment.rotation / 360.0, fill_mode="constant", seed=seed))
+    if augment.zoom:
+        layers.append(keras.layers.RandomZoom(augment.zoom, fill_mode="constant", seed=seed + 1))
+    if augment.shift:
+        layers.append(keras.layers.RandomTranslation(augment.shift, augment.shift, fill_mode="constant", seed=seed + 2))
+    if layers:
+        augmenter = keras.Sequential(layers)
+        ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One line per epoch: what a user watching a minutes-long run wants to see."""
+
+    def __init__(self, label: str, total: int, log):
+        super().__init__()
+        self.label, self.total, self.log = label, total, log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        lr = float(keras.backend.get_value(self.model.optimizer.learning_rate))
+        extra = f" sparsity {logs['sparsity']:.3f}" if "sparsity" in logs else ""
+        self.log(
+            f"  {self.label} epoch {epoch + 1}/{self.total}: loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f}"
+            f"  val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}  lr {lr:.2g}{extra}"
+            f"  ({time.perf_counter() - self.t0:.1f}s)"
+        )
+
+
+def fit(model, split: Split, cfg: Optimizer, augment: Augment, seed: int, callbacks: list, label: str, log) -> dict:
+    """Compile and fit `model` on the split; returns the Keras history dict."""
+    model.compile(optimizer=make_optimizer(cfg), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    data = training_data(split.x_train, split.y_train, cfg.batch_size, augment, seed)
+    history = model.fit(
+        data,
+        epochs=cfg.epochs,
+        validation_data=(split.x_val, split.y_val),
+        validation_batch_size=1000,
+        callbacks=callbacks + [EpochLog(label, cfg.epochs, log)],
+        verbose=0,
+    )
+    return history.history
+
+
+def steps_per_epoch(split: Split, batch_size: int) -> int:
+    return math.ceil(len(split.x_train) / batch_size)
+
+
+def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, num_classes: int, log=print):
+    """Train a fresh registry model; keeps the best validation epoch, writes history.csv and best.keras."""
+    keras.utils.set_random_seed(seed)
+    model = models.create_model(model_name, num_classes)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(
+            "val_loss", factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience, min_lr=cfg.min_learning_rate
+        ),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+    ]
+    fit(model, split, cfg, cfg.augment, seed, callbacks, "train", log)
+    return model
+
+
+def load_model(path: str | Path):
+    """Load a saved Keras model (dense or stripped-pruned); a missing or unreadable file is an InputError."""
+    from edgedigits.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Keras model not found: {path}")
+    try:
+        return keras.models.load_model(str(path))
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise InputError(f"cannot load Keras model {path}: {str(exc).splitlines()[0]}") from None
