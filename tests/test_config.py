@@ -1,0 +1,52 @@
+import pytest
+
+from edgedigits import config, models
+from edgedigits.errors import InputError
+
+
+def test_every_shipped_pipeline_loads_and_names_a_registered_model():
+    paths = sorted(config.PIPELINES_DIR.glob("*.toml"))
+    assert {"lenet", "lenet5", "lenet5-v2", "cnn", "mlp"} <= {p.stem for p in paths}
+    for path in paths:
+        recipe = config.load(path.stem)
+        models.get_spec(recipe.model)
+        assert recipe.name == path.stem
+    assert any(config.load(p.stem).dataset == "fashion-mnist" for p in paths)
+
+
+def test_defaults_fill_what_the_file_does_not_say(tmp_path):
+    path = tmp_path / "mini.toml"
+    path.write_text('model = "mlp"\n[train]\nepochs = 3\n')
+    recipe = config.load(str(path))
+    assert (recipe.model, recipe.train.epochs, recipe.train.optimizer) == ("mlp", 3, "adam")
+    assert recipe.quantize.max_accuracy_drop == 0.3
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ('model = "lenet"\nepochz = 3\n', "unknown key 'epochz'"),
+        ("[train]\nlearning_rat = 0.1\n", r"\[train\]: unknown key 'learning_rat'"),
+        ('[train]\nepochs = "ten"\n', "'epochs' must be int"),
+        ("[train]\nepochs = true\n", "'epochs' must be int"),
+        ('[train]\noptimizer = "lion"\n', "unknown optimizer 'lion'"),
+        ("[prune]\ntarget_sparsity = 1.5\n", "target_sparsity must be in"),
+        ("[prune.layers]\ndense1 = 2\n", "prune.layers.dense1"),
+        ("[export]\nopset = 11\n", "opset must be 17"),
+        ("model = \n", "malformed pipeline"),
+        ("[train\n", "malformed pipeline"),
+    ],
+)
+def test_bad_recipes_are_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        config.load(str(path))
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_pipeline_lists_the_known_ones():
+    with pytest.raises(InputError, match="unknown pipeline 'nope' .*lenet"):
+        config.load("nope")
+    with pytest.raises(InputError, match="pipeline file not found"):
+        config.load("missing/dir/x.toml")

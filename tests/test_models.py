@@ -1,0 +1,37 @@
+import pytest
+
+from edgedigits import models
+from edgedigits.errors import InputError
+
+# Parameter counts as printed by model.summary() in the seed documents.
+SEED_COUNTS = {"lenet": 44_426, "lenet5": 44_426, "cnn": 93_322, "mlp": 266_610}
+
+
+@pytest.mark.parametrize("name,expected", sorted(SEED_COUNTS.items()))
+def test_parameter_counts_match_the_seeds(name, expected):
+    assert models.count_params(name) == expected
+
+
+def test_lenet5_v2_follows_seed_001():
+    model = models.create_model("lenet5-v2")
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == 4 and kinds.count("BatchNormalization") == 5 and kinds.count("Dropout") == 3
+    assert [layer.units for layer in model.layers if type(layer).__name__ == "Dense"] == [256, 128, 84, 10]
+
+
+def test_dataset_decides_number_of_classes():
+    model = models.create_model("lenet", num_classes=5)
+    assert model.output_shape == (None, 5)
+    assert models.count_params("lenet", 5) == SEED_COUNTS["lenet"] - 5 * 85
+
+
+def test_every_model_takes_the_contract_input():
+    for spec in models.list_models():
+        model = models.create_model(spec.name)
+        assert model.input_shape == (None, 28, 28, 1)
+        assert model.layers[-1].activation.__name__ == "softmax"
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(InputError, match="unknown model 'nope'.*lenet"):
+        models.create_model("nope")
