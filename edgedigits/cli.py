@@ -44,10 +44,10 @@ def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
     stage passed its parity and accuracy checks.
     """
     from edgedigits import config
-    from edgedigits import pipeline as pipeline_mod
 
     recipe = config.load(pipeline)
-    log(f"pipeline {recipe.path}: model {recipe.model}, dataset {recipe.dataset}")
+    from edgedigits import pipeline as pipeline_mod  # imports TensorFlow: only once the recipe is known good
+
     manifest = pipeline_mod.run(recipe, out_dir, runs_dir, data_dir, log)
     click.echo(pipeline_mod.table(manifest))
     click.echo(f"wrote {Path(out_dir) / manifest['files']['pruned']}, {Path(out_dir) / manifest['files']['int8']}, "

@@ -48,6 +48,7 @@ class Prune(Optimizer):
     target_sparsity: float = 0.9  # of conv and dense kernels, polynomial decay from 0
     ramp_epochs: int = 10  # the ramp ends after this many fine-tuning epochs; the rest recover accuracy
     frequency: int = 100  # steps between mask updates
+    cosine_decay: bool = False  # decay the learning rate to 0 along a cosine over all fine-tuning epochs
     layers: dict = field(default_factory=dict)  # per-layer targets, e.g. {dense1 = 0.95}; others use target_sparsity
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from edgedigits import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from edgedigits import models
 from edgedigits.artifacts import atomic_path
 from edgedigits.runtime import NORMALIZATION, Classifier, normalize
+from edgedigits.training_stack import tf
 
-import tensorflow as tf  # noqa: E402
-import tf2onnx  # noqa: E402
+import tf2onnx  # noqa: E402  (after training_stack: it imports TensorFlow)
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"

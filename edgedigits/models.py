@@ -6,18 +6,11 @@ Layers carry stable names (conv1, dense1, ...) so pipelines can give per-layer p
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable
 
 from edgedigits.errors import InputError
 
-# tfmot only works with Keras 2: this must be set before TensorFlow is first imported.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow turns oneDNN on by default only on some Intel CPUs; on this 2-core AMD EPYC it makes LeNet training
-# 4x faster (21 s -> 5 s per MNIST epoch, measured), and it is TensorFlow's default path on Intel anyway.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -69,9 +62,9 @@ def count_params(name: str, num_classes: int = 10) -> int:
 
 
 def _keras():
-    import tf_keras
+    from edgedigits.training_stack import keras
 
-    return tf_keras
+    return keras
 
 
 def _classifier(layers, num_classes):
@@ -108,8 +101,6 @@ def lenet5(layers, num_classes):
 
 @register("seed 001: 'LeNet-5 v2' (99.50%), batch norm and dropout", "2x conv32 5x5, BN, 2x conv64 3x3, BN, dense 256-128-84")
 def lenet5_v2(layers, num_classes):
-    import tf_keras
-
     return [
         layers.Conv2D(32, 5, activation="relu", name="conv1"),
         layers.Conv2D(32, 5, activation="relu", name="conv2"),
@@ -126,7 +117,7 @@ def lenet5_v2(layers, num_classes):
         layers.Dense(128, activation="relu", name="dense2"),
         layers.BatchNormalization(name="bn4"),
         layers.Dropout(0.25, name="drop2"),
-        layers.Dense(84, activation="relu", kernel_regularizer=tf_keras.regularizers.L2(0.01), name="dense3"),
+        layers.Dense(84, activation="relu", kernel_regularizer=_keras().regularizers.L2(0.01), name="dense3"),
         layers.BatchNormalization(name="bn5"),
         layers.Dropout(0.25, name="drop3"),
         _classifier(layers, num_classes),

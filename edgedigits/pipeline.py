@@ -66,10 +66,12 @@ def _finalize(path: Path, **meta) -> None:
 
 
 def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, log=print) -> dict:
+    # Every input is checked before the first line of progress, so a bad one gives exactly one line of error.
     out_dir = ensure_writable_dir(out_dir)
     run_dir = ensure_writable_dir(Path(runs_dir) / pipeline.name)
     models.get_spec(pipeline.model)
     ds = data.load(pipeline.dataset, data_dir)
+    log(f"pipeline {pipeline.path or pipeline.name}: model {pipeline.model}, dataset {pipeline.dataset}")
     log(f"data: {pipeline.dataset} from {ds.source}")
     split = train.Split.from_dataset(ds, pipeline.validation, pipeline.seed, pipeline.train_limit)
     log(f"split: {len(split.x_train)} train / {len(split.x_val)} validation / {len(split.x_test)} test images")

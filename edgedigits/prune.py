@@ -11,13 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from edgedigits.config import Prune
 from edgedigits.errors import InputError
 from edgedigits.train import Split, fit, steps_per_epoch
-
-import tensorflow_model_optimization as tfmot  # noqa: E402
-import tf_keras as keras  # noqa: E402
+from edgedigits.training_stack import keras, tfmot
 
 PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
 

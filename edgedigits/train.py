@@ -13,12 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits import models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from edgedigits import models
 from edgedigits.config import Augment, Optimizer, Train
 from edgedigits.data import Dataset, split_validation
 from edgedigits.runtime import normalize
-
-import tf_keras as keras  # noqa: E402
+from edgedigits.training_stack import keras
 
 
 @dataclass
@@ -41,8 +40,11 @@ class Split:
         return cls(normalize(x_tr), y_tr.astype(np.int64), normalize(x_val), y_val.astype(np.int64), ds.x_test, ds.y_test)
 
 
-def make_optimizer(cfg: Optimizer):
+def make_optimizer(cfg: Optimizer, total_steps: int = 0):
+    """The pipeline's optimizer; with `cosine_decay` (pruning only) and `total_steps`, a cosine-decayed rate."""
     lr = cfg.learning_rate
+    if getattr(cfg, "cosine_decay", False) and total_steps:
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
     if cfg.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     return {
@@ -117,8 +119,9 @@ class EpochLog(keras.callbacks.Callback):
 
 def fit(model, split: Split, cfg: Optimizer, augment: Augment, seed: int, callbacks: list, label: str, log) -> dict:
     """Compile and fit `model` on the split; returns the Keras history dict."""
-    model.compile(optimizer=make_optimizer(cfg), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     data = Batches(split.x_train, split.y_train, cfg.batch_size, augment, seed)
+    optimizer = make_optimizer(cfg, total_steps=len(data) * cfg.epochs)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(
         data,
         epochs=cfg.epochs,

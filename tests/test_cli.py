@@ -1,0 +1,101 @@
+"""Bad input: one line on stderr, exit 2, no traceback, nothing written."""
+
+import gzip
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edgedigits.cli import main
+
+
+def run_cli(capsys, *args):
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def assert_one_line_error(code, err, fragment):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("edgedigits: ") and fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def write_recipe(tmp_path, text):
+    path = tmp_path / "recipe.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_unknown_pipeline(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train-prune-export", "nope", "--out-dir", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "unknown pipeline 'nope'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_model_in_pipeline(capsys, tmp_path):
+    recipe = write_recipe(tmp_path, 'model = "resnet9000"\n')
+    code, _, err = run_cli(capsys, "train-prune-export", recipe, "--out-dir", str(tmp_path / "out"), "--runs-dir", str(tmp_path / "runs"))
+    assert_one_line_error(code, err, "unknown model 'resnet9000'")
+    assert not any((tmp_path / "out").glob("*"))
+
+
+@pytest.mark.parametrize("text,fragment", [("model = [\n", "malformed pipeline"), ("[train]\nbatchsize = 64\n", "unknown key 'batchsize'")])
+def test_malformed_or_wrong_key(capsys, tmp_path, text, fragment):
+    code, _, err = run_cli(capsys, "train-prune-export", write_recipe(tmp_path, text), "--out-dir", str(tmp_path / "out"))
+    assert_one_line_error(code, err, fragment)
+
+
+def test_corrupt_data_file(capsys, tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    header = np.array([2051, 60000, 28, 28], ">u4").tobytes()
+    (data_dir / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(1000)))  # truncated
+    for name in ("train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (data_dir / name).write_bytes(b"not gzip at all")
+    code, _, err = run_cli(capsys, "train-prune-export", "lenet", "--data-dir", str(data_dir),
+                           "--out-dir", str(tmp_path / "out"), "--runs-dir", str(tmp_path / "runs"))
+    assert_one_line_error(code, err, "train-images-idx3-ubyte.gz")
+    assert not any((tmp_path / "out").glob("*"))
+
+
+def test_unwritable_output_directory(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "train-prune-export", "lenet", "--out-dir", str(blocker / "exported"))
+    assert_one_line_error(code, err, "output directory")
+
+
+def test_unknown_dataset(capsys):
+    code, _, err = run_cli(capsys, "data", "fetch", "cifar10")
+    assert_one_line_error(code, err, "unknown dataset 'cifar10'")
+
+
+def test_quantize_missing_model(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "quantize", str(tmp_path / "missing.onnx"), str(tmp_path / "out.onnx"))
+    assert_one_line_error(code, err, "model not found")
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_export_not_a_keras_model(capsys, tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"garbage")
+    code, _, err = run_cli(capsys, "export", str(bad), str(tmp_path / "out.onnx"))
+    assert_one_line_error(code, err, "cannot load Keras model")
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_models_lists_the_registry(capsys):
+    main(["models"])
+    out = capsys.readouterr().out
+    assert "lenet " in out and "44,426" in out and "266,610" in out and "seed" in out
+
+
+def test_a_real_process_gets_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "edgedigits", "train-prune-export", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "unknown pipeline 'nope'" in proc.stderr

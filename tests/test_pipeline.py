@@ -1,0 +1,94 @@
+"""A tiny train-prune-export on a real MNIST slice: every stage, parity, quantization, manifest, atomic shipping."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from edgedigits import pipeline, quantize, runtime
+from tests.conftest import tiny_recipe
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory, mnist):
+    tmp = tmp_path_factory.mktemp("tiny")
+    manifest = pipeline.run(tiny_recipe(tmp), tmp / "exported", tmp / "runs", log=lambda m: None)
+    return tmp / "exported", manifest
+
+
+def test_ships_three_files_and_nothing_else(shipped):
+    out, _ = shipped
+    assert sorted(p.name for p in out.iterdir()) == ["tiny.int8.onnx", "tiny.json", "tiny.onnx"]
+
+
+def test_manifest_scores_every_stage_on_the_full_test_set(shipped, mnist):
+    out, manifest = shipped
+    assert json.loads((out / "tiny.json").read_text()) == manifest
+    assert manifest["test_images"] == 10_000
+    for stage in ("fp32", "pruned", "int8"):
+        facts = manifest["stages"][stage]
+        assert {"test_accuracy", "parameters", "nonzero_parameters", "bytes", "gzip_bytes", "sha256", "time_s"} <= set(facts)
+    # the manifest's accuracies are what onnxruntime gives on the shipped files, recomputed here
+    assert manifest["stages"]["pruned"]["test_accuracy"] == pytest.approx(runtime.accuracy(out / "tiny.onnx", mnist.x_test, mnist.y_test))
+    assert manifest["stages"]["int8"]["test_accuracy"] == pytest.approx(runtime.accuracy(out / "tiny.int8.onnx", mnist.x_test, mnist.y_test))
+    assert manifest["stages"]["fp32"]["test_accuracy"] > 80  # 3 epochs on 2,000 images: a real, if weak, model
+
+
+def test_parity_and_sparsity_are_recorded(shipped):
+    _, manifest = shipped
+    for stage in ("fp32", "pruned"):
+        parity = manifest["stages"][stage]["parity"]
+        assert parity["images"] == 1000 and parity["max_abs_diff"] <= 1e-4 and parity["argmax_agreement"] >= 0.999
+    pruned = manifest["stages"]["pruned"]
+    assert pruned["kernel_sparsity"] >= 0.79
+    assert pruned["nonzero_parameters"] < 0.3 * pruned["parameters"]
+    assert manifest["stages"]["fp32"]["kernel_sparsity"] < 0.01
+
+
+def test_int8_is_smaller_and_quantized(shipped):
+    out, manifest = shipped
+    stages = manifest["stages"]
+    assert stages["int8"]["bytes"] < 0.5 * stages["pruned"]["bytes"]
+    assert stages["pruned"]["gzip_bytes"] < 0.5 * stages["fp32"]["gzip_bytes"]  # zeros compress
+    ops = {node.op_type for node in onnx.load(str(out / "tiny.int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+
+
+def test_onnx_carries_its_contract(shipped, mnist):
+    out, _ = shipped
+    # the INT8 graph quantizes the softmax output too (uint8 steps of 1/255), so its rows sum to 1 less exactly
+    for name, tolerance in (("tiny.onnx", 1e-5), ("tiny.int8.onnx", 0.02)):
+        proto = onnx.load(str(out / name))
+        assert proto.opset_import[0].version >= 17
+        meta = {p.key: p.value for p in proto.metadata_props}
+        assert json.loads(meta["labels"]) == list("0123456789")
+        assert meta["dataset"] == "mnist" and "uint8 / 255" in meta["normalization"] and meta["pipeline"] == "tiny"
+        assert {"test_accuracy", "kernel_sparsity", "stage"} <= set(meta)
+        model = runtime.Classifier(out / name)
+        assert not isinstance(model.session.get_inputs()[0].shape[0], int)  # dynamic batch dimension
+        probs = model.probabilities(mnist.x_test[:7])
+        assert probs.shape == (7, 10) and np.allclose(probs.sum(1), 1, atol=tolerance)
+
+
+def test_accuracy_gate_refuses_and_writes_nothing(tmp_path, mnist):
+    recipe = tiny_recipe(tmp_path, quantize={"max_accuracy_drop": -100.0}, train={"epochs": 1}, prune={"epochs": 1, "ramp_epochs": 1})
+    with pytest.raises(pipeline.AccuracyGateError, match="nothing written"):
+        pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs", log=lambda m: None)
+    assert list((tmp_path / "exported").iterdir()) == []
+
+
+def test_failure_mid_run_leaves_previous_artifacts_untouched(tmp_path, mnist, monkeypatch):
+    out = tmp_path / "exported"
+    out.mkdir()
+    for name in ("tiny.onnx", "tiny.int8.onnx", "tiny.json"):
+        (out / name).write_text(f"good {name}")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut during quantization")
+
+    monkeypatch.setattr(quantize, "quantize_static", crash)
+    recipe = tiny_recipe(tmp_path, train={"epochs": 1}, prune={"epochs": 1, "ramp_epochs": 1})
+    with pytest.raises(RuntimeError, match="power cut"):
+        pipeline.run(recipe, out, tmp_path / "runs", log=lambda m: None)
+    assert {p.name: p.read_text() for p in out.iterdir()} == {n: f"good {n}" for n in ("tiny.onnx", "tiny.int8.onnx", "tiny.json")}
