@@ -23,6 +23,16 @@ class AccuracyGateError(Exception):
     """A stage lost more accuracy than the pipeline allows: nothing is shipped."""
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def library_versions() -> dict:
     return {name: importlib_metadata.version(name) for name in LIBRARIES}
 
@@ -112,12 +122,16 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         raise AccuracyGateError(
             f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
         )
+    weights = quantize.int8_weight_stats(int8_path)
+    # Kernels are counted in the INT8 graph itself (a weight can round to 0); other parameters are as when pruned.
+    kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in report["layers"].values())
+    nonzero = report["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
     stages["int8"] = {"test_accuracy": int8_acc, "quantization": settings, "parameters": report["parameters"],
-                      "nonzero_parameters": report["nonzero_parameters"], "time_s": clock.times["quantize"]}
+                      "nonzero_parameters": nonzero, **weights, "time_s": clock.times["quantize"]}
 
     for stage, path in (("fp32", run_dir / "fp32.onnx"), ("pruned", pruned_path), ("int8", int8_path)):
         _finalize(path, stage=stage, test_accuracy=round(stages[stage]["test_accuracy"], 2),
-                  kernel_sparsity=stages[stage].get("kernel_sparsity", report["kernel_sparsity"]))
+                  kernel_sparsity=stages[stage]["kernel_sparsity"])
         stages[stage].update(file_stats(path))
     manifest = {
         "name": pipeline.name,
@@ -133,7 +147,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         "pipeline_file": os.path.relpath(pipeline.path) if pipeline.path else "",
         "pipeline": to_dict(pipeline),
         "libraries": library_versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
         "files": {"pruned": f"{pipeline.name}.onnx", "int8": f"{pipeline.name}.int8.onnx"},
     }
     _ship(run_dir, out_dir, pipeline.name, pruned_path, int8_path, manifest)

@@ -36,6 +36,18 @@ class _Images(CalibrationDataReader):
         return next(self._batches, None)
 
 
+def int8_weight_stats(path: str | Path) -> dict:
+    """Count the INT8 weight tensors' elements and zeros in the quantized graph itself.
+
+    Symmetric INT8 weights keep zero at exactly 0, so pruned zeros should survive quantization; this checks it.
+    """
+    weights = [onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2]
+    total = int(sum(w.size for w in weights))
+    zeros = int(sum(int(np.sum(w == 0)) for w in weights))
+    return {"int8_weights": total, "int8_zeros": zeros, "kernel_sparsity": round(zeros / total, 4) if total else 0.0}
+
+
 def quantize(fp32_path: str | Path, int8_path: str | Path, calibration_images: np.ndarray, cfg: Quantize) -> dict:
     """Write an INT8 (QDQ, S8 weights, U8 activations) copy of `fp32_path` at `int8_path`; returns the settings."""
     input_name = onnx.load(str(fp32_path)).graph.input[0].name

@@ -53,6 +53,11 @@ def test_int8_is_smaller_and_quantized(shipped):
     assert stages["pruned"]["gzip_bytes"] < 0.5 * stages["fp32"]["gzip_bytes"]  # zeros compress
     ops = {node.op_type for node in onnx.load(str(out / "tiny.int8.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # every conv/dense kernel is stored as INT8, and the pruned zeros survived quantization
+    int8 = stages["int8"]
+    assert int8["int8_weights"] == sum(layer["kernel"] for layer in stages["pruned"]["layers"].values())
+    assert int8["kernel_sparsity"] >= stages["pruned"]["kernel_sparsity"]
+    assert int8["nonzero_parameters"] <= stages["pruned"]["nonzero_parameters"]
 
 
 def test_onnx_carries_its_contract(shipped, mnist):
