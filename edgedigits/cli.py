@@ -15,6 +15,7 @@ from edgedigits.errors import InputError
 
 EXIT_USAGE = 2
 EXIT_GATE = 3
+EXIT_PARTIAL = 4  # bench: some models or targets failed, the rest were measured
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False), envvar="EDGEDIGITS_DATA", default=None,
@@ -83,6 +84,55 @@ def data_fetch(name, data_dir):
     click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
     click.echo(f"source: {ds.source}")
     click.echo(f"cache: {data.cache_dir() / (ds.name + '.npz')}")
+
+
+@cli.command("bench")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--runs", default=500, show_default=True, help="Timed batch-1 runs per model and target.")
+@click.option("--warmup", default=50, show_default=True, help="Untimed runs first.")
+@click.option("--batch", default=256, show_default=True, help="Batch size for throughput.")
+@click.option("--seconds", default=1.0, show_default=True, help="Time spent measuring throughput per model and target.")
+@click.option("--threads", default=1, show_default=True, help="intra-op threads for batch-1 latency (1 = the edge case).")
+@click.option("--throughput-threads", default=0, show_default=True, help="intra-op threads for throughput (0 = all cores).")
+@click.option("--target", "targets", multiple=True, help="ort-cpu, ort-<provider>, openvino-CPU/GPU/NPU (default: every available).")
+@click.option("--out-dir", default="bench-results", show_default=True, type=click.Path(file_okay=False),
+              help="Where bench.json, bench.csv, bench.md and bench.png go.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="JSON report path (default OUT_DIR/bench.json).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="CSV report path (default OUT_DIR/bench.csv).")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Markdown report path (default OUT_DIR/bench.md).")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False), help="Plot path (default OUT_DIR/bench.png).")
+def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, targets, out_dir, json_path, csv_path,
+              markdown_path, png_path):
+    """Measure accuracy, size and latency of .onnx models (default: exported/) on every execution target.
+
+    Exit status: 0 all measured; 2 nothing to measure (no models, bad path, no such target); 4 some models or
+    targets failed (named on stderr), the rest measured and written.
+    """
+    from edgedigits import bench
+    from edgedigits.artifacts import ensure_writable_dir
+
+    settings = bench.Settings(runs=runs, warmup=warmup, batch=batch, throughput_seconds=seconds,
+                              latency_threads=threads, throughput_threads=throughput_threads)
+    out = ensure_writable_dir(out_dir)
+    machine = bench.machine_info()
+    found, _ = bench.select_targets(list(targets) or None)
+    header = bench.header_lines(machine, settings, found)
+    for line in header:
+        log(line)
+    rows, problems = bench.run(list(paths) or ["exported"], settings, list(targets) or None, log)
+    for problem in problems:
+        log(f"edgedigits: {problem}")
+    if not rows:
+        raise InputError("nothing was measured")
+    click.echo(bench.text_table(rows))
+    paths_out = {"json_path": json_path or out / "bench.json", "csv_path": csv_path or out / "bench.csv",
+                 "markdown_path": markdown_path or out / "bench.md"}
+    bench.write_reports(rows, machine, header, **paths_out)
+    png = png_path or out / "bench.png"
+    bench.plot(rows, png, f"edgedigits bench on {machine['cpu']} ({machine['cores']} cores)")
+    click.echo("wrote " + ", ".join(str(p) for p in [*paths_out.values(), png]))
+    if problems:
+        sys.exit(EXIT_PARTIAL)
 
 
 def _split(recipe, data_dir):

@@ -1,0 +1,397 @@
+"""Benchmark exported models: test accuracy, size, batch-1 latency percentiles and throughput per execution target.
+
+Runtime half: numpy, onnxruntime and (when installed) openvino only. Batch-1 latency runs with one intra-op thread
+(the edge case: one core serving one frame); throughput runs with all cores at a large batch. Accuracy is scored
+on the full test set through the same throughput session, so the number that is fast is the number that is right.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from edgedigits import data
+from edgedigits.artifacts import file_stats
+from edgedigits.errors import InputError
+from edgedigits.runtime import normalize, session_options
+
+CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+# Providers onnxruntime may list that are not a local device to measure (Azure calls a remote endpoint).
+NOT_LOCAL = {"AzureExecutionProvider"}
+
+
+@dataclass
+class Settings:
+    runs: int = 500  # timed batch-1 runs (after warm-up)
+    warmup: int = 50
+    batch: int = 256  # throughput batch
+    throughput_seconds: float = 1.0  # time spent in throughput measurement per model and target
+    latency_threads: int = 1
+    throughput_threads: int = 0  # 0 = all cores
+
+
+@dataclass
+class Target:
+    """One way to execute an .onnx file: an onnxruntime provider or an OpenVINO device."""
+
+    name: str
+    make: Callable[[Path, int], Callable[[np.ndarray], np.ndarray]]  # (model, threads) -> run(x) -> probabilities
+    options: str = ""
+
+
+@dataclass
+class Row:
+    model: str
+    variant: str
+    dataset: str
+    target: str
+    accuracy: float | None = None
+    parameters: int | None = None
+    nonzero_parameters: int | None = None
+    bytes: int | None = None
+    gzip_bytes: int | None = None
+    p50_us: float | None = None
+    p90_us: float | None = None
+    p99_us: float | None = None
+    throughput_ips: float | None = None
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# --- machine -------------------------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    """CPU model, cores, the instruction-set features that decide INT8/fp32 speed, and library versions."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    libs = {}
+    for name in ("onnxruntime", "onnx", "numpy", "openvino"):
+        try:
+            libs[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "features": [f for f in CPU_FEATURES if f in flags],
+        "python": platform.python_version(),
+        "libraries": libs,
+    }
+
+
+# --- targets -------------------------------------------------------------------------------------------------------
+
+
+def _ort_target(provider: str) -> Target:
+    def make(path: Path, threads: int):
+        session = ort.InferenceSession(str(path), session_options(threads), providers=[provider])
+        name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+        return lambda x: session.run([name_out], {name_in: x})[0]
+
+    short = provider.removesuffix("ExecutionProvider").lower()
+    return Target(f"ort-{short}", make, "graph_optimization_level=ORT_ENABLE_ALL, inter_op_num_threads=1")
+
+
+def _openvino_target(device: str) -> Target:
+    def make(path: Path, threads: int):
+        import openvino as ov
+
+        config = {"INFERENCE_NUM_THREADS": threads} if threads and device == "CPU" else {}
+        compiled = ov.Core().compile_model(str(path), device, config)
+        request = compiled.create_infer_request()
+        return lambda x: next(iter(request.infer({0: x}).values()))
+
+    return Target(f"openvino-{device}", make, "compile_model defaults, INFERENCE_NUM_THREADS on CPU")
+
+
+def openvino_devices() -> list[str]:
+    """Devices OpenVINO reports (CPU, GPU = Intel iGPU, NPU), or [] when the optional package is not installed."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return []
+    return list(ov.Core().available_devices)
+
+
+def discover_targets() -> dict[str, Target]:
+    targets = {}
+    for provider in ort.get_available_providers():
+        if provider not in NOT_LOCAL:
+            target = _ort_target(provider)
+            targets[target.name] = target
+    for device in openvino_devices():
+        target = _openvino_target(device)
+        targets[target.name] = target
+    return targets
+
+
+def select_targets(requested: list[str] | None) -> tuple[list[Target], list[str]]:
+    """The requested targets that exist, and one message per requested target that does not."""
+    available = discover_targets()
+    if not requested:
+        return list(available.values()), []
+    found, missing = [], []
+    for name in requested:
+        if name in available:
+            found.append(available[name])
+        elif name.startswith("openvino") and not openvino_devices():
+            missing.append(f"target {name}: OpenVINO is not installed (pip install 'edgedigits[intel]')")
+        else:
+            missing.append(f"target {name} is not available here (available: {', '.join(available)})")
+    return found, missing
+
+
+# --- models --------------------------------------------------------------------------------------------------------
+
+
+def find_models(paths: list[str]) -> list[Path]:
+    """Every .onnx named, or inside a named folder; a folder with none, or a missing path, is an InputError."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            models = sorted(path.glob("*.onnx"))
+            if not models:
+                raise InputError(f"no .onnx models in {path}")
+            found += models
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError(f"no such file or folder: {path}")
+    return found
+
+
+def describe(path: Path) -> dict:
+    """Name, variant and dataset of a model, from its manifest (NAME.json beside it) when there is one."""
+    stem = path.name.removesuffix(".onnx")
+    name, _, variant = stem.partition(".")
+    variant = variant or "pruned"
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    if not proto.graph.input:
+        raise InputError(f"{path}: not a readable ONNX model (no graph inputs)")
+    meta = {p.key: p.value for p in proto.metadata_props}
+    info = {"model": name, "variant": meta.get("stage", variant), "dataset": meta.get("dataset", "mnist")}
+    shape = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    if len(shape) != 4 or shape[1:] != [28, 28, 1]:
+        raise InputError(f"{path}: input must be [N,28,28,1], got {shape}")
+    manifest = path.with_name(f"{name}.json")
+    if manifest.is_file():
+        stage = json.loads(manifest.read_text()).get("stages", {}).get(info["variant"], {})
+        info.update(parameters=stage.get("parameters"), nonzero_parameters=stage.get("nonzero_parameters"))
+    return info
+
+
+# --- measuring -----------------------------------------------------------------------------------------------------
+
+
+def percentiles(samples_us: np.ndarray) -> dict:
+    p50, p90, p99 = np.percentile(np.asarray(samples_us, dtype=np.float64), [50, 90, 99])
+    return {"p50_us": float(p50), "p90_us": float(p90), "p99_us": float(p99)}
+
+
+def latency_us(run: Callable, images: np.ndarray, warmup: int, runs: int) -> np.ndarray:
+    """Batch-1 wall time of `run` per call, in microseconds, cycling through real images."""
+    singles = [images[i : i + 1] for i in range(min(len(images), 256))]
+    for i in range(warmup):
+        run(singles[i % len(singles)])
+    samples = np.empty(runs)
+    clock = time.perf_counter_ns
+    for i in range(runs):
+        x = singles[i % len(singles)]
+        t0 = clock()
+        run(x)
+        samples[i] = (clock() - t0) / 1000.0
+    return samples
+
+
+def throughput(run: Callable, images: np.ndarray, batch: int, seconds: float) -> float:
+    """Images per second at `batch`, over at least `seconds` (and at least 3 batches) after one warm-up batch."""
+    x = images[:batch]
+    run(x)
+    done, t0 = 0, time.perf_counter()
+    while done < 3 * len(x) or time.perf_counter() - t0 < seconds:
+        run(x)
+        done += len(x)
+    return done / (time.perf_counter() - t0)
+
+
+def accuracy(run: Callable, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
+    predicted = np.concatenate([run(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
+    return float(100.0 * np.mean(predicted == labels))
+
+
+def bench_model(path: Path, target: Target, settings: Settings, test_sets: dict) -> Row:
+    info = describe(path)
+    row = Row(model=info["model"], variant=info["variant"], dataset=info["dataset"], target=target.name,
+              parameters=info.get("parameters"), nonzero_parameters=info.get("nonzero_parameters"))
+    stats = file_stats(path)
+    row.bytes, row.gzip_bytes = stats["bytes"], stats["gzip_bytes"]
+    if info["dataset"] not in test_sets:
+        ds = data.load(info["dataset"])
+        test_sets[info["dataset"]] = (normalize(ds.x_test), ds.y_test)
+    x, y = test_sets[info["dataset"]]
+    fast = target.make(path, settings.throughput_threads)
+    row.accuracy = accuracy(fast, x, y)
+    row.throughput_ips = throughput(fast, x, settings.batch, settings.throughput_seconds)
+    single = target.make(path, settings.latency_threads)
+    for key, value in percentiles(latency_us(single, x, settings.warmup, settings.runs)).items():
+        setattr(row, key, value)
+    return row
+
+
+def run(paths: list[str], settings: Settings, target_names: list[str] | None = None, log=print):
+    """Benchmark every model on every target; returns (rows, problems). A model that fails becomes a problem, not a crash."""
+    models = find_models(paths)
+    targets, problems = select_targets(target_names)
+    if not targets:
+        raise InputError("; ".join(problems) or "no execution target available")
+    rows, test_sets = [], {}
+    for path in models:
+        for target in targets:
+            try:
+                row = bench_model(path, target, settings, test_sets)
+            except InputError as exc:  # the model itself is unusable: skip it on every target
+                problems.append(str(exc))
+                break
+            except Exception as exc:  # a target that refuses this model: report it, measure the rest
+                problems.append(f"{path} on {target.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                continue
+            rows.append(row)
+            log(f"  {row.model} {row.variant} on {row.target}: {row.accuracy:.2f}%, p50 {row.p50_us:.1f} us, "
+                f"{row.throughput_ips:,.0f} images/s")
+    return rows, problems
+
+
+# --- reporting -----------------------------------------------------------------------------------------------------
+
+COLUMNS = [  # (header, Row attribute, format)
+    ("model", "model", "{}"),
+    ("variant", "variant", "{}"),
+    ("dataset", "dataset", "{}"),
+    ("acc %", "accuracy", "{:.2f}"),
+    ("params", "parameters", "{:,}"),
+    ("non-zero", "nonzero_parameters", "{:,}"),
+    ("bytes", "bytes", "{:,}"),
+    ("gzip", "gzip_bytes", "{:,}"),
+    ("p50 us", "p50_us", "{:.1f}"),
+    ("p90 us", "p90_us", "{:.1f}"),
+    ("p99 us", "p99_us", "{:.1f}"),
+    ("images/s", "throughput_ips", "{:,.0f}"),
+    ("target", "target", "{}"),
+]
+
+
+def cells(row: Row) -> list[str]:
+    return ["-" if getattr(row, attr) is None else fmt.format(getattr(row, attr)) for _, attr, fmt in COLUMNS]
+
+
+def header_lines(machine: dict, settings: Settings, targets: list[Target]) -> list[str]:
+    libs = ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
+    return [
+        f"machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features']) or 'none of AVX2/AVX-512/VNNI/AMX'}",
+        f"libraries: python {machine['python']}, {libs}",
+        f"batch-1 latency: {settings.warmup} warm-up + {settings.runs} timed runs, intra_op_num_threads={settings.latency_threads};"
+        f" throughput: batch {settings.batch}, {settings.throughput_seconds:g} s, intra_op_num_threads="
+        f"{settings.throughput_threads or 'all'}; accuracy: full test set",
+        *(f"target {t.name}: {t.options}" for t in targets),
+    ]
+
+
+def text_table(rows: list[Row]) -> str:
+    grid = [[h for h, _, _ in COLUMNS]] + [cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) if i < 3 or i == len(COLUMNS) - 1 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(line, widths))) for line in grid)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def as_records(rows: list[Row]) -> list[dict]:
+    return [{attr: getattr(r, attr) for _, attr, _ in COLUMNS} for r in rows]
+
+
+def write_reports(rows, machine, header, json_path=None, csv_path=None, markdown_path=None) -> None:
+    """Write the requested report files, each atomically."""
+    import csv
+    import io
+
+    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+
+    if json_path:
+        write_json_atomic(json_path, {"machine": machine, "settings": header, "rows": as_records(rows)})
+    if csv_path:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=[attr for _, attr, _ in COLUMNS])
+        writer.writeheader()
+        writer.writerows(as_records(rows))
+        write_bytes_atomic(csv_path, buffer.getvalue().encode())
+    if markdown_path:
+        text = "\n".join(f"> {line}" for line in header) + "\n\n" + markdown_table(rows) + "\n"
+        write_bytes_atomic(markdown_path, text.encode())
+
+
+def plot(rows: list[Row], path, title: str) -> None:
+    """Two panels: accuracy against gzipped size, and batch-1 p50 latency per model variant (one bar per target)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgedigits.artifacts import atomic_path
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
+    first = {}
+    for r in rows:
+        first.setdefault((r.model, r.variant), r)
+    markers = {"pruned": "o", "int8": "s", "fp32": "^"}
+    for (model, variant), r in first.items():
+        left.scatter(r.gzip_bytes / 1000, r.accuracy, marker=markers.get(variant, "D"), s=60)
+        left.annotate(f"{model} {variant}", (r.gzip_bytes / 1000, r.accuracy), textcoords="offset points",
+                      xytext=(5, 3), fontsize=8)
+    left.set_xscale("log")
+    left.set_xlabel("gzipped model size (KB, log scale)")
+    left.set_ylabel("test accuracy (%)")
+    left.set_title("accuracy vs download size")
+    left.grid(True, alpha=0.3)
+    labels = [f"{m} {v}" for m, v in first]
+    targets = sorted({r.target for r in rows})
+    width = 0.8 / max(len(targets), 1)
+    for i, target in enumerate(targets):
+        values = [next((r.p50_us for r in rows if (r.model, r.variant, r.target) == (m, v, target)), 0) for m, v in first]
+        right.barh(np.arange(len(labels)) + i * width, values, height=width, label=target)
+    right.set_yticks(np.arange(len(labels)) + width * (len(targets) - 1) / 2, labels, fontsize=8)
+    right.invert_yaxis()
+    right.set_xscale("log")
+    right.set_xlabel("batch-1 latency p50 (microseconds, one thread, log scale)")
+    right.set_title("latency")
+    right.legend(fontsize=8)
+    right.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

@@ -1,0 +1,167 @@
+"""The measuring code on tiny hand-built ONNX models: nothing here depends on how fast the machine is."""
+
+import json
+import sys
+import types
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from edgedigits import bench
+from edgedigits.cli import main
+from edgedigits.errors import InputError
+
+
+def pixel_model(path, side=28, dataset="mnist"):
+    """probabilities = softmax(100 * pixels[0:10]): an image with pixel k lit is class k."""
+    weights = np.zeros((side * side, 10), np.float32)
+    weights[np.arange(10), np.arange(10)] = 100.0
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["input", "shape"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        ],
+        "pixels",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", side, side, 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10])],
+        [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.array([-1, side * side], np.int64), "shape")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.metadata_props.add(key="dataset", value=dataset)
+    onnx.save(model, str(path))
+    return path
+
+
+def known_set(n=50, wrong=10):
+    """n images, pixel (label) lit; the last `wrong` labels are deliberately off by one -> accuracy (n-wrong)/n."""
+    labels = np.arange(n) % 10
+    x = np.zeros((n, 28, 28, 1), np.float32)
+    x[np.arange(n), 0, labels, 0] = 1.0
+    y = labels.copy()
+    y[-wrong:] = (y[-wrong:] + 1) % 10
+    return x, y
+
+
+FAST = bench.Settings(runs=5, warmup=1, batch=8, throughput_seconds=0.0)
+
+
+def test_percentiles_match_the_definition():
+    samples = np.arange(1, 101, dtype=float)  # 1..100 us
+    p = bench.percentiles(samples)
+    assert p == {"p50_us": 50.5, "p90_us": pytest.approx(90.1), "p99_us": pytest.approx(99.01)}
+    assert bench.percentiles(np.full(7, 3.0)) == {"p50_us": 3.0, "p90_us": 3.0, "p99_us": 3.0}
+
+
+def test_accuracy_on_a_known_set(tmp_path):
+    path = pixel_model(tmp_path / "pix.onnx")
+    run = bench.discover_targets()["ort-cpu"].make(path, 1)
+    x, y = known_set(50, wrong=10)
+    assert bench.accuracy(run, x, y, batch=7) == pytest.approx(80.0)
+
+
+def test_latency_and_throughput_count_what_they_say():
+    calls = []
+    samples = bench.latency_us(lambda x: calls.append(x.shape), np.zeros((3, 28, 28, 1), np.float32), warmup=4, runs=9)
+    assert len(samples) == 9 and len(calls) == 13 and set(calls) == {(1, 28, 28, 1)} and (samples >= 0).all()
+    batches = []
+    ips = bench.throughput(lambda x: batches.append(len(x)), np.zeros((20, 28, 28, 1), np.float32), batch=8, seconds=0)
+    assert batches == [8, 8, 8, 8] and ips > 0  # one warm-up batch, then at least 3 timed
+
+
+def test_row_takes_manifest_columns_when_there_is_one(tmp_path):
+    path = pixel_model(tmp_path / "pix.int8.onnx")
+    (tmp_path / "pix.json").write_text(json.dumps({"stages": {"int8": {"parameters": 7840, "nonzero_parameters": 10}}}))
+    onnx_meta = onnx.load(str(path))
+    onnx_meta.metadata_props.add(key="stage", value="int8")
+    onnx.save(onnx_meta, str(path))
+    row = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
+    assert (row.model, row.variant, row.parameters, row.nonzero_parameters) == ("pix", "int8", 7840, 10)
+    assert row.accuracy == pytest.approx(80.0) and row.bytes == path.stat().st_size and row.gzip_bytes < row.bytes
+    assert row.p50_us <= row.p90_us <= row.p99_us and row.throughput_ips > 0
+
+
+def test_without_manifest_is_measured_without_its_columns(tmp_path):
+    path = pixel_model(tmp_path / "lonely.onnx")
+    row = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
+    assert row.parameters is None and row.nonzero_parameters is None and row.accuracy == pytest.approx(80.0)
+    assert bench.cells(row)[4:6] == ["-", "-"]
+
+
+def fake_openvino(devices):
+    """A stand-in for the openvino package: reports `devices` and runs models through onnxruntime."""
+    module = types.ModuleType("openvino")
+
+    class Core:
+        available_devices = devices
+
+        def compile_model(self, path, device, config):
+            run = bench._ort_target("CPUExecutionProvider").make(path, 1)
+
+            class Compiled:
+                def create_infer_request(self):
+                    return types.SimpleNamespace(infer=lambda feeds: {"out": run(feeds[0])})
+
+            return Compiled()
+
+    module.Core = Core
+    return module
+
+
+def test_target_discovery_with_openvino(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "openvino", fake_openvino(["CPU", "GPU"]))
+    targets = bench.discover_targets()
+    assert {"ort-cpu", "openvino-CPU", "openvino-GPU"} <= set(targets) and "ort-azure" not in targets
+    row = bench.bench_model(pixel_model(tmp_path / "pix.onnx"), targets["openvino-GPU"], FAST, {"mnist": known_set()})
+    assert row.target == "openvino-GPU" and row.accuracy == pytest.approx(80.0)
+
+
+def test_target_discovery_without_openvino(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
+    assert bench.openvino_devices() == []
+    found, missing = bench.select_targets(["ort-cpu", "openvino-GPU", "ort-cuda"])
+    assert [t.name for t in found] == ["ort-cpu"]
+    assert "OpenVINO is not installed" in missing[0] and "ort-cuda is not available" in missing[1]
+
+
+def run_cli(capsys, *args):
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    return info.value.code, *capsys.readouterr()
+
+
+def test_folder_without_models(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "bench", str(tmp_path), "--out-dir", str(tmp_path / "out"))
+    assert code == 2 and err.strip().splitlines()[-1] == f"edgedigits: no .onnx models in {tmp_path}"
+
+
+def test_bad_models_are_reported_and_the_good_one_still_measured(capsys, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    pixel_model(models / "good.onnx")
+    (models / "corrupt.onnx").write_bytes(b"\x08\x01garbage that is not protobuf")
+    pixel_model(models / "wide.onnx", side=32)
+    monkeypatch.setattr(bench.data, "load", lambda name: types.SimpleNamespace(
+        x_test=(known_set()[0][..., 0] * 255).astype(np.uint8), y_test=known_set()[1]))
+    code, out, err = run_cli(capsys, "bench", str(models), "--runs", "5", "--warmup", "1", "--seconds", "0",
+                             "--batch", "8", "--out-dir", str(tmp_path / "out"))
+    assert code == 4
+    assert "corrupt.onnx: not a readable ONNX model" in err and "wide.onnx: input must be [N,28,28,1]" in err
+    assert "Traceback" not in err
+    lines = [line for line in out.splitlines() if line.startswith("good ")]
+    assert len(lines) == 1 and "80.00" in lines[0]
+    report = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert [r["model"] for r in report["rows"]] == ["good"] and report["machine"]["cores"] >= 1
+    assert (tmp_path / "out" / "bench.csv").read_text().splitlines()[0].startswith("model,variant,dataset,accuracy")
+    assert "| good |" in (tmp_path / "out" / "bench.md").read_text()
+    assert (tmp_path / "out" / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_path_and_missing_target(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "bench", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "out"))
+    assert code == 2 and "no such file or folder" in err
+    pixel_model(tmp_path / "m.onnx")
+    code, _, err = run_cli(capsys, "bench", str(tmp_path / "m.onnx"), "--target", "ort-cuda", "--out-dir", str(tmp_path / "out"))
+    assert code == 2 and "ort-cuda is not available" in err.strip().splitlines()[-1]
