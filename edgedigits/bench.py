@@ -358,6 +358,7 @@ def write_reports(rows, machine, header, json_path=None, csv_path=None, markdown
 def plot(rows: list[Row], path, title: str) -> None:
     """Two panels: accuracy against gzipped size, and batch-1 p50 latency per model variant (one bar per target)."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -374,6 +375,12 @@ def plot(rows: list[Row], path, title: str) -> None:
         left.annotate(f"{model} {variant}", (r.gzip_bytes / 1000, r.accuracy), textcoords="offset points",
                       xytext=(5, 3), fontsize=8)
     left.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    one_two_five = matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0))
+    left.xaxis.set_major_locator(one_two_five)
+    left.xaxis.set_major_formatter(plain)
+    left.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    left.margins(x=0.25, y=0.15)
     left.set_xlabel("gzipped model size (KB, log scale)")
     left.set_ylabel("test accuracy (%)")
     left.set_title("accuracy vs download size")
@@ -383,10 +390,18 @@ def plot(rows: list[Row], path, title: str) -> None:
     width = 0.8 / max(len(targets), 1)
     for i, target in enumerate(targets):
         values = [next((r.p50_us for r in rows if (r.model, r.variant, r.target) == (m, v, target)), 0) for m, v in first]
-        right.barh(np.arange(len(labels)) + i * width, values, height=width, label=target)
+        positions = np.arange(len(labels)) + i * width
+        right.barh(positions, values, height=width, label=target)
+        for y, v in zip(positions, values):
+            if v:
+                right.annotate(f"{v:.0f} us", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
     right.set_yticks(np.arange(len(labels)) + width * (len(targets) - 1) / 2, labels, fontsize=8)
     right.invert_yaxis()
     right.set_xscale("log")
+    right.xaxis.set_major_locator(one_two_five)
+    right.xaxis.set_major_formatter(plain)
+    right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    right.set_xlim(left=min(r.p50_us for r in rows) / 2, right=max(r.p50_us for r in rows) * 3)
     right.set_xlabel("batch-1 latency p50 (microseconds, one thread, log scale)")
     right.set_title("latency")
     right.legend(fontsize=8)

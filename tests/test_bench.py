@@ -146,7 +146,7 @@ def test_bad_models_are_reported_and_the_good_one_still_measured(capsys, tmp_pat
     monkeypatch.setattr(bench.data, "load", lambda name: types.SimpleNamespace(
         x_test=(known_set()[0][..., 0] * 255).astype(np.uint8), y_test=known_set()[1]))
     code, out, err = run_cli(capsys, "bench", str(models), "--runs", "5", "--warmup", "1", "--seconds", "0",
-                             "--batch", "8", "--out-dir", str(tmp_path / "out"))
+                             "--batch", "8", "--target", "ort-cpu", "--out-dir", str(tmp_path / "out"))
     assert code == 4
     assert "corrupt.onnx: not a readable ONNX model" in err and "wide.onnx: input must be [N,28,28,1]" in err
     assert "Traceback" not in err
