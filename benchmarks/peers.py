@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import bench, config, data  # noqa: E402
+from edgedigits import bench, config, data, quantize  # noqa: E402
 from edgedigits.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 from edgedigits.runtime import normalize  # noqa: E402
 
@@ -74,8 +74,7 @@ def _tflite(tf, model, int8: bool, args) -> bytes:
     if int8:
         recipe = config.load(args.pipeline)
         ds = data.load(recipe.dataset)
-        x_tr, y_tr, _, _ = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-        calibration = normalize(data.split_validation(x_tr, y_tr, recipe.quantize.calibration_images, recipe.seed)[2])
+        calibration = normalize(quantize.calibration_images(ds, recipe))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([calibration[i : i + 1]] for i in range(len(calibration)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

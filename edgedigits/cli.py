@@ -218,8 +218,7 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
     recipe = config.load(pipeline)
     ds = data.load(recipe.dataset, data_dir)
     before = runtime.accuracy(onnx_model, ds.x_test, ds.y_test)
-    x_tr, y_tr, _, _ = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-    calibration = data.split_validation(x_tr, y_tr, recipe.quantize.calibration_images, recipe.seed)[2]
+    calibration = quantize.calibration_images(ds, recipe)
     out_dir = ensure_writable_dir(Path(output).resolve().parent)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         staged = Path(tmp) / "int8.onnx"

@@ -112,7 +112,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
 
     log("[4/4] quantize INT8")
     int8_path = run_dir / "int8.onnx"
-    calibration = data.split_validation(*_train_images(ds, pipeline), pipeline.quantize.calibration_images, pipeline.seed)[2]
+    calibration = quantize.calibration_images(ds, pipeline)
     with clock("quantize"):
         settings = quantize.quantize(pruned_path, int8_path, calibration, pipeline.quantize)
     int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
@@ -152,12 +152,6 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     }
     _ship(run_dir, out_dir, pipeline.name, pruned_path, int8_path, manifest)
     return manifest
-
-
-def _train_images(ds: data.Dataset, pipeline: Pipeline):
-    """The training split (validation held out), from which calibration images are drawn."""
-    x_tr, y_tr, _, _ = data.split_validation(ds.x_train, ds.y_train, pipeline.validation, pipeline.seed)
-    return x_tr, y_tr
 
 
 def _ship(run_dir: Path, out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:

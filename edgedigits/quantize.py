@@ -16,8 +16,9 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from edgedigits import data
 from edgedigits.artifacts import atomic_path
-from edgedigits.config import Quantize
+from edgedigits.config import Pipeline, Quantize
 from edgedigits.runtime import normalize
 
 CALIBRATION = {
@@ -25,6 +26,13 @@ CALIBRATION = {
     "entropy": CalibrationMethod.Entropy,
     "percentile": CalibrationMethod.Percentile,
 }
+
+
+def calibration_images(ds: data.Dataset, recipe: Pipeline) -> np.ndarray:
+    """A seeded sample of the training split: never validation images (model selection) nor test images."""
+    x_train, y_train, _, _ = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
+    _, _, sample, _ = data.split_validation(x_train, y_train, recipe.quantize.calibration_images, recipe.seed)
+    return sample
 
 
 class _Images(CalibrationDataReader):
