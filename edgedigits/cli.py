@@ -219,16 +219,17 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
     ds = data.load(recipe.dataset, data_dir)
     before = runtime.accuracy(onnx_model, ds.x_test, ds.y_test)
     calibration = quantize.calibration_images(ds, recipe)
+    _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
     out_dir = ensure_writable_dir(Path(output).resolve().parent)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         staged = Path(tmp) / "int8.onnx"
-        quantize.quantize(onnx_model, staged, calibration, recipe.quantize)
+        settings = quantize.quantize(onnx_model, staged, calibration, (x_val, y_val), recipe.quantize)
         after = runtime.accuracy(staged, ds.x_test, ds.y_test)
         if before - after > recipe.quantize.max_accuracy_drop:
             raise AccuracyGateError(f"INT8 model lost {before - after:.2f} points ({before:.2f}% -> {after:.2f}%), "
                                     f"limit {recipe.quantize.max_accuracy_drop}; nothing written")
         staged.replace(output)
-    click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8)")
+    click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']}, chosen on validation)")
 
 
 def main(argv=None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from edgedigits.errors import InputError
 
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8")  # defined in edgedigits/quantize.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
 
 
@@ -68,6 +69,8 @@ class Quantize:
     max_accuracy_drop: float = 0.3  # percentage points, against the pruned fp32 model
     per_channel: bool = True
     calibration_method: str = "minmax"  # minmax, entropy or percentile
+    # QDQ variants to try; the best on the validation split is shipped (see edgedigits/quantize.py for why)
+    variants: list = field(default_factory=lambda: list(QUANT_VARIANTS))
 
 
 @dataclass
@@ -95,6 +98,10 @@ class Pipeline:
                 raise InputError(f"prune.layers.{layer} must be a number in [0, 1), got {value!r}")
         if self.quantize.calibration_method not in ("minmax", "entropy", "percentile"):
             raise InputError(f"unknown quantize.calibration_method '{self.quantize.calibration_method}'")
+        if not self.quantize.variants or any(v not in QUANT_VARIANTS for v in self.quantize.variants):
+            raise InputError(
+                f"quantize.variants must be a non-empty list of {', '.join(QUANT_VARIANTS)}, got {self.quantize.variants}"
+            )
         if self.export.opset < 17:
             raise InputError(f"export.opset must be 17 or newer, got {self.export.opset}")
 

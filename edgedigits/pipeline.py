@@ -114,7 +114,9 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     int8_path = run_dir / "int8.onnx"
     calibration = quantize.calibration_images(ds, pipeline)
     with clock("quantize"):
-        settings = quantize.quantize(pruned_path, int8_path, calibration, pipeline.quantize)
+        settings = quantize.quantize(pruned_path, int8_path, calibration, (split.x_val, split.y_val), pipeline.quantize)
+    log(f"  variant {settings['variant']} chosen on validation accuracy: "
+        + ", ".join(f"{k} {v:.2f}%" for k, v in settings["validation_accuracy"].items()))
     int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
     drop = stages["pruned"]["test_accuracy"] - int8_acc
     log(f"  int8 test accuracy {int8_acc:.2f}% (drop {drop:+.2f} points, limit {pipeline.quantize.max_accuracy_drop})")

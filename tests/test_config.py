@@ -33,6 +33,8 @@ def test_defaults_fill_what_the_file_does_not_say(tmp_path):
         ("[prune]\ntarget_sparsity = 1.5\n", "target_sparsity must be in"),
         ("[prune.layers]\ndense1 = 2\n", "prune.layers.dense1"),
         ("[export]\nopset = 11\n", "opset must be 17"),
+        ('[quantize]\nvariants = ["s4s4"]\n', "quantize.variants must be"),
+        ('[quantize]\nvariants = "u8u8"\n', "'variants' must be list"),
         ("model = \n", "malformed pipeline"),
         ("[train\n", "malformed pipeline"),
     ],

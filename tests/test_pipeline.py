@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits import pipeline, quantize, runtime
+from edgedigits import config, pipeline, quantize, runtime
 from tests.conftest import tiny_recipe
 
 
@@ -53,6 +53,11 @@ def test_int8_is_smaller_and_quantized(shipped):
     assert stages["pruned"]["gzip_bytes"] < 0.5 * stages["fp32"]["gzip_bytes"]  # zeros compress
     ops = {node.op_type for node in onnx.load(str(out / "tiny.int8.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # the shipped variant is the validation-best of those tried, and the test set played no part in the choice
+    chosen = stages["int8"]["quantization"]
+    scores = chosen["validation_accuracy"]
+    assert set(scores) == set(quantize.VARIANTS) == set(config.QUANT_VARIANTS)
+    assert scores[chosen["variant"]] == max(scores.values())
     # every conv/dense kernel is stored as INT8, and the pruned zeros survived quantization
     int8 = stages["int8"]
     assert int8["int8_weights"] == sum(layer["kernel"] for layer in stages["pruned"]["layers"].values())
