@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup data demo test test-slow fashion-data clean
+.PHONY: setup data demo test test-slow fashion-data bench peers clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,17 @@ test: data
 
 test-slow: data
 	$(BIN)/python -m pytest -q -m slow
+
+# Benchmarks (issue figures): the shipped models on every target, and the peers comparison. OpenVINO is the
+# optional [intel] extra.
+bench: data
+	$(BIN)/python -m pip install --quiet -e '.[intel]'
+	$(BIN)/edgedigits bench exported --out-dir benchmarks/results
+
+peers: data
+	$(BIN)/python -m pip install --quiet -e '.[intel]'
+	$(BIN)/python benchmarks/peers.py lenet
+	$(BIN)/python benchmarks/int8_variants.py lenet
 
 clean:
 	rm -rf runs .pytest_cache
