@@ -26,10 +26,10 @@ fashion-data: setup
 demo: data
 	$(BIN)/edgedigits train-prune-export lenet
 
-test: data
+test: data fashion-data
 	$(BIN)/python -m pytest -q
 
-test-slow: data
+test-slow: data fashion-data
 	$(BIN)/python -m pytest -q -m slow
 
 # Benchmarks (issue figures): the shipped models on every target, and the peers comparison. OpenVINO is the
