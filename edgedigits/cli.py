@@ -231,6 +231,72 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
         staged.replace(output)
     click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']}, chosen on validation)")
 
+@cli.command("webcam")
+@click.option("--source", default="0", show_default=True,
+              help="Camera index, video file, image, folder of images, or a glob such as 'shots/*.png'.")
+@click.option("--headless/--window", default=None,
+              help="Headless: one JSON line per frame on stdout, no window. Default: a window if there is a display.")
+@click.option("--save", type=click.Path(dir_okay=False), default=None,
+              help="Also write the annotated frames to this video (.avi or .mp4).")
+@click.option("--max-frames", default=0, show_default=True,
+              help="Stop after this many frames (0 = until the source ends, or q/Esc in the window).")
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="ONNX model (default exported/lenet.int8.onnx, the shipped INT8 lenet).")
+@click.option("--threshold", default=0.8, show_default=True, type=float,
+              help="Digits below this confidence are shown as uncertain ('7?', orange) instead of guessed silently.")
+@click.option("--ink", type=click.Choice(["auto", "dark", "light"]), default="auto", show_default=True,
+              help="Dark ink on light paper, light ink on dark (a board), or decide per frame.")
+@click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads (1 = one core).")
+def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, threads):
+    """Read digits live from a camera, a video or images: boxes, digits, confidences, frames/s.
+
+    In the window, q or Esc quits. Headless (automatic without a display) prints one JSON line per frame:
+    frame, time, ms, text, digits, confidences, uncertain, boxes [x,y,w,h], lines.
+    """
+    from edgedigits import webcam
+
+    automatic = headless is None
+    if automatic:
+        headless = not webcam.display_available()
+    elif not headless and not webcam.display_available():
+        raise InputError("--window needs a display and an OpenCV build with a GUI (opencv-python, not "
+                         "opencv-python-headless); use --headless")
+    reader = webcam.load_reader(model, threads, threshold, ink)
+    src = webcam.open_source(source)
+    if automatic and headless:
+        log("no display: running headless, one JSON line per frame on stdout")
+    stats = webcam.run(src, reader, headless=headless, save=save, max_frames=max_frames)
+    log(f"{stats.frames} frames from {src.name} in {stats.seconds:.1f} s ({stats.fps:.0f} frames/s)"
+        + (f"; wrote {save}" if save and stats.frames else ""))
+
+
+@cli.command("predict")
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per line and image: image, text, digits, confidences, uncertain, boxes, lines.")
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="ONNX model (default exported/lenet.int8.onnx, the shipped INT8 lenet).")
+@click.option("--threshold", default=0.8, show_default=True, type=float,
+              help="Digits below this confidence are marked uncertain ('7?').")
+@click.option("--ink", type=click.Choice(["auto", "dark", "light"]), default="auto", show_default=True,
+              help="Dark ink on light paper, light ink on dark, or decide per image.")
+@click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads.")
+def predict_cmd(images, as_json, model, threshold, ink, threads):
+    """Print the digits read in each IMAGE: 'IMAGE: 1234', lines separated by a space, '?' after an uncertain digit."""
+    import json
+
+    from edgedigits import webcam
+
+    webcam.quiet_opencv()
+    frames = [webcam.read_image(path) for path in images]  # every image readable before anything is printed
+    reader = webcam.load_reader(model, threads, threshold, ink)
+    for path, frame in zip(images, frames):
+        digits = reader.read(frame)
+        if as_json:
+            click.echo(json.dumps({"image": path, **webcam.as_record(digits)}))
+        else:
+            click.echo(f"{path}: {webcam.as_text(digits) or '(no digits found)'}")
+
 
 def main(argv=None) -> None:
     """Entry point: user errors become one line on stderr (exit 2); failed gates exit 3."""

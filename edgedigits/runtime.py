@@ -32,7 +32,13 @@ def normalize(images: np.ndarray) -> np.ndarray:
     if images.dtype == np.uint8:
         return (images.astype(np.float32) / np.float32(255.0))[..., None]
     if np.issubdtype(images.dtype, np.floating):
-        return np.ascontiguousarray(images, dtype=np.float32)[..., None]
+        x = np.ascontiguousarray(images, dtype=np.float32)
+        if x.size and not np.isfinite(x).all():
+            raise InputError("float images must be scaled to [0, 1] (uint8 / 255), got NaN or infinite values")
+        if x.size and not (-0.01 <= x.min() and x.max() <= 1.01):
+            raise InputError(f"float images must be scaled to [0, 1] (uint8 / 255), got values in "
+                             f"[{x.min():g}, {x.max():g}]")
+        return x[..., None]
     raise InputError(f"expected uint8 or float images, got dtype {images.dtype}")
 
 
@@ -47,11 +53,20 @@ def session_options(threads: int = 0) -> ort.SessionOptions:
 
 
 def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str] | None = None) -> ort.InferenceSession:
+    """An onnxruntime session on exactly the providers asked for (default CPU): an unavailable provider is an
+    error, not a silent fallback, so a measurement never runs somewhere else than it says."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model not found: {path}")
+    if threads < 0:
+        raise InputError(f"threads must be >= 0 (0 = onnxruntime's default), got {threads}")
+    providers = list(providers or ["CPUExecutionProvider"])
+    missing = [p for p in providers if p not in ort.get_available_providers()]
+    if missing:
+        raise InputError(f"execution provider {', '.join(missing)} not available here; available: "
+                         f"{', '.join(ort.get_available_providers())}")
     try:
-        return ort.InferenceSession(str(path), session_options(threads), providers=providers or ["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), session_options(threads), providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
         raise InputError(f"cannot load {path} as an ONNX model: {str(exc).splitlines()[0]}") from None
 
@@ -68,31 +83,62 @@ class Prediction:
 
 
 class Classifier:
-    """An exported model ready to classify 28x28 images."""
+    """An exported model ready to classify 28x28 images: one session, reused for every call.
+
+    threads: onnxruntime intra-op threads (0 = its default, all cores; 1 = one core, the edge case).
+    providers: e.g. ["CPUExecutionProvider"] (default); an unavailable one is refused.
+    Labels, normalization and tensor names come from the model's metadata_props, so the .onnx is all an app needs.
+    """
 
     def __init__(self, path: str | os.PathLike, threads: int = 0, providers: list[str] | None = None):
         self.path = Path(path)
+        self.threads = threads
         self.session = open_session(path, threads, providers)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.metadata = meta
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
-        shape = self.session.get_inputs()[0].shape
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        # The graph's own names are authoritative; metadata names, when present, must agree with them.
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        for key, actual in (("input_name", self.input_name), ("output_name", self.output_name)):
+            if meta.get(key, actual) != actual:
+                raise InputError(f"{self.path}: metadata {key} {meta[key]!r} is not the graph's {actual!r}")
+        shape = inputs[0].shape
         if len(shape) != 4 or list(shape[1:]) != [28, 28, 1]:
             raise InputError(f"{self.path}: model input must be [N,28,28,1], got {shape}")
-        self.labels = json.loads(meta["labels"]) if "labels" in meta else [str(i) for i in range(self.num_outputs)]
+        if inputs[0].type != "tensor(float)":
+            raise InputError(f"{self.path}: model input must be float32, got {inputs[0].type}")
+        try:
+            self.labels = json.loads(meta["labels"]) if "labels" in meta else [str(i) for i in range(self.num_outputs)]
+        except json.JSONDecodeError:
+            raise InputError(f"{self.path}: metadata labels is not a JSON list") from None
+        if self.num_outputs > 0 and len(self.labels) != self.num_outputs:
+            raise InputError(f"{self.path}: {len(self.labels)} labels in metadata, output shape {outputs[0].shape}")
+        self.normalization = meta.get("normalization", NORMALIZATION)
+        self._outputs = [self.output_name]
 
     @property
     def num_outputs(self) -> int:
-        return int(self.session.get_outputs()[0].shape[-1])
+        classes = self.session.get_outputs()[0].shape[-1]
+        return classes if isinstance(classes, int) else -1
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
 
     def probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """[N, classes] float32 for uint8 [N,28,28] (or one [28,28], or floats in [0,1]).
+        One session run when N <= batch_size: the per-frame path pays no chunking or copying."""
         x = normalize(images)
-        out = [self.session.run([self.output_name], {self.input_name: x[i : i + batch_size]})[0]
+        if len(x) <= batch_size:  # the per-frame path: one call, no copies
+            if len(x) == 0:
+                return np.zeros((0, self.num_outputs), np.float32)
+            return self.session.run(self._outputs, {self.input_name: x})[0]
+        out = [self.session.run(self._outputs, {self.input_name: x[i : i + batch_size]})[0]
                for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, self.num_outputs), np.float32)
+        return np.concatenate(out)
 
     def classify(self, images: np.ndarray) -> Prediction:
+        """Labels, class indices, probabilities (and .confidences) for a batch of images."""
         probs = self.probabilities(images)
         indices = probs.argmax(axis=1)
         return Prediction(indices, [self.labels[i] for i in indices], probs)

@@ -1,15 +1,20 @@
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from edgedigits import runtime
 from edgedigits.errors import InputError
 
 
 def test_runtime_half_never_imports_tensorflow():
-    code = "import sys, edgedigits.runtime, edgedigits.cli; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    code = ("import sys, edgedigits.runtime, edgedigits.vision, edgedigits.webcam, edgedigits.bench, edgedigits.cli; "
+            "assert not {'tensorflow', 'tf_keras', 'keras'} & set(sys.modules), 'training stack imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -32,3 +37,85 @@ def test_not_an_onnx_file(tmp_path):
         runtime.Classifier(bad)
     with pytest.raises(InputError, match="model not found"):
         runtime.Classifier(tmp_path / "missing.onnx")
+
+
+# --- the embedding API: Classifier on a real exported model ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# The shipped INT8 lenet (committed in exported/).
+MODEL = ROOT / "exported/lenet.int8.onnx"
+
+
+def test_classifier_reads_its_contract_from_metadata(mnist):
+    model = runtime.Classifier(MODEL, threads=1)
+    assert model.labels == [str(d) for d in range(10)]
+    assert model.input_name == model.metadata["input_name"] and model.output_name == model.metadata["output_name"]
+    assert model.normalization == runtime.NORMALIZATION
+    assert model.providers == ["CPUExecutionProvider"]
+    assert model.session.get_session_options().intra_op_num_threads == 1
+    result = model.classify(mnist.x_test[:500])
+    assert result.probabilities.shape == (500, 10) and result.probabilities.dtype == np.float32
+    assert np.allclose(result.probabilities.sum(axis=1), 1.0, atol=0.05)
+    assert np.mean(result.indices == mnist.y_test[:500]) > 0.97
+    assert result.labels[:3] == [str(i) for i in result.indices[:3]]
+    assert np.array_equal(result.confidences, result.probabilities.max(axis=1))
+
+
+def test_one_image_float_images_and_batches_agree(mnist):
+    model = runtime.Classifier(MODEL, threads=1)
+    images = mnist.x_test[:7]
+    whole = model.probabilities(images)
+    assert model.probabilities(images[0]).shape == (1, 10)  # one [28,28] image
+    assert np.allclose(model.probabilities(images[0]), whole[:1])
+    assert np.allclose(model.probabilities(images, batch_size=3), whole)  # chunked path == one-run path
+    assert np.allclose(model.probabilities(images.astype(np.float32) / 255), whole)
+    assert model.probabilities(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+
+
+def test_unavailable_provider_and_bad_threads_are_refused():
+    with pytest.raises(InputError, match="NoSuchExecutionProvider not available"):
+        runtime.Classifier(MODEL, providers=["NoSuchExecutionProvider"])
+    with pytest.raises(InputError, match="threads"):
+        runtime.Classifier(MODEL, threads=-1)
+
+
+def test_float_images_outside_0_1_are_refused():
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        runtime.normalize(np.full((1, 28, 28), 255.0, np.float32))  # forgot to divide by 255
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        runtime.normalize(np.full((28, 28), np.nan, np.float32))
+
+
+def _tiny_model(path, shape=("N", 28, 28, 1), elem=TensorProto.FLOAT, meta=None):
+    """An ONNX model that flattens its input and softmaxes the first 10 values: enough to test the contract checks."""
+    inp = helper.make_tensor_value_info("input", elem, list(shape))
+    out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10])
+    starts, ends, axes = (helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in
+                          (("starts", 0), ("ends", 10), ("axes", 1)))
+    nodes = [helper.make_node("Cast", ["input"], ["x"], to=TensorProto.FLOAT),
+             helper.make_node("Flatten", ["x"], ["flat"]),
+             helper.make_node("Slice", ["flat", "starts", "ends", "axes"], ["ten"]),
+             helper.make_node("Softmax", ["ten"], ["probabilities"])]
+    graph = helper.make_graph(nodes, "tiny", [inp], [out], initializer=[starts, ends, axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    for key, value in (meta or {}).items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_tiny_model_with_a_good_contract_loads(tmp_path):
+    model = runtime.Classifier(_tiny_model(tmp_path / "ok.onnx", meta={"labels": json.dumps(list("abcdefghij"))}))
+    assert model.labels == list("abcdefghij") and model.classify(np.zeros((2, 28, 28), np.uint8)).labels[0] in "abcdefghij"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"shape": ("N", 32, 32, 1)}, r"input must be \[N,28,28,1\]"),
+    ({"elem": TensorProto.UINT8}, "input must be float32"),
+    ({"meta": {"labels": '["a", "b"]'}}, "2 labels in metadata"),
+    ({"meta": {"labels": "not json"}}, "labels is not a JSON list"),
+    ({"meta": {"input_name": "image"}}, "metadata input_name 'image' is not the graph's 'input'"),
+])
+def test_models_breaking_the_contract_are_refused(tmp_path, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        runtime.Classifier(_tiny_model(tmp_path / "bad.onnx", **kwargs))

@@ -1,0 +1,285 @@
+"""The live digit reader: frames from a camera, video file or images in; boxes, digits and confidences out, drawn
+in a window, as one JSON line per frame (headless), and optionally as an annotated video.
+
+It is the first app that embeds an exported model, so it uses only what any app gets: `edgedigits.runtime`
+(onnxruntime + numpy) and OpenCV. Never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, TextIO
+
+import cv2
+import numpy as np
+
+from edgedigits import vision
+from edgedigits.errors import InputError
+from edgedigits.runtime import Classifier
+
+DEFAULT_MODEL = "exported/lenet.int8.onnx"
+DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+WINDOW = "edgedigits webcam (q or Esc quits)"
+QUIT_KEYS = {ord("q"), ord("Q"), 27}
+GREEN, ORANGE, WHITE, BLACK = (60, 200, 60), (0, 140, 255), (255, 255, 255), (0, 0, 0)
+
+
+@dataclass
+class Digit:
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    label: str
+    confidence: float
+    line: int
+    uncertain: bool
+
+
+class Reader:
+    """Finds the digits of a frame and classifies them all in one batch."""
+
+    def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
+                 settings: vision.Settings = vision.DEFAULT):
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"confidence threshold must be in [0, 1], got {threshold}")
+        self.classifier, self.threshold, self.settings = classifier, threshold, settings
+        classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
+
+    def read(self, frame: np.ndarray) -> list[Digit]:
+        found = vision.find_digits(frame, self.settings)
+        if not len(found):
+            return []
+        result = self.classifier.classify(found.images)
+        return [Digit(tuple(int(v) for v in box), label, float(conf), int(line), bool(conf < self.threshold))
+                for box, label, conf, line in zip(found.boxes, result.labels, result.confidences, found.lines)]
+
+
+def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
+                ink: str = "auto") -> Reader:
+    """A reader on `model`, by default the shipped INT8 lenet (exported/ here, else in the source checkout)."""
+    path = Path(model or DEFAULT_MODEL)
+    if model is None and not path.is_file():
+        shipped = Path(__file__).resolve().parent.parent / DEFAULT_MODEL
+        if not shipped.is_file():
+            raise InputError(f"model not found: {path} (build it with `edgedigits train-prune-export lenet`, "
+                             "or pass --model)")
+        path = shipped
+    return Reader(Classifier(path, threads=threads), threshold, vision.Settings(ink=ink))
+
+
+def as_text(digits: list[Digit], mark_uncertain: bool = True) -> str:
+    """Digits in reading order, lines separated by a space; an uncertain digit is followed by '?'."""
+    out, line = "", None
+    for d in digits:
+        if line is not None and d.line != line:
+            out += " "
+        out += d.label + ("?" if mark_uncertain and d.uncertain else "")
+        line = d.line
+    return out
+
+
+def as_record(digits: list[Digit]) -> dict:
+    """The JSON fields for one frame or image."""
+    return {"text": as_text(digits), "digits": [d.label for d in digits],
+            "confidences": [round(d.confidence, 4) for d in digits], "uncertain": [d.uncertain for d in digits],
+            "boxes": [list(d.box) for d in digits], "lines": [d.line for d in digits]}
+
+
+def draw(frame: np.ndarray, digits: list[Digit], fps: float | None = None) -> np.ndarray:
+    """Boxes, each digit with its confidence (orange and '?' when uncertain), and frames/s, drawn in place."""
+    scale = frame.shape[0] / 480.0
+    for d in digits:
+        x, y, w, h = d.box
+        colour = ORANGE if d.uncertain else GREEN
+        cv2.rectangle(frame, (x, y), (x + w, y + h), colour, max(1, round(2 * scale)))
+        size = float(np.clip(h / 70.0, 0.45, 1.2)) * scale ** 0.5  # captions follow the digit, stay readable
+        _label(frame, d.label + ("?" if d.uncertain else ""), (x, y), size, colour, above=True)
+        _label(frame, f"{d.confidence:.2f}", (x, y + h), 0.6 * size, colour, above=False)
+    if fps is not None:
+        _label(frame, f"{fps:.0f} fps  {as_text(digits)}", (round(6 * scale), 0), 0.7 * scale, BLACK, above=False)
+    return frame
+
+
+def _label(frame, text, corner, font_scale, colour, above):
+    """Text on a filled tab whose left edge is at corner, just above or just below it."""
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, round(2 * font_scale))
+    (w, h), base = cv2.getTextSize(text, font, font_scale, thick)
+    x, y = corner
+    top = max(0, y - h - base - 2) if above else min(y, frame.shape[0] - h - base - 2)
+    cv2.rectangle(frame, (x, top), (x + w + 2, top + h + base + 2), colour, cv2.FILLED)
+    cv2.putText(frame, text, (x + 1, top + h + 1), font, font_scale, WHITE, thick, cv2.LINE_AA)
+
+
+# --- sources ---------------------------------------------------------------------------------------------------------
+
+
+def quiet_opencv() -> None:
+    """OpenCV and FFmpeg print their own warnings on stderr for a missing camera or a bad file; we say it in one
+    line instead."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A colour image from a file, or InputError naming it (missing, a directory, not an image)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such image file: {path}")
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"cannot read {path} as an image")
+    return image
+
+
+@dataclass
+class Source:
+    name: str
+    frames: Iterator[np.ndarray]
+    fps: float  # of the source when it says so (cameras, videos), else 0
+    release: Callable[[], None] = lambda: None
+
+
+def open_source(spec: str) -> Source:
+    """A camera index ("0"), a video file, an image, a folder of images or a glob ("shots/*.png").
+    Failing to open it, or to read its first frame, is an InputError: a missing or busy camera, an unreadable file."""
+    quiet_opencv()
+    spec = str(spec)
+    if spec.isdigit():
+        return _capture(cv2.VideoCapture(int(spec)), f"camera {spec}",
+                        f"camera {spec} not found or busy (no such device, or another program is using it)")
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in folder {path}")
+        return _images(files, str(path))
+    if any(ch in spec for ch in "*?["):
+        files = sorted(Path(p) for p in glob.glob(spec) if Path(p).is_file())
+        if not files:
+            raise InputError(f"no files match {spec}")
+        return _images(files, spec)
+    if not path.is_file():
+        raise InputError(f"no such camera, file or folder: {spec}")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return _images([path], spec)
+    return _capture(cv2.VideoCapture(str(path)), spec, f"cannot read {spec} as a video (unreadable or not a video)")
+
+
+def _capture(capture: cv2.VideoCapture, name: str, error: str) -> Source:
+    ok, first = capture.read() if capture.isOpened() else (False, None)
+    if not ok or first is None:
+        capture.release()
+        raise InputError(error)
+
+    def frames():
+        yield first
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+
+    return Source(name, frames(), float(capture.get(cv2.CAP_PROP_FPS) or 0.0), capture.release)
+
+
+def _images(files: list[Path], name: str) -> Source:
+    first = read_image(files[0])  # fail before any output if even the first cannot be read
+
+    def frames():
+        yield first
+        for f in files[1:]:
+            yield read_image(f)
+
+    return Source(name, frames(), 0.0)
+
+
+# --- the loop --------------------------------------------------------------------------------------------------------
+
+
+def display_available() -> bool:
+    """A window can be shown: OpenCV was built with a GUI and (on Linux/BSD) there is a display to show it on."""
+    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
+                if line.strip().startswith("GUI:")), "NONE")
+    if gui.upper() == "NONE":
+        return False
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def show_in_window(frame: np.ndarray) -> int:
+    """Show the frame; the key pressed (or Esc when the window was closed)."""
+    cv2.imshow(WINDOW, frame)
+    key = cv2.waitKey(1) & 0xFF
+    if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+        return 27
+    return key
+
+
+def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    """An annotated-video writer: MJPG in .avi (every OpenCV build has it), mp4v in .mp4."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"cannot write {path}: folder {path.parent} does not exist")
+    fourcc = "mp4v" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    if not writer.isOpened():
+        raise InputError(f"cannot write video to {path} (use .avi or .mp4, in a writable folder)")
+    return writer
+
+
+@dataclass
+class Stats:
+    frames: int = 0
+    seconds: float = 0.0
+    quit: bool = False  # the user pressed q or Esc
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLike | None = None,
+        max_frames: int = 0, out: TextIO | None = None, show: Callable[[np.ndarray], int] = show_in_window) -> Stats:
+    """Read, draw and emit frames until the source ends, max_frames (0 = no limit) or q/Esc in the window.
+    Headless, each frame's JSON line goes to `out` (default stdout), flushed so a pipe sees it at once."""
+    out = out or sys.stdout
+    stats, writer, size, fps = Stats(), None, None, None
+    start = last = time.perf_counter()
+    try:
+        for index, frame in enumerate(source.frames):
+            began = time.perf_counter()
+            digits = reader.read(frame)
+            draw(frame, digits, fps)
+            if headless:
+                ms = round(1e3 * (time.perf_counter() - began), 2)
+                record = {"frame": index, "time": round(time.time(), 3), "ms": ms, **as_record(digits)}
+                out.write(json.dumps(record) + "\n")
+                out.flush()
+            if save is not None:
+                if writer is None:
+                    size = (frame.shape[1], frame.shape[0])  # a video has one size: later images are fitted to it
+                    writer = open_writer(save, source.fps or 30.0, size)
+                writer.write(frame if (frame.shape[1], frame.shape[0]) == size else cv2.resize(frame, size))
+            stats.frames += 1
+            now = time.perf_counter()
+            fps = 1.0 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
+            last = now
+            if not headless and show(frame) in QUIT_KEYS:
+                stats.quit = True
+                break
+            if max_frames and stats.frames >= max_frames:
+                break
+    finally:
+        stats.seconds = time.perf_counter() - start
+        source.release()
+        if writer is not None:
+            writer.release()
+        if not headless and show is show_in_window:
+            cv2.destroyAllWindows()
+    return stats
