@@ -116,17 +116,18 @@ def child(args) -> None:
     ds = data.load(recipe.dataset)
     x, y = normalize(ds.x_test), ds.y_test
     results = {}
-    for name, (run, path) in engines(args, threads).items():
-        if args.phase == "latency":
-            samples = bench.latency_us(run, x, args.warmup, args.runs)
-            results[name] = bench.percentiles(samples)
-        else:
+    built = engines(args, threads)
+    if args.phase == "latency":  # round-robin across engines, so all see the same machine (see bench.py)
+        samples = bench.interleaved_latency_us({name: (run, x) for name, (run, _) in built.items()}, args.warmup, args.runs)
+        results = {name: bench.percentiles(values) for name, values in samples.items()}
+    else:
+        for name, (run, path) in built.items():
             results[name] = {
                 "accuracy": bench.accuracy(run, x, y),
                 "throughput_ips": bench.throughput(run, x, args.batch, args.seconds),
                 **(file_stats(path) if path else {}),
             }
-        print(f"  {args.phase}: {name} done", file=sys.stderr, flush=True)
+            print(f"  throughput: {name} done", file=sys.stderr, flush=True)
     print(json.dumps(results))
 
 

@@ -71,21 +71,30 @@ def test_latency_and_throughput_count_what_they_say():
     assert batches == [8, 8, 8, 8] and ips > 0  # one warm-up batch, then at least 3 timed
 
 
+def test_interleaved_latency_goes_round_robin():
+    order = []
+    runs = {k: (lambda x, k=k: order.append(k), np.zeros((2, 28, 28, 1), np.float32)) for k in ("a", "b")}
+    samples = bench.interleaved_latency_us(runs, warmup=1, count=6, rounds=3)
+    assert {k: len(v) for k, v in samples.items()} == {"a": 6, "b": 6}
+    timed = order[2:]  # after one warm-up call each: rounds of (5 warm-up + 2 timed) per model, alternating
+    assert timed == (["a"] * 7 + ["b"] * 7) * 3
+
+
 def test_row_takes_manifest_columns_when_there_is_one(tmp_path):
     path = pixel_model(tmp_path / "pix.int8.onnx")
     (tmp_path / "pix.json").write_text(json.dumps({"stages": {"int8": {"parameters": 7840, "nonzero_parameters": 10}}}))
     onnx_meta = onnx.load(str(path))
     onnx_meta.metadata_props.add(key="stage", value="int8")
     onnx.save(onnx_meta, str(path))
-    row = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
+    row, single, images = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
     assert (row.model, row.variant, row.parameters, row.nonzero_parameters) == ("pix", "int8", 7840, 10)
     assert row.accuracy == pytest.approx(80.0) and row.bytes == path.stat().st_size and row.gzip_bytes < row.bytes
-    assert row.p50_us <= row.p90_us <= row.p99_us and row.throughput_ips > 0
+    assert row.throughput_ips > 0 and single(images[:1]).shape == (1, 10)
 
 
 def test_without_manifest_is_measured_without_its_columns(tmp_path):
     path = pixel_model(tmp_path / "lonely.onnx")
-    row = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
+    row, _, _ = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
     assert row.parameters is None and row.nonzero_parameters is None and row.accuracy == pytest.approx(80.0)
     assert bench.cells(row)[4:6] == ["-", "-"]
 
@@ -114,7 +123,7 @@ def test_target_discovery_with_openvino(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "openvino", fake_openvino(["CPU", "GPU"]))
     targets = bench.discover_targets()
     assert {"ort-cpu", "openvino-CPU", "openvino-GPU"} <= set(targets) and "ort-azure" not in targets
-    row = bench.bench_model(pixel_model(tmp_path / "pix.onnx"), targets["openvino-GPU"], FAST, {"mnist": known_set()})
+    row, _, _ = bench.bench_model(pixel_model(tmp_path / "pix.onnx"), targets["openvino-GPU"], FAST, {"mnist": known_set()})
     assert row.target == "openvino-GPU" and row.accuracy == pytest.approx(80.0)
 
 
