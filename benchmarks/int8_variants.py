@@ -56,9 +56,10 @@ def main() -> None:
             quantize_static(str(prepared), str(path), quantize._Images("input", calibration),
                             quant_format=QuantFormat.QOperator, per_channel=recipe.quantize.per_channel,
                             **quantize.VARIANTS[variant])
+        latency = bench.interleaved_latency_us({name: (cpu.make(path, 1), x_test) for name, path in models.items()},
+                                               200, args.runs)
         for name, path in models.items():
-            fast, single = cpu.make(path, 0), cpu.make(path, 1)
-            lat = bench.percentiles(bench.latency_us(single, x_test, 200, args.runs))
+            fast, lat = cpu.make(path, 0), bench.percentiles(latency[name])
             rows.append([name, f"{bench.accuracy(fast, x_val, y_val):.2f}", f"{bench.accuracy(fast, x_test, ds.y_test):.2f}",
                          f"{lat['p50_us']:.1f}", f"{lat['p99_us']:.1f}",
                          f"{bench.throughput(fast, x_test, 256, args.seconds):,.0f}", f"{file_stats(path)['gzip_bytes']:,}"])
