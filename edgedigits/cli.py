@@ -23,6 +23,21 @@ data_dir_option = click.option(
 )
 
 
+def reader_options(command):
+    """The digit reader's options, shared by `webcam` and `predict`."""
+    for option in reversed([
+        click.option("--model", type=click.Path(dir_okay=False), default=None,
+                     help="ONNX model (default exported/lenet.int8.onnx, the shipped INT8 lenet)."),
+        click.option("--threshold", default=0.8, show_default=True, type=float,
+                     help="Digits below this confidence are shown as uncertain ('7?', orange) instead of guessed silently."),
+        click.option("--ink", type=click.Choice(["auto", "dark", "light"]), default="auto", show_default=True,
+                     help="Dark ink on light paper, light ink on dark (a board), or decide per image."),
+        click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads (1 = one core)."),
+    ]):
+        command = option(command)
+    return command
+
+
 def log(message: str) -> None:
     click.echo(message, err=True)
 
@@ -240,13 +255,7 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
               help="Also write the annotated frames to this video (.avi or .mp4).")
 @click.option("--max-frames", default=0, show_default=True,
               help="Stop after this many frames (0 = until the source ends, or q/Esc in the window).")
-@click.option("--model", type=click.Path(dir_okay=False), default=None,
-              help="ONNX model (default exported/lenet.int8.onnx, the shipped INT8 lenet).")
-@click.option("--threshold", default=0.8, show_default=True, type=float,
-              help="Digits below this confidence are shown as uncertain ('7?', orange) instead of guessed silently.")
-@click.option("--ink", type=click.Choice(["auto", "dark", "light"]), default="auto", show_default=True,
-              help="Dark ink on light paper, light ink on dark (a board), or decide per frame.")
-@click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads (1 = one core).")
+@reader_options
 def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, threads):
     """Read digits live from a camera, a video or images: boxes, digits, confidences, frames/s.
 
@@ -274,13 +283,7 @@ def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, thread
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per line and image: image, text, digits, confidences, uncertain, boxes, lines.")
-@click.option("--model", type=click.Path(dir_okay=False), default=None,
-              help="ONNX model (default exported/lenet.int8.onnx, the shipped INT8 lenet).")
-@click.option("--threshold", default=0.8, show_default=True, type=float,
-              help="Digits below this confidence are marked uncertain ('7?').")
-@click.option("--ink", type=click.Choice(["auto", "dark", "light"]), default="auto", show_default=True,
-              help="Dark ink on light paper, light ink on dark, or decide per image.")
-@click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads.")
+@reader_options
 def predict_cmd(images, as_json, model, threshold, ink, threads):
     """Print the digits read in each IMAGE: 'IMAGE: 1234', lines separated by a space, '?' after an uncertain digit."""
     import json
