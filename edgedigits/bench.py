@@ -389,10 +389,14 @@ def plot(rows: list[Row], path, title: str) -> None:
     for r in rows:
         first.setdefault((r.model, r.variant), r)
     markers = {"pruned": "o", "int8": "s", "fp32": "^"}
-    for (model, variant), r in first.items():
-        left.scatter(r.gzip_bytes / 1000, r.accuracy, marker=markers.get(variant, "D"), s=60)
-        left.annotate(f"{model} {variant}", (r.gzip_bytes / 1000, r.accuracy), textcoords="offset points",
-                      xytext=(5, 3), fontsize=8)
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(m for m, _ in first))}
+    for model, colour in colours.items():  # one colour per model, its variants joined: the cost of each step
+        points = sorted((r.gzip_bytes / 1000, r.accuracy, v) for (m, v), r in first.items() if m == model)
+        left.plot([p[0] for p in points], [p[1] for p in points], color=colour, alpha=0.5, linewidth=1)
+        for x, y, variant in points:
+            left.scatter(x, y, marker=markers.get(variant, "D"), s=55, color=colour,
+                         label=f"{model} {variant}")
+    left.legend(fontsize=7, ncol=2, loc="center right", title="square = int8, circle = pruned fp32", title_fontsize=7)
     left.set_xscale("log")
     plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
     one_two_five = matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0))
