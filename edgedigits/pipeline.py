@@ -6,6 +6,7 @@ run directory first; the three shipped files replace the old ones only after eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -37,21 +38,12 @@ def library_versions() -> dict:
     return {name: importlib_metadata.version(name) for name in LIBRARIES}
 
 
-class Stopwatch:
-    def __init__(self):
-        self.times = {}
-
-    def __call__(self, name):
-        watch = self
-
-        class _Lap:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                watch.times[name] = round(time.perf_counter() - self.t0, 2)
-
-        return _Lap()
+@contextlib.contextmanager
+def timed(times: dict, step: str):
+    """Record the wall time of the block in times[step], in seconds."""
+    start = time.perf_counter()
+    yield
+    times[step] = round(time.perf_counter() - start, 2)
 
 
 def _export_scored(model, path: Path, split: train.Split, pipeline: Pipeline, meta: dict, log) -> dict:
@@ -86,18 +78,18 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     split = train.Split.from_dataset(ds, pipeline.validation, pipeline.seed, pipeline.train_limit)
     log(f"split: {len(split.x_train)} train / {len(split.x_val)} validation / {len(split.x_test)} test images")
     meta = export.base_metadata(ds.labels, ds.name, pipeline.name)
-    clock = Stopwatch()
+    times = {}
     stages = {}
 
     log(f"[1/4] train {pipeline.model} ({models.count_params(pipeline.model, ds.num_classes):,} parameters)")
-    with clock("train"):
+    with timed(times, "train"):
         dense = train.train(pipeline.model, split, pipeline.train, pipeline.seed, run_dir, ds.num_classes, log)
-    with clock("export_fp32"):
+    with timed(times, "export_fp32"):
         fp32 = _export_scored(dense, run_dir / "fp32.onnx", split, pipeline, meta, log)
-    stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "time_s": clock.times["train"]}
+    stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "time_s": times["train"]}
 
     log(f"[2/4] prune to {pipeline.prune.target_sparsity:.0%} kernel sparsity ({pipeline.prune.epochs} epochs)")
-    with clock("prune"):
+    with timed(times, "prune"):
         pruned = prune.prune(dense, split, pipeline.prune, pipeline.seed, run_dir, log)
     report = prune.sparsity_report(pruned)
     log("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in report["layers"].items())
@@ -106,14 +98,14 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
 
     log("[3/4] export ONNX")
     pruned_path = run_dir / "pruned.onnx"
-    with clock("export"):
+    with timed(times, "export"):
         scored = _export_scored(pruned, pruned_path, split, pipeline, meta, log)
-    stages["pruned"] = {**scored, **report, "time_s": clock.times["prune"]}
+    stages["pruned"] = {**scored, **report, "time_s": times["prune"]}
 
     log("[4/4] quantize INT8")
     int8_path = run_dir / "int8.onnx"
     calibration = quantize.calibration_images(ds, pipeline)
-    with clock("quantize"):
+    with timed(times, "quantize"):
         settings = quantize.quantize(pruned_path, int8_path, calibration, (split.x_val, split.y_val), pipeline.quantize)
     log(f"  variant {settings['variant']} chosen on validation accuracy: "
         + ", ".join(f"{k} {v:.2f}%" for k, v in settings["validation_accuracy"].items()))
@@ -129,7 +121,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in report["layers"].values())
     nonzero = report["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
     stages["int8"] = {"test_accuracy": int8_acc, "quantization": settings, "parameters": report["parameters"],
-                      "nonzero_parameters": nonzero, **weights, "time_s": clock.times["quantize"]}
+                      "nonzero_parameters": nonzero, **weights, "time_s": times["quantize"]}
 
     for stage, path in (("fp32", run_dir / "fp32.onnx"), ("pruned", pruned_path), ("int8", int8_path)):
         _finalize(path, stage=stage, test_accuracy=round(stages[stage]["test_accuracy"], 2),
@@ -145,7 +137,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         "input": {"name": export.INPUT_NAME, "shape": ["N", 28, 28, 1], "normalization": runtime.NORMALIZATION},
         "output": {"name": export.OUTPUT_NAME, "shape": ["N", ds.num_classes]},
         "stages": stages,
-        "times_s": clock.times,
+        "times_s": times,
         "pipeline_file": os.path.relpath(pipeline.path) if pipeline.path else "",
         "pipeline": to_dict(pipeline),
         "libraries": library_versions(),
