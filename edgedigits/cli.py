@@ -203,18 +203,16 @@ def prune_cmd(pipeline, model_path, runs_dir, data_dir):
 @data_dir_option
 def export_cmd(keras_model, output, pipeline, data_dir):
     """Only export a Keras model to ONNX, with parity check and test accuracy through onnxruntime."""
-    from edgedigits import config, export, runtime, train
+    from edgedigits import config, export, pipeline as pipeline_mod, train
 
     recipe = config.load(pipeline)
     model = train.load_model(keras_model)
     ds, split = _split(recipe, data_dir)
-    proto = export.to_onnx(model, recipe.export.opset)
-    export.set_metadata(proto, **export.base_metadata(ds.labels, ds.name, recipe.name))
-    export.save(proto, output)
-    check = export.parity(model, output, split.x_test[: recipe.export.parity_images], recipe.export.parity_tolerance)
-    acc = runtime.accuracy(output, split.x_test, split.y_test)
+    meta = export.base_metadata(ds.labels, ds.name, recipe.name)
+    scored = pipeline_mod.export_and_score(model, Path(output), split, recipe, meta, lambda message: None)
+    check = scored["parity"]
     click.echo(f"wrote {output}: parity max|diff| {check['max_abs_diff']:.2e}, argmax agreement "
-               f"{check['argmax_agreement']:.4f}, test accuracy {acc:.2f}%")
+               f"{check['argmax_agreement']:.4f}, test accuracy {scored['test_accuracy']:.2f}%")
 
 
 @cli.command("quantize")

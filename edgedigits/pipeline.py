@@ -46,7 +46,7 @@ def timed(times: dict, step: str):
     times[step] = round(time.perf_counter() - start, 2)
 
 
-def _export_scored(model, path: Path, split: train.Split, pipeline: Pipeline, meta: dict, log) -> dict:
+def export_and_score(model, path: Path, split: train.Split, pipeline: Pipeline, meta: dict, log) -> dict:
     """Export `model` to `path` with metadata, check parity, score on the full test set; returns stage facts."""
     proto = export.to_onnx(model, pipeline.export.opset)
     export.set_metadata(proto, **meta)
@@ -85,7 +85,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     with timed(times, "train"):
         dense = train.train(pipeline.model, split, pipeline.train, pipeline.seed, run_dir, ds.num_classes, log)
     with timed(times, "export_fp32"):
-        fp32 = _export_scored(dense, run_dir / "fp32.onnx", split, pipeline, meta, log)
+        fp32 = export_and_score(dense, run_dir / "fp32.onnx", split, pipeline, meta, log)
     stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "time_s": times["train"]}
 
     log(f"[2/4] prune to {pipeline.prune.target_sparsity:.0%} kernel sparsity ({pipeline.prune.epochs} epochs)")
@@ -99,7 +99,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     log("[3/4] export ONNX")
     pruned_path = run_dir / "pruned.onnx"
     with timed(times, "export"):
-        scored = _export_scored(pruned, pruned_path, split, pipeline, meta, log)
+        scored = export_and_score(pruned, pruned_path, split, pipeline, meta, log)
     stages["pruned"] = {**scored, **report, "time_s": times["prune"]}
 
     log("[4/4] quantize INT8")
