@@ -23,7 +23,7 @@ import onnxruntime as ort
 from edgedigits import data
 from edgedigits.artifacts import file_stats
 from edgedigits.errors import InputError
-from edgedigits.runtime import normalize, session_options
+from edgedigits.runtime import normalize, open_session
 
 CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 # Providers onnxruntime may list that are not a local device to measure (Azure calls a remote endpoint).
@@ -102,7 +102,7 @@ def machine_info() -> dict:
 
 def _ort_target(provider: str) -> Target:
     def make(path: Path, threads: int):
-        session = ort.InferenceSession(str(path), session_options(threads), providers=[provider])
+        session = open_session(path, threads, [provider])
         name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
         return lambda x: session.run([name_out], {name_in: x})[0]
 

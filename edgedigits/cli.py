@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from edgedigits.errors import InputError
+from edgedigits.errors import AccuracyGateError, GateError, InputError
 
 EXIT_USAGE = 2
 EXIT_GATE = 3
@@ -226,7 +226,6 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
 
     from edgedigits import config, data, quantize, runtime
     from edgedigits.artifacts import ensure_writable_dir
-    from edgedigits.pipeline import AccuracyGateError
 
     recipe = config.load(pipeline)
     ds = data.load(recipe.dataset, data_dir)
@@ -312,11 +311,9 @@ def main(argv=None) -> None:
     except InputError as exc:
         click.echo(f"edgedigits: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except Exception as exc:
-        if type(exc).__name__ in ("AccuracyGateError", "ParityError"):
-            click.echo(f"edgedigits: {exc}", err=True)
-            sys.exit(EXIT_GATE)
-        raise
+    except GateError as exc:
+        click.echo(f"edgedigits: {exc}", err=True)
+        sys.exit(EXIT_GATE)
 
 
 if __name__ == "__main__":

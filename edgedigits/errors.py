@@ -7,3 +7,11 @@ they keep their traceback.
 
 class InputError(Exception):
     """A usage or input problem: the message is shown to the user as is, on one line."""
+
+
+class GateError(Exception):
+    """A quality check refused the result (exit 3): nothing was written."""
+
+
+class AccuracyGateError(GateError):
+    """A stage lost more accuracy than the pipeline allows."""

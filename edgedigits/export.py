@@ -13,6 +13,7 @@ import onnx
 
 from edgedigits import models
 from edgedigits.artifacts import atomic_path
+from edgedigits.errors import GateError
 from edgedigits.runtime import NORMALIZATION, Classifier, normalize
 from edgedigits.training_stack import tf
 
@@ -22,7 +23,7 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
 
 
-class ParityError(Exception):
+class ParityError(GateError):
     """The exported graph does not compute what the Keras model computes."""
 
 

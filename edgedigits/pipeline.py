@@ -16,12 +16,9 @@ from pathlib import Path
 from edgedigits import data, export, models, prune, quantize, runtime, train
 from edgedigits.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
 from edgedigits.config import Pipeline, to_dict
+from edgedigits.errors import AccuracyGateError
 
 LIBRARIES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "numpy")
-
-
-class AccuracyGateError(Exception):
-    """A stage lost more accuracy than the pipeline allows: nothing is shipped."""
 
 
 def cpu_model() -> str:
@@ -144,11 +141,11 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
         "files": {"pruned": f"{pipeline.name}.onnx", "int8": f"{pipeline.name}.int8.onnx"},
     }
-    _ship(run_dir, out_dir, pipeline.name, pruned_path, int8_path, manifest)
+    _ship(out_dir, pipeline.name, pruned_path, int8_path, manifest)
     return manifest
 
 
-def _ship(run_dir: Path, out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:
+def _ship(out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:
     """Copy the run's artifacts into out_dir, each with an atomic rename; the manifest goes last."""
     write_bytes_atomic(out_dir / f"{name}.onnx", pruned_path.read_bytes())
     write_bytes_atomic(out_dir / f"{name}.int8.onnx", int8_path.read_bytes())

@@ -3,6 +3,7 @@
 import gzip
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,13 @@ def test_a_real_process_gets_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgedigits", "train-prune-export", "nope"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "unknown pipeline 'nope'" in proc.stderr
+
+
+def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_path):
+    recipe = write_recipe(tmp_path, "[quantize]\ncalibration_images = 100\nmax_accuracy_drop = -100.0\n")
+    out = tmp_path / "lenet.int8.onnx"
+    with pytest.raises(SystemExit) as info:
+        main(["quantize", str(Path(__file__).resolve().parent.parent / "exported/lenet.onnx"), str(out), "--pipeline", recipe])
+    err = capsys.readouterr().err
+    assert info.value.code == 3 and "nothing written" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "recipe.toml"]
