@@ -162,16 +162,40 @@ def _split(recipe, data_dir):
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @data_dir_option
 def train_cmd(pipeline, runs_dir, data_dir):
-    """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras and history.csv."""
-    from edgedigits import artifacts, config, train
+    """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras, history.csv, fp32.onnx and the report."""
+    from edgedigits import artifacts, config, export, models, report, train
+    from edgedigits.pipeline import export_and_score, pipeline_file, timed
 
     recipe = config.load(pipeline)
     run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
     ds, split = _split(recipe, data_dir)
-    model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, log)
+    report.write_run_info(run_dir, name=recipe.name, model=recipe.model, dataset=ds.name, seed=recipe.seed,
+                          parameters=models.count_params(recipe.model, ds.num_classes), pipeline=pipeline_file(recipe))
+    times = {}
+    with timed(times, "train"):
+        model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, log)
+    report.write_run_info(run_dir, train_time_s=times["train"])
     with artifacts.atomic_path(run_dir / "dense.keras") as tmp:
         model.save(str(tmp))
-    click.echo(f"wrote {run_dir / 'dense.keras'}")
+    export_and_score(model, run_dir / "fp32.onnx", split, recipe, export.base_metadata(ds.labels, ds.name, recipe.name), log)
+    report.write(run_dir, data_dir, log)
+    click.echo(f"wrote {run_dir / 'dense.keras'}, {run_dir / 'fp32.onnx'}, {run_dir / 'report.md'}")
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path())
+@data_dir_option
+def report_cmd(run_dir, data_dir):
+    """(Re)write a run's report: curves-*.png (seed 003's six plots), confusion-*.png, report.json and report.md.
+
+    RUN_DIR is a directory made by `train` or `train-prune-export` (runs/NAME). Metrics are scikit-learn's, on the
+    full test set through onnxruntime on each .onnx in the run: accuracy, log loss, ROC AUC (one-vs-one, macro),
+    precision/recall/F1 per class with macro and weighted averages, and the confusion matrix.
+    """
+    from edgedigits import report
+
+    report.write(run_dir, data_dir, log)
+    click.echo(f"wrote {Path(run_dir) / 'report.md'}, {Path(run_dir) / 'report.json'}")
 
 
 @cli.command("prune")

@@ -13,7 +13,7 @@ import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from edgedigits import data, export, models, prune, quantize, runtime, train
+from edgedigits import data, export, models, prune, quantize, report, runtime, train
 from edgedigits.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
 from edgedigits.config import Pipeline, to_dict
 from edgedigits.errors import AccuracyGateError
@@ -56,6 +56,32 @@ def export_and_score(model, path: Path, split: train.Split, pipeline: Pipeline, 
     return {"parity": check, "test_accuracy": acc}
 
 
+def quantize_and_score(pruned_path: Path, int8_path: Path, ds, split: train.Split, pipeline: Pipeline, pruned: dict,
+                       log, gate: bool = True) -> dict:
+    """Quantize the pruned model, score it on the test set and count its non-zero weights; returns stage facts.
+
+    `pruned` is the pruned stage's facts (test_accuracy and its sparsity report). With `gate`, losing more than
+    quantize.max_accuracy_drop points is an AccuracyGateError; a sweep passes gate=False to chart the loss instead.
+    """
+    calibration = quantize.calibration_images(ds, pipeline)
+    settings = quantize.quantize(pruned_path, int8_path, calibration, (split.x_val, split.y_val), pipeline.quantize)
+    log(f"  variant {settings['variant']} chosen on validation accuracy: "
+        + ", ".join(f"{k} {v:.2f}%" for k, v in settings["validation_accuracy"].items()))
+    int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
+    drop = pruned["test_accuracy"] - int8_acc
+    log(f"  int8 test accuracy {int8_acc:.2f}% (drop {drop:+.2f} points, limit {pipeline.quantize.max_accuracy_drop})")
+    if gate and drop > pipeline.quantize.max_accuracy_drop:
+        raise AccuracyGateError(
+            f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
+        )
+    weights = quantize.int8_weight_stats(int8_path)
+    # Kernels are counted in the INT8 graph itself (a weight can round to 0); other parameters are as when pruned.
+    kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in pruned["layers"].values())
+    nonzero = pruned["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
+    return {"test_accuracy": int8_acc, "quantization": settings, "parameters": pruned["parameters"],
+            "nonzero_parameters": nonzero, **weights}
+
+
 def _finalize(path: Path, **meta) -> None:
     import onnx
 
@@ -78,9 +104,13 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     times = {}
     stages = {}
 
-    log(f"[1/4] train {pipeline.model} ({models.count_params(pipeline.model, ds.num_classes):,} parameters)")
+    parameters = models.count_params(pipeline.model, ds.num_classes)
+    report.write_run_info(run_dir, name=pipeline.name, model=pipeline.model, dataset=ds.name, parameters=parameters,
+                          seed=pipeline.seed, pipeline=pipeline_file(pipeline))
+    log(f"[1/4] train {pipeline.model} ({parameters:,} parameters)")
     with timed(times, "train"):
         dense = train.train(pipeline.model, split, pipeline.train, pipeline.seed, run_dir, ds.num_classes, log)
+    report.write_run_info(run_dir, train_time_s=times["train"])
     with timed(times, "export_fp32"):
         fp32 = export_and_score(dense, run_dir / "fp32.onnx", split, pipeline, meta, log)
     stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "time_s": times["train"]}
@@ -88,37 +118,23 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     log(f"[2/4] prune to {pipeline.prune.target_sparsity:.0%} kernel sparsity ({pipeline.prune.epochs} epochs)")
     with timed(times, "prune"):
         pruned = prune.prune(dense, split, pipeline.prune, pipeline.seed, run_dir, log)
-    report = prune.sparsity_report(pruned)
-    log("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in report["layers"].items())
-        + f"; all kernels {report['kernel_sparsity']:.1%}")
+    sparsity = prune.sparsity_report(pruned)
+    log("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in sparsity["layers"].items())
+        + f"; all kernels {sparsity['kernel_sparsity']:.1%}")
     pruned.save(str(run_dir / "pruned.keras"))
+    report.write_run_info(run_dir, prune_time_s=times["prune"])
 
     log("[3/4] export ONNX")
     pruned_path = run_dir / "pruned.onnx"
     with timed(times, "export"):
         scored = export_and_score(pruned, pruned_path, split, pipeline, meta, log)
-    stages["pruned"] = {**scored, **report, "time_s": times["prune"]}
+    stages["pruned"] = {**scored, **sparsity, "time_s": times["prune"]}
 
     log("[4/4] quantize INT8")
     int8_path = run_dir / "int8.onnx"
-    calibration = quantize.calibration_images(ds, pipeline)
     with timed(times, "quantize"):
-        settings = quantize.quantize(pruned_path, int8_path, calibration, (split.x_val, split.y_val), pipeline.quantize)
-    log(f"  variant {settings['variant']} chosen on validation accuracy: "
-        + ", ".join(f"{k} {v:.2f}%" for k, v in settings["validation_accuracy"].items()))
-    int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
-    drop = stages["pruned"]["test_accuracy"] - int8_acc
-    log(f"  int8 test accuracy {int8_acc:.2f}% (drop {drop:+.2f} points, limit {pipeline.quantize.max_accuracy_drop})")
-    if drop > pipeline.quantize.max_accuracy_drop:
-        raise AccuracyGateError(
-            f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
-        )
-    weights = quantize.int8_weight_stats(int8_path)
-    # Kernels are counted in the INT8 graph itself (a weight can round to 0); other parameters are as when pruned.
-    kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in report["layers"].values())
-    nonzero = report["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
-    stages["int8"] = {"test_accuracy": int8_acc, "quantization": settings, "parameters": report["parameters"],
-                      "nonzero_parameters": nonzero, **weights, "time_s": times["quantize"]}
+        stages["int8"] = quantize_and_score(pruned_path, int8_path, ds, split, pipeline, stages["pruned"], log)
+    stages["int8"]["time_s"] = times["quantize"]
 
     for stage, path in (("fp32", run_dir / "fp32.onnx"), ("pruned", pruned_path), ("int8", int8_path)):
         _finalize(path, stage=stage, test_accuracy=round(stages[stage]["test_accuracy"], 2),
@@ -135,14 +151,22 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         "output": {"name": export.OUTPUT_NAME, "shape": ["N", ds.num_classes]},
         "stages": stages,
         "times_s": times,
-        "pipeline_file": os.path.relpath(pipeline.path) if pipeline.path else "",
-        "pipeline": to_dict(pipeline),
+        "pipeline_file": pipeline_file(pipeline),
+        "pipeline": {**to_dict(pipeline), "path": pipeline_file(pipeline)},
         "libraries": library_versions(),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
         "files": {"pruned": f"{pipeline.name}.onnx", "int8": f"{pipeline.name}.int8.onnx"},
     }
+    log("report: curves, confusion matrices, classification reports")
+    report.write(run_dir, data_dir, log)
+    manifest["report"] = str(run_dir / "report.md")
     _ship(out_dir, pipeline.name, pruned_path, int8_path, manifest)
     return manifest
+
+
+def pipeline_file(pipeline: Pipeline) -> str:
+    """The recipe's path relative to the working directory: manifests must not carry this machine's layout."""
+    return os.path.relpath(pipeline.path) if pipeline.path else ""
 
 
 def _ship(out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:

@@ -102,3 +102,45 @@ def test_failure_mid_run_leaves_previous_artifacts_untouched(tmp_path, mnist, mo
     with pytest.raises(RuntimeError, match="power cut"):
         pipeline.run(recipe, out, tmp_path / "runs", log=lambda m: None)
     assert {p.name: p.read_text() for p in out.iterdir()} == {n: f"good {n}" for n in ("tiny.onnx", "tiny.int8.onnx", "tiny.json")}
+
+
+def test_run_report_files_and_numbers_agree_with_a_direct_computation(shipped, mnist, tmp_path_factory):
+    out, manifest = shipped
+    run_dir = out.parent / "runs" / "tiny"
+    for name in ("report.json", "report.md", "curves-train.png", "curves-prune.png", "confusion-fp32.png",
+                 "confusion-pruned.png", "confusion-int8.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    rep = json.loads((run_dir / "report.json").read_text())
+    assert rep["run"]["parameters"] == 44_426 and rep["run"]["train_time_s"] > 0 and rep["run"]["dataset"] == "mnist"
+    assert rep["curves"]["train"]["epochs"] == 3
+    probs = runtime.Classifier(run_dir / "int8.onnx").probabilities(mnist.x_test).astype(np.float64)
+    m = rep["models"]["int8"]
+    # accuracy, log loss and the confusion matrix recomputed by hand from the same probabilities
+    assert m["accuracy"] == pytest.approx(manifest["stages"]["int8"]["test_accuracy"], abs=0.005)
+    p = np.clip(probs, 1e-7, 1) / np.clip(probs, 1e-7, 1).sum(axis=1, keepdims=True)
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log(p[np.arange(10_000), mnist.y_test])), abs=1e-4)
+    cm = np.array(m["confusion_matrix"])
+    assert cm.sum() == 10_000 and np.trace(cm) == np.sum(probs.argmax(1) == mnist.y_test)
+    recall_3 = cm[3, 3] / cm[3].sum()
+    assert m["classification_report"]["3"]["recall"] == pytest.approx(recall_3)
+    assert 0.9 < m["roc_auc_ovo"] <= 1.0
+    md = (run_dir / "report.md").read_text()
+    assert f"| int8 | {m['accuracy']:.2f} |" in md and "weighted avg" in md
+
+
+def test_report_command_regenerates_and_refuses_a_non_run(shipped, tmp_path):
+    from click.testing import CliRunner
+
+    from edgedigits.cli import cli
+
+    out, _ = shipped
+    run_dir = out.parent / "runs" / "tiny"
+    (run_dir / "report.md").unlink()
+    result = CliRunner().invoke(cli, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "report.md").is_file()
+    from edgedigits import report
+    from edgedigits.errors import InputError
+
+    with pytest.raises(InputError, match="no run.json"):
+        report.write(tmp_path)
