@@ -267,6 +267,134 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
         staged.replace(output)
     click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']}, chosen on validation)")
 
+def sweep_options(command):
+    """Where results go and where trials run: shared by every sweep."""
+    for option in reversed([
+        click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+                     help="Results: trials/ID.json per finished trial, tables and plots (default sweeps/KIND-PIPELINE)."),
+        click.option("--runs-dir", type=click.Path(file_okay=False), default=None,
+                     help="Trial checkpoints and models (default runs/sweeps/KIND-PIPELINE)."),
+        click.option("--workers", type=int, default=None,
+                     help="Local worker processes running trials at once (default: one per 2 cores)."),
+        click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+                     help="Run trials as Ray tasks on this cluster (ray://host:10001, host:6379, auto; 'local' starts "
+                          "one here). Needs the [ray] extra. Result files are the same as with local workers."),
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                     help="Fixed recipe override for every trial, e.g. --set prune.epochs=12 (repeatable)."),
+        data_dir_option,
+    ]):
+        command = option(command)
+    return command
+
+
+def _sweep_setup(kind, pipeline, out_dir, runs_dir, workers, settings):
+    from edgedigits import config, sweep
+
+    recipe = config.load(pipeline)
+    overrides = {}
+    for text in settings:
+        key, values = sweep.parse_param(text)
+        if len(values) != 1:
+            raise InputError(f"--set takes one value, got {text!r} (use --param in 'sweep grid' for several)")
+        overrides[key] = values[0]
+    sweep.with_overrides(recipe, overrides)
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    out = Path(out_dir or Path("sweeps") / f"{kind}-{recipe.name}")
+    runs = Path(runs_dir or Path("runs") / "sweeps" / f"{kind}-{recipe.name}")
+    return recipe, overrides, out, runs, workers or sweep.default_workers()
+
+
+@cli.group("sweep")
+def sweep_group():
+    """Run many independent trials (locally or on Ray) and tabulate them; interrupted sweeps resume."""
+
+
+@sweep_group.command("sparsity")
+@click.argument("pipeline", default="lenet")
+@click.option("--sparsities", default="0,50,75,90,95,98", show_default=True,
+              help="Overall kernel sparsities in percent; 0 is the dense model, exported and quantized as is.")
+@click.option("--base", type=click.Path(dir_okay=False), default=None,
+              help="Trained Keras model to prune (default runs/PIPELINE/best.keras if train-prune-export made it, "
+                   "else the sweep trains one first).")
+@sweep_options
+def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_address, settings, data_dir):
+    """Prune one trained model to each sparsity, export and quantize each; plot accuracy against non-zero weights
+    and gzipped INT8 bytes. Writes OUT_DIR/sparsity.{json,md,png}."""
+    from edgedigits import sweep
+    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+
+    recipe, overrides, out, runs, workers = _sweep_setup("sparsity", pipeline, out_dir, runs_dir, workers, settings)
+    try:
+        levels = sorted({float(s) / 100 for s in sparsities.split(",")})
+    except ValueError:
+        raise InputError(f"--sparsities must be numbers in percent, got {sparsities!r}") from None
+    if not levels or levels[0] < 0 or levels[-1] >= 100:
+        raise InputError(f"--sparsities must be in [0, 100), got {sparsities!r}")
+    if 0.0 not in levels:
+        levels.insert(0, 0.0)  # the dense reference every other point is compared with
+    default_base = Path("runs") / recipe.name / "best.keras"
+    if base is None and default_base.is_file() and not overrides:
+        base = str(default_base)
+        log(f"pruning the model train-prune-export trained: {base}")
+    rows = sweep.sparsity(recipe, levels, out, runs, base, data_dir, workers, ray_address, overrides, log)
+    write_json_atomic(out / "sparsity.json", {"pipeline": recipe.name, "base": base, "rows": rows})
+    write_bytes_atomic(out / "sparsity.md", sweep.sparsity_markdown(rows, recipe.name).encode())
+    sweep.plot_sparsity(rows, out / "sparsity.png", f"{recipe.name}: test accuracy against weights kept")
+    click.echo(sweep.sparsity_markdown(rows, recipe.name))
+    click.echo(f"wrote {out / 'sparsity.md'}, {out / 'sparsity.json'}, {out / 'sparsity.png'}")
+
+
+@sweep_group.command("optimizers")
+@click.argument("pipeline", default="lenet")
+@click.option("--optimizers", "names", default=",".join(["sgd", "sgd-nesterov", "adam", "adamax", "nadam", "adadelta",
+                                                          "adagrad", "rmsprop"]), show_default=True)
+@click.option("--epochs", default=10, show_default=True, help="Training budget per optimizer (no early stopping).")
+@click.option("--target", default=0.99, show_default=True, help="Validation accuracy for 'epochs to target'.")
+@sweep_options
+def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers, ray_address, settings, data_dir):
+    """Train the same model with each optimizer, same seed and epochs: final and best validation accuracy, epochs
+    to reach --target, time, and the exported model's test accuracy. Writes OUT_DIR/optimizers.{json,md,png}."""
+    from edgedigits import sweep
+    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+
+    recipe, overrides, out, runs, workers = _sweep_setup("optimizers", pipeline, out_dir, runs_dir, workers, settings)
+    if epochs < 1:
+        raise InputError(f"--epochs must be >= 1, got {epochs}")
+    rows = sweep.optimizers(recipe, [n.strip() for n in names.split(",") if n.strip()], epochs, target, out, runs,
+                            data_dir, workers, ray_address, overrides, log)
+    text = sweep.optimizers_markdown(rows, recipe.name, epochs, target)
+    write_json_atomic(out / "optimizers.json", {"pipeline": recipe.name, "epochs": epochs, "rows": rows})
+    write_bytes_atomic(out / "optimizers.md", text.encode())
+    sweep.plot_optimizers(rows, out / "optimizers.png", f"{recipe.name}: optimizers, {epochs} epochs, same seed")
+    click.echo(text)
+    click.echo(f"wrote {out / 'optimizers.md'}, {out / 'optimizers.json'}, {out / 'optimizers.png'}")
+
+
+@sweep_group.command("grid")
+@click.argument("pipeline", default="lenet")
+@click.option("--param", "params", multiple=True, required=True, metavar="KEY=V1,V2",
+              help="A recipe key and the values to try, e.g. --param batch_size=32,64 --param optimizer=adam,rmsprop. "
+                   "Bare keys are top-level or [train] keys; others are dotted (prune.epochs).")
+@click.option("--folds", default=5, show_default=True,
+              help="Stratified k-fold cross-validation over the training images (1 = the recipe's validation split).")
+@sweep_options
+def sweep_grid(pipeline, params, folds, out_dir, runs_dir, workers, ray_address, settings, data_dir):
+    """Grid search with k-fold cross-validation: every combination of --param values on every fold; mean and
+    standard deviation of validation accuracy per cell, and the best cell. Writes OUT_DIR/grid.{json,md}."""
+    from edgedigits import sweep
+    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+
+    recipe, overrides, out, runs, workers = _sweep_setup("grid", pipeline, out_dir, runs_dir, workers, settings)
+    grid = dict(sweep.parse_param(text) for text in params)
+    summary = sweep.grid(recipe, grid, folds, out, runs, data_dir, workers, ray_address, overrides, log)
+    text = sweep.grid_markdown(summary, recipe.name, folds)
+    write_json_atomic(out / "grid.json", {"pipeline": recipe.name, "folds": folds, **summary})
+    write_bytes_atomic(out / "grid.md", text.encode())
+    click.echo(text)
+    click.echo(f"wrote {out / 'grid.md'}, {out / 'grid.json'}")
+
+
 @cli.command("webcam")
 @click.option("--source", default="0", show_default=True,
               help="Camera index, video file, image, folder of images, or a glob such as 'shots/*.png'.")

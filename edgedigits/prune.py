@@ -28,6 +28,29 @@ def layer_targets(model, cfg: Prune) -> dict[str, float]:
     return {name: float(cfg.layers.get(name, cfg.target_sparsity)) for name in names}
 
 
+def scaled_targets(model, cfg: Prune, overall: float) -> dict[str, float]:
+    """Per-layer targets with the recipe's shape, scaled so that `overall` of all kernel weights are pruned.
+
+    Each layer keeps k * (1 - its recipe target) of its weights (at most all), with k found by bisection; a recipe
+    without per-layer targets gives the same sparsity everywhere. Used by the sparsity sweep, so every point of
+    the curve prunes the big, redundant layers hardest, as the shipped recipe does.
+    """
+    if overall <= 0:
+        return {name: 0.0 for name in layer_targets(model, cfg)}
+    recipe = layer_targets(model, cfg)
+    sizes = {layer.name: int(layer.kernel.shape.num_elements()) for layer in model.layers if layer.name in recipe}
+    total = sum(sizes.values())
+
+    def kept(k):
+        return sum(min(1.0, k * (1 - recipe[name])) * size for name, size in sizes.items())
+
+    low, high = 0.0, 1.0 / max(1e-6, min(1 - t for t in recipe.values()))
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if kept(mid) < (1 - overall) * total else (low, mid)
+    return {name: round(1 - min(1.0, high * (1 - recipe[name])), 4) for name in sizes}
+
+
 def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, log=print):
     """Fine-tune `model` while its kernels are pruned to their targets; returns the stripped (plain Keras) model."""
     keras.utils.set_random_seed(seed)

@@ -3,6 +3,8 @@
 - TF_USE_LEGACY_KERAS=1: tfmot only works with Keras 2 (tf_keras).
 - TF_ENABLE_ONEDNN_OPTS=1: TensorFlow turns oneDNN on by default only on some Intel CPUs; on this 2-core AMD EPYC
   it makes LeNet training 4x faster (21 s -> 5 s per MNIST epoch, measured), and it is the default path on Intel.
+- EDGEDIGITS_THREADS=N (set by sweep workers): TensorFlow's intra-op threads, so N workers share the cores instead
+  of each taking all of them.
 - TensorFlow's C++ side writes CUDA-probe and absl start-up lines straight to file descriptor 2 during import,
   before TF_CPP_MIN_LOG_LEVEL is read; they would bury the one-line errors the CLI promises, so fd 2 is silenced
   for the import only. Python errors raised by the import still surface normally.
@@ -34,6 +36,9 @@ with _native_stderr_silenced():
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
 
+    if os.environ.get("EDGEDIGITS_THREADS"):
+        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["EDGEDIGITS_THREADS"]))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.list_physical_devices()  # the CUDA probe happens here, still silenced
     import tensorflow_model_optimization as tfmot  # noqa: E402
 
