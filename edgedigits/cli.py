@@ -267,6 +267,49 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
         staged.replace(output)
     click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']}, chosen on validation)")
 
+@cli.command("compare")
+@click.argument("names", nargs=-1, required=True, metavar="MODEL...")
+@click.option("--dataset", default="mnist", show_default=True, help="mnist or fashion-mnist.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="compare-DATASET.{json,md,png}, and models/ for runs made here (default compare/DATASET).")
+@click.option("--exported", "exported_dir", default="exported", show_default=True, type=click.Path(file_okay=False),
+              help="Where finished runs are looked for first (train-prune-export's output).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--retrain", is_flag=True, help="Run every pipeline again instead of reusing finished manifests.")
+@click.option("--latency-runs", default=2000, show_default=True, help="Timed batch-1 runs per file.")
+@data_dir_option
+def compare_cmd(names, dataset, out_dir, exported_dir, runs_dir, retrain, latency_runs, data_dir):
+    """Train, prune, export and quantize each MODEL (a registry model or a pipeline name), or reuse its finished run;
+    then one table and one plot: test accuracy and log loss, parameters, non-zero parameters after pruning, training
+    time, ONNX size and batch-1 latency, all measured the same way."""
+    from edgedigits import bench, compare
+    from edgedigits.artifacts import ensure_writable_dir, write_bytes_atomic, write_json_atomic
+
+    out = ensure_writable_dir(out_dir or Path("compare") / dataset)
+    models_dir = out / "models"
+    recipes = [compare.recipe_for(name, dataset) for name in names]  # every name checked before any training
+    entries = []
+    for recipe in recipes:
+        found = None if retrain else compare.finished(recipe, [Path(exported_dir), models_dir])
+        if found:
+            log(f"{recipe.name}: reusing {found[1] / (recipe.name + '.json')}")
+            entries.append({"manifest": found[0], "dir": found[1], "reused": True})
+            continue
+        from edgedigits import pipeline as pipeline_mod
+
+        log(f"{recipe.name}: running the pipeline ({recipe.model} on {recipe.dataset})")
+        manifest = pipeline_mod.run(recipe, models_dir, runs_dir, data_dir, log)
+        entries.append({"manifest": manifest, "dir": models_dir, "reused": False})
+    rows = compare.measure(entries, dataset, data_dir, latency_runs, log)
+    machine = bench.machine_info()
+    text = compare.markdown(rows, dataset, machine)
+    write_json_atomic(out / f"compare-{dataset}.json", {"dataset": dataset, "machine": machine, "rows": rows})
+    write_bytes_atomic(out / f"compare-{dataset}.md", text.encode())
+    compare.plot(rows, out / f"compare-{dataset}.png", f"{dataset}: accuracy, weights and latency")
+    click.echo(text)
+    click.echo(f"wrote {out / f'compare-{dataset}.md'}, {out / f'compare-{dataset}.json'}, {out / f'compare-{dataset}.png'}")
+
+
 def sweep_options(command):
     """Where results go and where trials run: shared by every sweep."""
     for option in reversed([

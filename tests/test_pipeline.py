@@ -144,3 +144,33 @@ def test_report_command_regenerates_and_refuses_a_non_run(shipped, tmp_path):
 
     with pytest.raises(InputError, match="no run.json"):
         report.write(tmp_path)
+
+
+def test_compare_rescores_and_times_the_shipped_files(shipped, mnist):
+    from edgedigits import compare
+
+    out, manifest = shipped
+    rows = compare.measure([{"manifest": manifest, "dir": out, "reused": True}], "mnist", latency_runs=40,
+                           log=lambda m: None)
+    (row,) = rows
+    assert row["int8_test_accuracy"] == pytest.approx(manifest["stages"]["int8"]["test_accuracy"], abs=0.005)
+    assert row["pruned_test_accuracy"] == pytest.approx(manifest["stages"]["pruned"]["test_accuracy"], abs=0.005)
+    assert row["nonzero_parameters"] == manifest["stages"]["pruned"]["nonzero_parameters"]
+    assert 0 < row["int8_log_loss"] < 2 and row["int8_p50_us"] > 0 and row["pruned_p90_us"] >= row["pruned_p50_us"]
+    assert "| tiny (lenet) | 44,426 |" in compare.markdown(rows, "mnist", {"cpu": "x", "cores": 2})
+    assert compare.finished(compare.recipe_for("lenet", "mnist"), [out]) is None  # only tiny.json is there
+
+
+def test_compare_finds_recipes_by_pipeline_or_model_and_refuses_mismatches():
+    from edgedigits import compare
+    from edgedigits.errors import InputError
+
+    assert compare.recipe_for("lenet", "mnist").name == "lenet"
+    assert compare.recipe_for("cnn7", "fashion-mnist").name == "fashion-cnn7"
+    assert compare.recipe_for("fashion-lenet", "fashion-mnist").model == "lenet"
+    default = compare.recipe_for("resnet", "mnist")
+    assert (default.name, default.model, default.train.epochs) == ("mnist-resnet", "resnet", 15)
+    with pytest.raises(InputError, match="trains on fashion-mnist, not mnist"):
+        compare.recipe_for("fashion-lenet", "mnist")
+    with pytest.raises(InputError, match="unknown model 'resnet50'"):
+        compare.recipe_for("resnet50", "mnist")

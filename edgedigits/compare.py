@@ -1,0 +1,140 @@
+"""`edgedigits compare`: seed 003's "comparison at a glance", measured the same way for every model.
+
+Each model goes through the whole pipeline (train, prune, export, quantize), or a finished run's manifest is
+reused. Then every shipped file is scored on the full test set through onnxruntime (accuracy and log loss from
+scikit-learn) and timed at batch 1, round-robin across all models so they see the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits import bench, config, data, runtime
+from edgedigits.errors import InputError
+
+STAGES = (("pruned", "pruned fp32"), ("int8", "INT8"))
+
+
+def recipe_for(name: str, dataset: str) -> config.Pipeline:
+    """A pipeline by name, else the recipe in pipelines/ that trains model `name` on `dataset`, else the defaults."""
+    from edgedigits import models
+
+    candidates = []
+    for path in sorted(config.PIPELINES_DIR.glob("*.toml")):
+        recipe = config.load(str(path))
+        if recipe.name == name or (recipe.model == name and recipe.dataset == dataset):
+            candidates.append(recipe)
+    exact = [r for r in candidates if r.name == name]
+    for recipe in exact or candidates:
+        if recipe.dataset != dataset:
+            raise InputError(f"pipeline '{recipe.name}' trains on {recipe.dataset}, not {dataset}")
+        return recipe
+    models.get_spec(name)  # an unknown model is refused here, with the list of known ones
+    recipe = config.Pipeline(model=name, dataset=dataset)
+    recipe.name = f"{dataset}-{name}"
+    return recipe
+
+
+def finished(recipe: config.Pipeline, dirs: list[Path]) -> tuple[dict, Path] | None:
+    """A manifest (and its directory) already made for this recipe, in the first directory that has one."""
+    for directory in dirs:
+        path = directory / f"{recipe.name}.json"
+        if path.is_file():
+            manifest = json.loads(path.read_text())
+            if manifest.get("dataset") == recipe.dataset and manifest.get("model") == recipe.model:
+                return manifest, directory
+    return None
+
+
+def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int = 2000, log=print) -> list[dict]:
+    """Score and time the shipped files of each entry ({recipe, manifest, dir}); returns one row per model."""
+    from sklearn.metrics import log_loss
+
+    ds = data.load(dataset, data_dir)
+    timed = {}
+    rows = []
+    for entry in entries:
+        manifest, directory = entry["manifest"], entry["dir"]
+        stages = manifest["stages"]
+        row = {
+            "name": manifest["name"], "model": manifest["model"], "dataset": manifest["dataset"],
+            "parameters": stages["fp32"]["parameters"],
+            "nonzero_parameters": stages["pruned"]["nonzero_parameters"],
+            "kernel_sparsity": stages["pruned"]["kernel_sparsity"],
+            "dense_test_accuracy": stages["fp32"]["test_accuracy"],
+            "train_time_s": stages["fp32"]["time_s"], "prune_time_s": stages["pruned"]["time_s"],
+            "dense_gzip_bytes": stages["fp32"]["gzip_bytes"], "reused": entry["reused"],
+        }
+        for stage, _ in STAGES:
+            path = directory / manifest["files"][stage]
+            session = runtime.Classifier(path, threads=1)
+            probs = session.probabilities(ds.x_test)
+            p = np.clip(probs.astype(np.float64), 1e-7, 1)
+            row[f"{stage}_test_accuracy"] = round(100.0 * float(np.mean(probs.argmax(1) == ds.y_test)), 2)
+            row[f"{stage}_log_loss"] = round(float(log_loss(ds.y_test, p / p.sum(1, keepdims=True),
+                                                            labels=list(range(ds.num_classes)))), 4)
+            row[f"{stage}_bytes"] = path.stat().st_size
+            row[f"{stage}_gzip_bytes"] = stages[stage]["gzip_bytes"]
+            name_in, name_out = session.input_name, session.output_name
+            run = (lambda s, i, o: lambda x: s.run([o], {i: x})[0])(session.session, name_in, name_out)
+            timed[(manifest["name"], stage)] = (run, runtime.normalize(ds.x_test[:256]))
+        rows.append(row)
+    log(f"batch-1 latency, 1 thread, {latency_runs} runs per file, round-robin over {len(timed)} files")
+    samples = bench.interleaved_latency_us(timed, warmup=100, count=latency_runs)
+    for row in rows:
+        for stage, _ in STAGES:
+            p = bench.percentiles(samples[(row["name"], stage)])
+            row[f"{stage}_p50_us"], row[f"{stage}_p90_us"] = round(p["p50_us"], 1), round(p["p90_us"], 1)
+    return rows
+
+
+def markdown(rows: list[dict], dataset: str, machine: dict) -> str:
+    lines = [f"# Comparison at a glance: {dataset}", "",
+             f"Test accuracy and log loss on the full test set through onnxruntime on each shipped file; batch-1 "
+             f"latency p50 with one thread, round-robin over all files, on {machine['cpu']} ({machine['cores']} cores).",
+             "", "| model | params | non-zero after pruning | dense % | pruned % | INT8 % | INT8 log loss | train s | "
+             "INT8 gzip B | pruned fp32 p50 us | INT8 p50 us |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["parameters"]):
+        lines.append(f"| {r['name']} ({r['model']}) | {r['parameters']:,} | {r['nonzero_parameters']:,} | "
+                     f"{r['dense_test_accuracy']:.2f} | {r['pruned_test_accuracy']:.2f} | {r['int8_test_accuracy']:.2f} | "
+                     f"{r['int8_log_loss']:.4f} | {r['train_time_s']:.0f} | {r['int8_gzip_bytes']:,} | "
+                     f"{r['pruned_p50_us']:.0f} | {r['int8_p50_us']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path, title: str) -> None:
+    """Accuracy against parameters (dense and after pruning), and batch-1 latency per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgedigits.report import _save_figure
+
+    rows = sorted(rows, key=lambda r: r["parameters"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for r in rows:
+        left.plot([r["parameters"], r["nonzero_parameters"]], [r["dense_test_accuracy"], r["int8_test_accuracy"]],
+                  color="lightgray", zorder=1)
+    left.scatter([r["parameters"] for r in rows], [r["dense_test_accuracy"] for r in rows], label="dense fp32", zorder=2)
+    left.scatter([r["nonzero_parameters"] for r in rows], [r["int8_test_accuracy"] for r in rows], marker="s",
+                 label="pruned INT8 (non-zero weights)", zorder=2)
+    for r in rows:
+        left.annotate(r["model"], (r["parameters"], r["dense_test_accuracy"]), textcoords="offset points",
+                      xytext=(4, 4), fontsize=8)
+    left.set(xscale="log", xlabel="parameters (log)", ylabel="test accuracy %")
+    left.grid(alpha=0.3, which="both")
+    left.legend(fontsize=8)
+    x = np.arange(len(rows))
+    right.bar(x - 0.2, [r["pruned_p50_us"] for r in rows], 0.4, label="pruned fp32")
+    right.bar(x + 0.2, [r["int8_p50_us"] for r in rows], 0.4, label="INT8")
+    right.set_xticks(x, [r["model"] for r in rows], rotation=30)
+    right.set(ylabel="batch-1 latency p50, us (1 thread)", yscale="log")
+    right.grid(alpha=0.3, axis="y")
+    right.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save_figure(fig, path)
