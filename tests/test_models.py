@@ -35,3 +35,22 @@ def test_every_model_takes_the_contract_input():
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(InputError, match="unknown model 'nope'.*lenet"):
         models.create_model("nope")
+
+
+def test_cnn7_is_seed_003_model_7():
+    # seed 003 printed 887,013 parameters for its 5-class data set
+    assert models.count_params("cnn7", num_classes=5) == 887_013
+
+
+def test_functional_resnet_exports_to_onnx_with_parity(tmp_path):
+    import numpy as np
+
+    from edgedigits import export, runtime
+
+    model = models.create_model("resnet")
+    assert sum(type(layer).__name__ == "Add" for layer in model.layers) == 9  # 3 stages x 3 residual blocks
+    path = tmp_path / "resnet.onnx"
+    export.save(export.to_onnx(model, 17), path)
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    got = runtime.Classifier(path).probabilities(x)
+    np.testing.assert_allclose(got, model(x, training=False).numpy(), atol=1e-5)
