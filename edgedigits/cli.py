@@ -372,7 +372,7 @@ def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_a
         levels = sorted({float(s) / 100 for s in sparsities.split(",")})
     except ValueError:
         raise InputError(f"--sparsities must be numbers in percent, got {sparsities!r}") from None
-    if not levels or levels[0] < 0 or levels[-1] >= 100:
+    if not levels or levels[0] < 0 or levels[-1] >= 1:
         raise InputError(f"--sparsities must be in [0, 100), got {sparsities!r}")
     if 0.0 not in levels:
         levels.insert(0, 0.0)  # the dense reference every other point is compared with

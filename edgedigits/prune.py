@@ -48,7 +48,7 @@ def scaled_targets(model, cfg: Prune, overall: float) -> dict[str, float]:
     for _ in range(60):
         mid = (low + high) / 2
         low, high = (mid, high) if kept(mid) < (1 - overall) * total else (low, mid)
-    return {name: round(1 - min(1.0, high * (1 - recipe[name])), 4) for name in sizes}
+    return {name: min(0.999, round(1 - min(1.0, high * (1 - recipe[name])), 4)) for name in sizes}  # tfmot: < 1
 
 
 def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, log=print):

@@ -110,3 +110,32 @@ def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_pat
     err = capsys.readouterr().err
     assert info.value.code == 3 and "nothing written" in err.strip().splitlines()[-1] and "Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "recipe.toml"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["sweep", "grid", "lenet", "--param", "batchsize=32,64"], "unknown parameter 'batchsize'"),
+    (["sweep", "grid", "lenet", "--param", "batch_size"], "--param must look like name=value1,value2"),
+    (["sweep", "grid", "lenet", "--param", "batch_size=32", "--folds", "0"], "--folds must be >= 1"),
+    (["sweep", "sparsity", "lenet", "--sparsities", "0,abc"], "--sparsities must be numbers"),
+    (["sweep", "sparsity", "lenet", "--sparsities", "0,100"], "--sparsities must be in [0, 100)"),
+    (["sweep", "sparsity", "lenet", "--base", "missing.keras", "--sparsities", "50"], "base model not found"),
+    (["sweep", "optimizers", "lenet", "--optimizers", "adam,lion"], "unknown optimizer lion"),
+    (["sweep", "optimizers", "lenet", "--set", "train.epochs=1,2"], "--set takes one value"),
+    (["compare", "lenet", "resnet50"], "unknown model 'resnet50'"),
+    (["compare", "fashion-lenet", "--dataset", "mnist"], "trains on fashion-mnist, not mnist"),
+    (["report", "nowhere"], "run directory not found: nowhere"),
+])
+def test_experiment_commands_refuse_bad_input_before_any_work(capsys, tmp_path, args, fragment):
+    code, _, err = run_cli(capsys, *args, *(["--out-dir", str(tmp_path / "out")] if args[0] != "report" else []))
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "out" / "trials").exists()
+
+
+def test_train_writes_model_onnx_and_report(capsys, tmp_path):
+    recipe = write_recipe(tmp_path, 'model = "lenet"\ntrain_limit = 1000\nvalidation = 500\n[train]\nepochs = 1\n')
+    main(["train", recipe, "--runs-dir", str(tmp_path / "runs")])  # returns normally on success
+    run_dir = tmp_path / "runs" / "recipe"
+    for name in ("dense.keras", "history.csv", "fp32.onnx", "report.md", "report.json", "curves-train.png",
+                 "confusion-fp32.png"):
+        assert (run_dir / name).is_file(), name
+    assert "| fp32 |" in (run_dir / "report.md").read_text()
