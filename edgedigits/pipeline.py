@@ -104,8 +104,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     calibration = quantize.calibration_images(ds, pipeline)
     with timed(times, "quantize"):
         settings = quantize.quantize(pruned_path, int8_path, calibration, (split.x_val, split.y_val), pipeline.quantize)
-    log(f"  variant {settings['variant']} chosen on validation accuracy: "
-        + ", ".join(f"{k} {v:.2f}%" for k, v in settings["validation_accuracy"].items()))
+    log(quantize.describe(settings))
     int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
     drop = stages["pruned"]["test_accuracy"] - int8_acc
     log(f"  int8 test accuracy {int8_acc:.2f}% (drop {drop:+.2f} points, limit {pipeline.quantize.max_accuracy_drop})")
@@ -114,9 +113,11 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
             f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
         )
     weights = quantize.int8_weight_stats(int8_path)
-    # Kernels are counted in the INT8 graph itself (a weight can round to 0); other parameters are as when pruned.
+    # Kernels are counted in the INT8 graph itself (a weight can round to 0; a variant may keep some in fp32);
+    # other parameters are as when pruned.
     kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in report["layers"].values())
-    nonzero = report["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
+    nonzero = (report["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
+               + weights["float_weights"] - weights["float_zeros"])
     stages["int8"] = {"test_accuracy": int8_acc, "quantization": settings, "parameters": report["parameters"],
                       "nonzero_parameters": nonzero, **weights, "time_s": times["quantize"]}
 
