@@ -68,13 +68,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         floor = runtime.open_session(identity_model(Path(tmp) / "identity.onnx"), 1)
         runs = {("identity", "InferenceSession.run (floor)"): (bare(floor), floats)}
-        for path in map(Path, args.models):
+        paths = [Path(p) for p in args.models]
+        for path in paths:
+            label = path.name if [p.name for p in paths].count(path.name) == 1 else f"{path.parent.name}/{path.name}"
             session, model = runtime.open_session(path, 1), runtime.Classifier(path, threads=1)
             # the same images through every entry; the uint8 ones are called with one [28,28] image
-            runs[(path.name, "InferenceSession.run")] = (bare(session), floats)
-            runs[(path.name, "Classifier.probabilities")] = (lambda b, m=model: m.probabilities(b[0]), images)
-            runs[(path.name, "Classifier.classify")] = (lambda b, m=model: m.classify(b[0]), images)
-            runs[(path.name, "previous path (astype/255 + run)")] = (lambda b, f=previous_path(session): f(b[0]), images)
+            runs[(label, "InferenceSession.run")] = (bare(session), floats)
+            runs[(label, "Classifier.probabilities")] = (lambda b, m=model: m.probabilities(b[0]), images)
+            runs[(label, "Classifier.classify")] = (lambda b, m=model: m.classify(b[0]), images)
+            runs[(label, "previous path (astype/255 + run)")] = (lambda b, f=previous_path(session): f(b[0]), images)
         samples = bench.interleaved_latency_us(runs, args.warmup, args.runs, rounds=100)
     stats = {key: bench.percentiles(s) for key, s in samples.items()}
     floor_p50 = stats[("identity", "InferenceSession.run (floor)")]["p50_us"]

@@ -104,7 +104,7 @@ def quantize_variant(prepared: Path, out: Path, calibration: np.ndarray, cfg: Qu
 
 def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: float) -> dict[str, dict]:
     """Batch-1 latency (one thread, interleaved across models) and batch-256 throughput (all cores, round-robin in
-    three rounds, median) of each model on this machine. Interleaving: this VM's speed drifts between runs."""
+    five rounds, median) of each model on this machine. Interleaving: this VM's speed drifts between runs."""
     one = {name: runtime.open_session(path, 1) for name, path in paths.items()}
     every = {name: runtime.open_session(path, 0) for name, path in paths.items()}
 
@@ -114,9 +114,9 @@ def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: floa
 
     latency = bench.interleaved_latency_us({n: (runner(s), images) for n, s in one.items()}, min(200, runs), runs)
     throughput = {name: [] for name in paths}
-    for _ in range(3):
+    for _ in range(5):
         for name, session in every.items():
-            throughput[name].append(bench.throughput(runner(session), images, 256, seconds / 3))
+            throughput[name].append(bench.throughput(runner(session), images, 256, seconds / 5))
     out = {}
     for name in paths:
         p50, p90 = np.percentile(latency[name], [50, 90])
