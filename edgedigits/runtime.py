@@ -19,6 +19,7 @@ from edgedigits.errors import InputError
 
 IMAGE_SHAPE = (28, 28)
 ONE_IMAGE = (1, 28, 28, 1)
+UINT8 = np.dtype(np.uint8)  # arrays of native uint8 share this dtype object: an `is` test is the cheapest
 NORMALIZATION = "float32 = uint8 / 255, shape [N,28,28,1], white ink on black (MNIST convention)"
 
 
@@ -82,8 +83,13 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
 @dataclass
 class Prediction:
     indices: np.ndarray  # [N] int
-    labels: list[str]
     probabilities: np.ndarray  # [N, C] float32
+    names: list[str]  # the model's label names, in class order
+
+    @property
+    def labels(self) -> list[str]:
+        """The predicted label per image; built when read, so a per-frame classify() does not pay for it."""
+        return [self.names[i] for i in self.indices.tolist()]
 
     @property
     def confidences(self) -> np.ndarray:
@@ -140,7 +146,7 @@ class Classifier:
     def probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """[N, classes] float32 for uint8 [N,28,28] (or one [28,28], or floats in [0,1]).
         One session run when N <= batch_size: the per-frame path pays no chunking or copying."""
-        if self._bind_one and type(images) is np.ndarray and images.shape == IMAGE_SHAPE and images.dtype == np.uint8:
+        if self._bind_one and type(images) is np.ndarray and images.dtype is UINT8 and images.shape == IMAGE_SHAPE:
             # one uint8 frame, the common embedded call: normalized straight into the bound input buffer
             binding, _, pixels, out = self._bound()
             _SCALE.take(images, out=pixels, mode="clip")  # uint8 is always in range; "clip" skips numpy's buffering
@@ -176,8 +182,7 @@ class Classifier:
     def classify(self, images: np.ndarray) -> Prediction:
         """Labels, class indices, probabilities (and .confidences) for a batch of images."""
         probs = self.probabilities(images)
-        indices = probs.argmax(axis=1)
-        return Prediction(indices, [self.labels[i] for i in indices.tolist()], probs)
+        return Prediction(probs.argmax(1), probs, self.labels)
 
 
 def accuracy(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray, threads: int = 0) -> float:
