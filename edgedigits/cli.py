@@ -265,7 +265,8 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
             raise AccuracyGateError(f"INT8 model lost {before - after:.2f} points ({before:.2f}% -> {after:.2f}%), "
                                     f"limit {recipe.quantize.max_accuracy_drop}; nothing written")
         staged.replace(output)
-    click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']}, chosen on validation)")
+    click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']})")
+    click.echo(quantize.describe(settings), err=True)
 
 @cli.command("compare")
 @click.argument("names", nargs=-1, required=True, metavar="MODEL...")

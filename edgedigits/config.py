@@ -14,7 +14,14 @@ from pathlib import Path
 from edgedigits.errors import InputError
 
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
-QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8")  # defined in edgedigits/quantize.py
+# defined in edgedigits/quantize.py (kept here so reading a recipe never imports onnxruntime; a test checks they agree)
+QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense", "dynamic-dense",
+                  "dynamic-dense-reduce-range")
+# Built by default: the static ones. Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
+# come from each call's batch, so an image's answer can depend on what it is batched with (5 of 10,000 MNIST test
+# predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
+DEFAULT_QUANT_VARIANTS = tuple(v for v in QUANT_VARIANTS if not v.startswith("dynamic"))
+QUANT_SELECT = ("fastest", "accurate")
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
 
 
@@ -69,8 +76,13 @@ class Quantize:
     max_accuracy_drop: float = 0.3  # percentage points, against the pruned fp32 model
     per_channel: bool = True
     calibration_method: str = "minmax"  # minmax, entropy or percentile
-    # QDQ variants to try; the best on the validation split is shipped (see edgedigits/quantize.py for why)
-    variants: list = field(default_factory=lambda: list(QUANT_VARIANTS))
+    # variants to build; which one is shipped is `select`'s choice (see edgedigits/quantize.py for why a choice)
+    variants: list = field(default_factory=lambda: list(DEFAULT_QUANT_VARIANTS))
+    # fastest: the lowest batch-1 p50 on this machine among variants within max_accuracy_drop on validation;
+    # accurate: the best validation accuracy, whatever its speed
+    select: str = "fastest"
+    timing_runs: int = 2000  # batch-1 runs per variant, interleaved across variants
+    throughput_seconds: float = 1.0  # batch-256 throughput time per variant
 
 
 @dataclass
@@ -102,6 +114,11 @@ class Pipeline:
             raise InputError(
                 f"quantize.variants must be a non-empty list of {', '.join(QUANT_VARIANTS)}, got {self.quantize.variants}"
             )
+        if self.quantize.select not in QUANT_SELECT:
+            raise InputError(f"quantize.select must be one of {', '.join(QUANT_SELECT)}, got {self.quantize.select!r}")
+        if self.quantize.timing_runs < 20 or self.quantize.throughput_seconds <= 0:
+            raise InputError(f"quantize.timing_runs must be >= 20 and throughput_seconds > 0, got "
+                             f"{self.quantize.timing_runs} and {self.quantize.throughput_seconds}")
         if self.export.opset < 17:
             raise InputError(f"export.opset must be 17 or newer, got {self.export.opset}")
 

@@ -65,8 +65,7 @@ def quantize_and_score(pruned_path: Path, int8_path: Path, ds, split: train.Spli
     """
     calibration = quantize.calibration_images(ds, pipeline)
     settings = quantize.quantize(pruned_path, int8_path, calibration, (split.x_val, split.y_val), pipeline.quantize)
-    log(f"  variant {settings['variant']} chosen on validation accuracy: "
-        + ", ".join(f"{k} {v:.2f}%" for k, v in settings["validation_accuracy"].items()))
+    log(quantize.describe(settings))
     int8_acc = runtime.accuracy(int8_path, split.x_test, split.y_test)
     drop = pruned["test_accuracy"] - int8_acc
     log(f"  int8 test accuracy {int8_acc:.2f}% (drop {drop:+.2f} points, limit {pipeline.quantize.max_accuracy_drop})")
@@ -75,9 +74,11 @@ def quantize_and_score(pruned_path: Path, int8_path: Path, ds, split: train.Spli
             f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
         )
     weights = quantize.int8_weight_stats(int8_path)
-    # Kernels are counted in the INT8 graph itself (a weight can round to 0); other parameters are as when pruned.
+    # Kernels are counted in the INT8 graph itself (a weight can round to 0; a variant may keep some in fp32);
+    # other parameters are as when pruned.
     kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in pruned["layers"].values())
-    nonzero = pruned["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
+    nonzero = (pruned["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
+               + weights["float_weights"] - weights["float_zeros"])
     return {"test_accuracy": int8_acc, "quantization": settings, "parameters": pruned["parameters"],
             "nonzero_parameters": nonzero, **weights}
 

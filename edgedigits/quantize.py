@@ -1,24 +1,31 @@
-"""INT8 post-training static quantization with onnxruntime.quantization, calibrated on training images only.
+"""INT8 post-training quantization with onnxruntime.quantization, calibrated on training images only.
 
-Several QDQ variants are tried and the one with the best accuracy on the validation split is kept (never the test
-set). Why more than ORT's default U8S8: on CPUs with AVX2 or AVX-512 but no VNNI (this machine: AMD EPYC, AVX2),
-onnxruntime's U8S8 integer kernels can saturate; measured here, lenet5 (tanh) lost 0.91 points with U8S8 and
-0.05 with U8U8, lenet 0.14 and 0.03 (full test set, onnxruntime 1.32).
+Several variants are built and, by default, the FASTEST one on the machine that runs the pipeline is shipped among
+those whose validation accuracy stays within max_accuracy_drop of the pruned fp32 model (never the test set).
+Why a choice at all (measured on this machine, AMD EPYC with AVX2 and no VNNI, onnxruntime 1.32; docs/int8-speed.md):
+- Without VNNI, onnxruntime's integer kernels are not faster than its fp32 ones on a network this small, and
+  a first convolution with one input channel is 10x slower as QLinearConv than as fp32 NCHWc Conv. Quantizing all
+  ops makes lenet 2x slower than fp32; quantizing only the dense layers (dynamic) keeps fp32 speed at batch 1.
+- U8S8 kernels can saturate without VNNI: lenet5 (tanh) lost 0.91 points with U8S8, 0.05 with U8U8.
+On a VNNI or AMX CPU the all-ops variants may win; the choice is re-measured wherever the pipeline runs.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import onnx
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                      quantize_dynamic, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from edgedigits import data, runtime
-from edgedigits.artifacts import atomic_path
+from edgedigits import bench, data, runtime
+from edgedigits.artifacts import atomic_path, file_stats
 from edgedigits.config import Pipeline, Quantize
 
 CALIBRATION = {
@@ -26,11 +33,34 @@ CALIBRATION = {
     "entropy": CalibrationMethod.Entropy,
     "percentile": CalibrationMethod.Percentile,
 }
-# name -> quantize_static arguments. All QDQ (onnxruntime's recommended format), weights per-channel when configured.
+DENSE_OPS = ["MatMul", "Gemm"]  # quant_pre_process fuses MatMul+Add into Gemm, so both names are needed
+TIE = 0.05  # batch-1 p50s within 5% of the fastest are noise on this VM; the smaller file wins among them
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to quantize: which ops get integer kernels, in which types, calibrated (static) or at run time."""
+
+    activations: QuantType = QuantType.QUInt8  # static only: dynamic quantizes activations to uint8 per call
+    weights: QuantType = QuantType.QInt8
+    reduce_range: bool = False  # 7-bit weights: avoids U8S8 saturation on CPUs without VNNI
+    ops: str = "all"  # all | dense (MatMul/Gemm only) | skip-first-conv (the first Conv stays fp32)
+    dynamic: bool = False  # quantize_dynamic: no calibration, activations quantized at run time
+
+    @property
+    def format(self) -> str:
+        return "dynamic" if self.dynamic else "QDQ"
+
+
+# All static variants are QDQ: QOperator files ran the same fused kernels here (same optimized graph, same speed).
 VARIANTS = {
-    "u8s8": {"activation_type": QuantType.QUInt8, "weight_type": QuantType.QInt8},
-    "u8s8-reduce-range": {"activation_type": QuantType.QUInt8, "weight_type": QuantType.QInt8, "reduce_range": True},
-    "u8u8": {"activation_type": QuantType.QUInt8, "weight_type": QuantType.QUInt8},
+    "u8s8": Variant(),
+    "u8s8-reduce-range": Variant(reduce_range=True),
+    "u8u8": Variant(weights=QuantType.QUInt8),
+    "u8s8-skip-first-conv": Variant(ops="skip-first-conv"),
+    "u8s8-dense": Variant(ops="dense"),
+    "dynamic-dense": Variant(ops="dense", dynamic=True),
+    "dynamic-dense-reduce-range": Variant(ops="dense", dynamic=True, reduce_range=True),
 }
 
 
@@ -51,44 +81,107 @@ class _Images(CalibrationDataReader):
 
 
 def quantize_variant(prepared: Path, out: Path, calibration: np.ndarray, cfg: Quantize, variant: str) -> None:
-    """One QDQ variant of the pre-processed model, with the source's metadata (apps read their contract from it)."""
-    quantize_static(
-        str(prepared),
-        str(out),
-        _Images(onnx.load(str(prepared)).graph.input[0].name, calibration),
-        quant_format=QuantFormat.QDQ,
-        per_channel=cfg.per_channel,
-        calibrate_method=CALIBRATION[cfg.calibration_method],
-        **VARIANTS[variant],
-    )
-    proto, source = onnx.load(str(out)), onnx.load(str(prepared))
+    """One variant of the pre-processed model, with the source's metadata (apps read their contract from it)."""
+    v = VARIANTS[variant]
+    source = onnx.load(str(prepared))
+    scope = {}
+    if v.ops == "dense":
+        scope["op_types_to_quantize"] = DENSE_OPS
+    elif v.ops == "skip-first-conv":
+        scope["nodes_to_exclude"] = [n.name for n in source.graph.node if n.op_type == "Conv"][:1]
+    common = dict(per_channel=cfg.per_channel, reduce_range=v.reduce_range, weight_type=v.weights, **scope)
+    if v.dynamic:
+        quantize_dynamic(str(prepared), str(out), **common)
+    else:
+        quantize_static(str(prepared), str(out), _Images(source.graph.input[0].name, calibration),
+                        quant_format=QuantFormat.QDQ, calibrate_method=CALIBRATION[cfg.calibration_method],
+                        activation_type=v.activations, **common)
+    proto = onnx.load(str(out))
     del proto.metadata_props[:]
     proto.metadata_props.extend(source.metadata_props)
     onnx.save(proto, str(out))
 
 
-def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np.ndarray, np.ndarray], cfg: Quantize) -> dict:
-    """Write the best of cfg.variants (by validation accuracy, ties to the earlier one) at `int8_path`.
+def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: float) -> dict[str, dict]:
+    """Batch-1 latency (one thread, interleaved across models) and batch-256 throughput (all cores, round-robin in
+    five rounds, median) of each model on this machine. Interleaving: this VM's speed drifts between runs."""
+    one = {name: runtime.open_session(path, 1) for name, path in paths.items()}
+    every = {name: runtime.open_session(path, 0) for name, path in paths.items()}
 
-    Returns the settings and every candidate's validation accuracy, for the manifest.
+    def runner(session):
+        name_in = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name_in: x})[0]
+
+    latency = bench.interleaved_latency_us({n: (runner(s), images) for n, s in one.items()}, min(200, runs), runs)
+    throughput = {name: [] for name in paths}
+    for _ in range(5):
+        for name, session in every.items():
+            throughput[name].append(bench.throughput(runner(session), images, 256, seconds / 5))
+    out = {}
+    for name in paths:
+        p50, p90 = np.percentile(latency[name], [50, 90])
+        out[name] = {"p50_us": round(float(p50), 1), "p90_us": round(float(p90), 1),
+                     "images_per_s": round(float(np.median(throughput[name])))}
+    return out
+
+
+def select(candidates: dict[str, dict], reference_accuracy: float, cfg: Quantize) -> str:
+    """The variant to ship. "fastest": lowest batch-1 p50 among those within max_accuracy_drop of the fp32 model on
+    validation, p50s within TIE of the best counting as equal (then the smaller gzip file, then the faster); when
+    none is within the drop, or with "accurate": the best validation accuracy, ties to the faster."""
+    accurate = lambda n: (candidates[n]["validation_accuracy"], -candidates[n]["p50_us"])  # noqa: E731
+    within = [n for n, c in candidates.items() if c["validation_accuracy"] >= reference_accuracy - cfg.max_accuracy_drop]
+    if cfg.select == "accurate" or not within:
+        return max(candidates, key=accurate)
+    best = min(candidates[n]["p50_us"] for n in within)
+    tied = [n for n in within if candidates[n]["p50_us"] <= best * (1 + TIE)]
+    return min(tied, key=lambda n: (candidates[n]["gzip_bytes"], candidates[n]["p50_us"]))
+
+
+def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np.ndarray, np.ndarray], cfg: Quantize,
+             timer: Callable[[dict[str, Path]], dict[str, dict]] | None = None) -> dict:
+    """Build every variant in cfg.variants, score each on validation, time each beside the fp32 model, and write the
+    one `select` keeps at `int8_path`. `timer` (paths -> {name: {p50_us, p90_us, images_per_s}}) defaults to
+    `measure` on validation images; tests inject a fake one.
+
+    Returns the settings, every candidate's figures, the fp32 reference and the machine, for the manifest.
     """
     x_val, y_val = validation
+    if timer is None:
+        images = runtime.normalize(x_val[:256])
+        timer = lambda paths: measure(paths, images, cfg.timing_runs, cfg.throughput_seconds)  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         # Fold constants and infer shapes first, as onnxruntime recommends before static quantization.
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=False)
         onnx.save(_with_metadata(prepared, fp32_path), str(prepared))
-        scores = {}
+        paths = {"fp32": Path(fp32_path)}
+        candidates = {}
         for variant in cfg.variants:
-            quantize_variant(prepared, Path(tmp) / f"{variant}.onnx", calibration, cfg, variant)
-            scores[variant] = round(runtime.accuracy(Path(tmp) / f"{variant}.onnx", x_val, y_val), 3)
-        best = max(cfg.variants, key=lambda v: (scores[v], -cfg.variants.index(v)))
+            paths[variant] = Path(tmp) / f"{variant}.onnx"
+            quantize_variant(prepared, paths[variant], calibration, cfg, variant)
+            candidates[variant] = {"validation_accuracy": round(runtime.accuracy(paths[variant], x_val, y_val), 3),
+                                   "gzip_bytes": file_stats(paths[variant])["gzip_bytes"]}
+        timings = timer(paths)
+        for variant in cfg.variants:
+            candidates[variant].update(timings[variant])
+        reference = {"model": "pruned fp32", "validation_accuracy": round(runtime.accuracy(fp32_path, x_val, y_val), 3),
+                     **timings["fp32"]}
+        best = select(candidates, reference["validation_accuracy"], cfg)
         with atomic_path(int8_path) as out:
-            shutil.copyfile(Path(tmp) / f"{best}.onnx", out)
+            shutil.copyfile(paths[best], out)
+    v, machine = VARIANTS[best], bench.machine_info()
     return {
         "variant": best,
-        "format": "QDQ",
-        "validation_accuracy": scores,
+        "format": v.format,
+        "ops": v.ops,
+        "select": cfg.select,
+        "validation_accuracy": {n: c["validation_accuracy"] for n, c in candidates.items()},
+        "candidates": candidates,
+        "reference": reference,
+        "machine": {"cpu": machine["cpu"], "cores": machine["cores"], "features": machine["features"]},
+        "timing": {"batch1_runs": cfg.timing_runs, "batch1_threads": 1, "throughput_batch": 256,
+                   "throughput_threads": "all", "images": "validation"},
         "per_channel": cfg.per_channel,
         "calibration_method": cfg.calibration_method,
         "calibration_images": int(len(calibration)),
@@ -103,24 +196,52 @@ def _with_metadata(path: Path, source) -> onnx.ModelProto:
 
 
 def int8_weight_stats(path: str | Path) -> dict:
-    """Count the quantized conv/dense kernels' elements and exact zeros after dequantization, in the graph itself.
+    """Count the conv/dense kernels' elements and exact zeros in the quantized graph itself: INT8 kernels (fed to
+    DequantizeLinear, or to MatMulInteger/ConvInteger in dynamic variants) and the kernels a variant left in fp32.
 
-    A weight is zero when (q - zero_point) == 0 for its channel; comparing q with 0 would be wrong for uint8 weights
-    and for channels that pruning emptied entirely (onnxruntime gives those their own zero point).
+    An INT8 weight is zero when (q - zero_point) == 0 for its channel; comparing q with 0 would be wrong for uint8
+    weights and for channels that pruning emptied entirely (onnxruntime gives those their own zero point).
     """
     graph = onnx.load(str(path)).graph
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    total = zeros = 0
+    counts = {"int8_weights": 0, "int8_zeros": 0, "float_weights": 0, "float_zeros": 0}
     for node in graph.node:
-        if node.op_type != "DequantizeLinear" or node.input[0] not in inits or inits[node.input[0]].ndim < 2:
+        if node.op_type == "DequantizeLinear":
+            weight, zp_input, axis = 0, 2, next((a.i for a in node.attribute if a.name == "axis"), 1)
+        elif node.op_type in ("MatMulInteger", "ConvInteger"):  # zero point per output column / channel
+            weight, zp_input, axis = 1, 3, -1 if node.op_type == "MatMulInteger" else 0
+        elif node.op_type in ("Conv", "Gemm", "MatMul"):
+            w = inits.get(node.input[1]) if len(node.input) > 1 else None
+            if w is not None and w.ndim >= 2 and np.issubdtype(w.dtype, np.floating):
+                counts["float_weights"] += w.size
+                counts["float_zeros"] += int(np.sum(w == 0))
             continue
-        q = inits[node.input[0]].astype(np.int32)
-        zp = inits[node.input[2]].astype(np.int32) if len(node.input) > 2 and node.input[2] else np.zeros(1, np.int32)
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        else:
+            continue
+        if len(node.input) <= weight or node.input[weight] not in inits or inits[node.input[weight]].ndim < 2:
+            continue
+        q = inits[node.input[weight]].astype(np.int32)
+        zp_name = node.input[zp_input] if len(node.input) > zp_input else ""
+        zp = inits[zp_name].astype(np.int32) if zp_name else np.zeros(1, np.int32)
         if zp.size > 1:  # per-channel: align the zero points with their axis
             shape = [1] * q.ndim
             shape[axis] = zp.size
             zp = zp.reshape(shape)
-        total += q.size
-        zeros += int(np.sum(q == zp))
-    return {"int8_weights": total, "int8_zeros": zeros, "kernel_sparsity": round(zeros / total, 4) if total else 0.0}
+        counts["int8_weights"] += q.size
+        counts["int8_zeros"] += int(np.sum(q == zp))
+    total = counts["int8_weights"] + counts["float_weights"]
+    zeros = counts["int8_zeros"] + counts["float_zeros"]
+    return {**counts, "kernel_sparsity": round(zeros / total, 4) if total else 0.0}
+
+
+def describe(settings: dict) -> str:
+    """The choice in a few lines for the log: every candidate's validation accuracy and speed beside fp32's."""
+    ref = settings["reference"]
+    lines = [f"  variant {settings['variant']} ({settings['format']}, ops: {settings['ops']}) kept by rule "
+             f"'{settings['select']}' on {settings['machine']['cpu']} [{' '.join(settings['machine']['features'])}]",
+             f"    {'fp32 (reference)':28s} val {ref['validation_accuracy']:6.2f}%  p50 {ref['p50_us']:7.1f} us  "
+             f"{ref['images_per_s']:>9,} images/s"]
+    for name, c in settings["candidates"].items():
+        lines.append(f"    {name:28s} val {c['validation_accuracy']:6.2f}%  p50 {c['p50_us']:7.1f} us  "
+                     f"{c['images_per_s']:>9,} images/s  {c['gzip_bytes']:,} B gzip")
+    return "\n".join(lines)

@@ -103,7 +103,8 @@ def test_a_real_process_gets_one_line_and_exit_2(tmp_path):
 
 
 def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_path):
-    recipe = write_recipe(tmp_path, "[quantize]\ncalibration_images = 100\nmax_accuracy_drop = -100.0\n")
+    recipe = write_recipe(tmp_path, "[quantize]\ncalibration_images = 100\nmax_accuracy_drop = -100.0\n"
+                          "timing_runs = 20\nthroughput_seconds = 0.01\n")
     out = tmp_path / "lenet.int8.onnx"
     with pytest.raises(SystemExit) as info:
         main(["quantize", str(Path(__file__).resolve().parent.parent / "exported/lenet.onnx"), str(out), "--pipeline", recipe])

@@ -20,6 +20,7 @@ def test_defaults_fill_what_the_file_does_not_say(tmp_path):
     recipe = config.load(str(path))
     assert (recipe.model, recipe.train.epochs, recipe.train.optimizer) == ("mlp", 3, "adam")
     assert recipe.quantize.max_accuracy_drop == 0.3
+    assert recipe.quantize.select == "fastest" and recipe.quantize.variants == list(config.DEFAULT_QUANT_VARIANTS)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,9 @@ def test_defaults_fill_what_the_file_does_not_say(tmp_path):
         ("[export]\nopset = 11\n", "opset must be 17"),
         ('[quantize]\nvariants = ["s4s4"]\n', "quantize.variants must be"),
         ('[quantize]\nvariants = "u8u8"\n', "'variants' must be list"),
+        ('[quantize]\nselect = "smallest"\n', "quantize.select must be one of fastest, accurate"),
+        ("[quantize]\ntiming_runs = 5\n", "quantize.timing_runs must be >= 20"),
+        ("[quantize]\nthroughput_seconds = 0\n", "throughput_seconds > 0"),
         ("model = \n", "malformed pipeline"),
         ("[train\n", "malformed pipeline"),
     ],

@@ -72,6 +72,32 @@ def test_one_image_float_images_and_batches_agree(mnist):
     assert model.probabilities(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
 
 
+@pytest.mark.parametrize("name", ["lenet.onnx", "lenet.int8.onnx"])
+def test_batch_one_path_equals_a_bare_session_run(mnist, name):
+    """The bound batch-1 path (pre-allocated input and output, reused) gives exactly what session.run gives."""
+    model = runtime.Classifier(ROOT / "exported" / name, threads=1)
+    session = runtime.open_session(ROOT / "exported" / name, 1)
+    first = None
+    for image in mnist.x_test[:20]:
+        bare = session.run(None, {"input": (image.astype(np.float32) / np.float32(255))[None, ..., None]})[0]
+        for got in (model.probabilities(image), model.probabilities(image[None]), model.classify(image).probabilities,
+                    model.probabilities(image.astype(np.float32) / 255)):
+            assert got.shape == (1, 10) and np.array_equal(got, bare)
+        first = model.probabilities(image) if first is None else first
+    # results are copies: the next call does not overwrite what an earlier call returned
+    assert np.array_equal(first, session.run(None, {"input": runtime.normalize(mnist.x_test[0])})[0])
+
+
+def test_classifier_shared_across_threads(mnist):
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = runtime.Classifier(MODEL, threads=1)
+    expected = [model.probabilities(image)[0] for image in mnist.x_test[:64]]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: model.probabilities(mnist.x_test[i])[0], [i % 64 for i in range(400)]))
+    assert all(np.allclose(g, expected[i % 64], atol=0) for i, g in enumerate(got))
+
+
 def test_unavailable_provider_and_bad_threads_are_refused():
     with pytest.raises(InputError, match="NoSuchExecutionProvider not available"):
         runtime.Classifier(MODEL, providers=["NoSuchExecutionProvider"])

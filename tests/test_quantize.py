@@ -1,0 +1,57 @@
+"""Which INT8 variant ships: the selection rule on made-up figures, and the bookkeeping with an injected timer."""
+
+from pathlib import Path
+
+import onnx
+from edgedigits import config, data, quantize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def figures(acc, p50, gzip=10_000):
+    return {"validation_accuracy": acc, "p50_us": p50, "p90_us": p50 * 1.2, "images_per_s": 1000, "gzip_bytes": gzip}
+
+
+CANDIDATES = {
+    "fast-but-wrong": figures(98.0, 20.0),  # 1.0 point below fp32's 99.0: outside a 0.3 gate
+    "slow-accurate": figures(99.1, 80.0),
+    "fast-accurate": figures(98.8, 40.0, gzip=12_000),
+    "as-fast-smaller": figures(98.9, 41.0, gzip=11_000),  # within the 5% tie of 40.0 and smaller
+}
+
+
+def test_fastest_within_the_gate_wins_and_ties_go_to_the_smaller_file():
+    cfg = config.Quantize(max_accuracy_drop=0.3)
+    assert quantize.select(CANDIDATES, 99.0, cfg) == "as-fast-smaller"
+    assert quantize.select({k: v for k, v in CANDIDATES.items() if k != "as-fast-smaller"}, 99.0, cfg) == "fast-accurate"
+    # a wider gate admits the fast inaccurate one
+    assert quantize.select(CANDIDATES, 99.0, config.Quantize(max_accuracy_drop=1.5)) == "fast-but-wrong"
+
+
+def test_accurate_rule_and_fallback_when_none_is_within_the_gate():
+    assert quantize.select(CANDIDATES, 99.0, config.Quantize(select="accurate")) == "slow-accurate"
+    assert quantize.select(CANDIDATES, 100.0, config.Quantize(max_accuracy_drop=0.1)) == "slow-accurate"
+
+
+def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candidate(tmp_path, mnist):
+    x_train, y_train, x_val, y_val = data.split_validation(mnist.x_train, mnist.y_train, 500, 0)
+    cfg = config.Quantize(calibration_images=100, variants=["u8s8", "dynamic-dense"], max_accuracy_drop=1.0)
+    # a fake machine on which the all-ops static model is the fast one (as it might be with VNNI)
+    fake = {"fp32": 50.0, "u8s8": 30.0, "dynamic-dense": 45.0}
+    timer = lambda paths: {n: {"p50_us": fake[n], "p90_us": fake[n], "images_per_s": 7} for n in paths}  # noqa: E731
+    out = tmp_path / "int8.onnx"
+    settings = quantize.quantize(ROOT / "exported/lenet.onnx", out, x_train[:100], (x_val, y_val), cfg, timer=timer)
+    assert set(settings["candidates"]) == {"u8s8", "dynamic-dense"} and settings["reference"]["p50_us"] == 50.0
+    assert settings["candidates"]["u8s8"]["p50_us"] == 30.0 and settings["candidates"]["u8s8"]["gzip_bytes"] > 0
+    assert settings["variant"] == "u8s8" and settings["format"] == "QDQ" and settings["ops"] == "all"
+    assert "QLinearConv" not in {n.op_type for n in onnx.load(str(out)).graph.node}  # QDQ, fused only at load
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(out)).graph.node}
+    # the same models on a machine where dense-only is faster: the dynamic file ships, with its contract
+    fake.update(u8s8=60.0)
+    settings = quantize.quantize(ROOT / "exported/lenet.onnx", out, x_train[:100], (x_val, y_val), cfg, timer=timer)
+    assert settings["variant"] == "dynamic-dense" and settings["format"] == "dynamic"
+    proto = onnx.load(str(out))
+    assert "MatMulInteger" in {n.op_type for n in proto.graph.node} and "labels" in {p.key for p in proto.metadata_props}
+    stats = quantize.int8_weight_stats(out)
+    assert stats["int8_weights"] == 256 * 120 + 120 * 84 + 84 * 10 and stats["float_weights"] == 6 * 25 + 16 * 6 * 25
+
