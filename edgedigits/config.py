@@ -15,6 +15,7 @@ from edgedigits.errors import InputError
 
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8")  # defined in edgedigits/quantize.py
+CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
 
 
@@ -57,6 +58,23 @@ class Prune(Optimizer):
 
 
 @dataclass
+class Structured(Optimizer):
+    """Remove whole filters/units (edgedigits/structured.py) after training, before magnitude pruning."""
+
+    enabled: bool = False  # off: the pipeline is exactly as without this table
+    # kept filters/units per layer: an int (count) or a float in (0, 1] (fraction of the trained width);
+    # layers not named keep their full width; the classifier cannot shrink
+    widths: dict = field(default_factory=dict)
+    criterion: str = "l1-outgoing"  # or "l1" (plain incoming-kernel norm)
+    steps: int = 3  # shrinks from full to target width, each followed by fine-tuning
+    epochs: int = 3  # fine-tuning epochs after each step but the last
+    final_epochs: int = 0  # fine-tuning epochs after the last step (0: as `epochs`)
+    cosine_decay: bool = False  # decay the learning rate to 0 along a cosine within each step's fine-tuning
+    augment: Augment = field(default_factory=Augment)
+    learning_rate: float = 5e-4
+
+
+@dataclass
 class Export:
     opset: int = 17
     parity_images: int = 1000
@@ -82,13 +100,14 @@ class Pipeline:
     train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
+    structured: Structured = field(default_factory=Structured)
     export: Export = field(default_factory=Export)
     quantize: Quantize = field(default_factory=Quantize)
     name: str = ""  # set from the file name
     path: str = ""
 
     def __post_init__(self):
-        for section in (self.train, self.prune):
+        for section in (self.train, self.prune, self.structured):
             if section.optimizer not in OPTIMIZERS:
                 raise InputError(f"unknown optimizer '{section.optimizer}' (known: {', '.join(OPTIMIZERS)})")
         if not 0.0 <= self.prune.target_sparsity < 1.0:
@@ -96,6 +115,21 @@ class Pipeline:
         for layer, value in self.prune.layers.items():
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise InputError(f"prune.layers.{layer} must be a number in [0, 1), got {value!r}")
+        s = self.structured
+        for layer, value in s.widths.items():
+            if isinstance(value, bool) or not (
+                (isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0.0 < value <= 1.0)
+            ):
+                raise InputError(
+                    f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}"
+                )
+        if s.criterion not in CRITERIA:
+            raise InputError(f"unknown structured.criterion '{s.criterion}' (known: {', '.join(CRITERIA)})")
+        if s.steps < 1 or s.epochs < 0 or s.final_epochs < 0:
+            raise InputError(f"structured.steps must be >= 1 and its epochs >= 0, got steps {s.steps}, "
+                             f"epochs {s.epochs}, final_epochs {s.final_epochs}")
+        if s.enabled and not s.widths:
+            raise InputError("structured.enabled needs structured.widths (e.g. conv1 = 3, or conv1 = 0.5)")
         if self.quantize.calibration_method not in ("minmax", "entropy", "percentile"):
             raise InputError(f"unknown quantize.calibration_method '{self.quantize.calibration_method}'")
         if not self.quantize.variants or any(v not in QUANT_VARIANTS for v in self.quantize.variants):
