@@ -70,6 +70,8 @@ class Structured(Optimizer):
     epochs: int = 3  # fine-tuning epochs after each step but the last
     final_epochs: int = 0  # fine-tuning epochs after the last step (0: as `epochs`)
     cosine_decay: bool = False  # decay the learning rate to 0 along a cosine within each step's fine-tuning
+    distill: float = 0.0  # weight of the full-width model's soft predictions in the fine-tuning loss (0: labels only)
+    temperature: float = 4.0  # softening of both models' predictions for distillation
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
 
@@ -128,6 +130,8 @@ class Pipeline:
         if s.steps < 1 or s.epochs < 0 or s.final_epochs < 0:
             raise InputError(f"structured.steps must be >= 1 and its epochs >= 0, got steps {s.steps}, "
                              f"epochs {s.epochs}, final_epochs {s.final_epochs}")
+        if not 0.0 <= s.distill <= 1.0 or s.temperature <= 0:
+            raise InputError(f"structured.distill must be in [0, 1] and temperature > 0, got {s.distill}, {s.temperature}")
         if s.enabled and not s.widths:
             raise InputError("structured.enabled needs structured.widths (e.g. conv1 = 3, or conv1 = 0.5)")
         if self.quantize.calibration_method not in ("minmax", "entropy", "percentile"):
@@ -189,3 +193,33 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
 
 def to_dict(pipeline: Pipeline) -> dict:
     return dataclasses.asdict(pipeline)
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """'structured.widths.conv1=4' -> ('structured.widths.conv1', 4); the value is read as TOML, else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"an override is KEY=VALUE with a dotted key (structured.widths.conv1=4), got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key.strip(), parsed
+
+
+def with_overrides(pipeline: Pipeline, overrides: dict) -> Pipeline:
+    """A copy of `pipeline` with dotted keys replaced, e.g. {"structured.widths.conv1": 4, "prune.epochs": 8}.
+
+    For sweeps: the result is validated exactly like a recipe file (unknown keys, types, ranges), so a bad value is
+    one InputError naming the key. Name and path are kept; a sweep gives each variant its own runs/out directory.
+    """
+    raw = to_dict(pipeline)
+    for dotted, value in overrides.items():
+        *tables, key = dotted.split(".")
+        node = raw
+        for i, table in enumerate(tables):
+            if not isinstance(node.get(table), dict):
+                raise InputError(f"override {dotted}: '{'.'.join(tables[: i + 1])}' is not a table")
+            node = node[table]
+        node[key] = value
+    return from_dict(Pipeline, raw, where=f"{pipeline.path or pipeline.name} with overrides")

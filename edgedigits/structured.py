@@ -14,6 +14,9 @@ reads scores low even if its own kernel is large. Both ignore biases (they are f
 
 Schedule: `steps` shrinks from full width to the target widths, linear in width, each followed by fine-tuning
 (train.fit with the [structured] optimizer settings), keeping the best validation epoch (never the test set).
+With `distill` > 0 the fine-tuning loss mixes in the trained full-width model's softened predictions (knowledge
+distillation, Hinton et al. 2015): a narrow student recovers faster from the teacher's "dark knowledge" (which wrong
+classes look alike) than from the hard labels alone.
 
 tfmot 0.8.1 is not used: its pruning API (prune_low_magnitude, including the 2:4 `sparsity_m_by_n` option) masks
 weights inside layers of unchanged shape; it has no filter/unit removal that shrinks layers. The surgery is ~100 lines.
@@ -33,7 +36,7 @@ import numpy as np
 from edgedigits.config import CRITERIA, Structured
 from edgedigits.errors import InputError
 from edgedigits.train import Split, fit
-from edgedigits.training_stack import keras
+from edgedigits.training_stack import keras, tf
 
 L = keras.layers
 WIDE = (L.Conv2D, L.Dense)  # layers whose output width can shrink
@@ -180,6 +183,36 @@ def shrink(model, keep: dict[str, np.ndarray]):
     return narrow
 
 
+class Distiller(keras.Model):
+    """Trains `student` on (1 - weight) * cross-entropy(labels) + weight * T^2 * KL(teacher_T || student_T).
+
+    The registry models end in softmax, so logits are recovered as log-probabilities (equal up to a constant,
+    which softmax ignores). Evaluation and prediction are the student's own; only the student's variables are
+    updated.
+    """
+
+    def __init__(self, student, teacher, weight: float, temperature: float):
+        super().__init__()
+        self.student, self.teacher, self.weight, self.temperature = student, teacher, weight, temperature
+
+    def call(self, x, training=False):
+        return self.student(x, training=training)
+
+    def train_step(self, data):
+        x, y = data
+        t = self.temperature
+        soft_teacher = tf.nn.softmax(tf.math.log(self.teacher(x, training=False) + 1e-12) / t)
+        with tf.GradientTape() as tape:
+            p = self.student(x, training=True)
+            hard = self.compiled_loss(y, p, regularization_losses=self.student.losses)
+            soft_student = tf.nn.log_softmax(tf.math.log(p + 1e-12) / t)
+            soft = tf.reduce_mean(tf.reduce_sum(soft_teacher * (tf.math.log(soft_teacher + 1e-12) - soft_student), -1))
+            loss = (1 - self.weight) * hard + self.weight * t * t * soft
+        self.optimizer.minimize(loss, self.student.trainable_variables, tape=tape)
+        self.compiled_metrics.update_state(y, p)
+        return {"loss": loss, **{m.name: m.result() for m in self.metrics if m.name != "loss"}}
+
+
 def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: Path, log=print):
     """Shrink `model` to cfg.widths in cfg.steps steps with fine-tuning between; returns (narrow model, facts)."""
     _check(model)
@@ -203,11 +236,13 @@ def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: P
                 keras.callbacks.EarlyStopping("val_accuracy", patience=epochs, restore_best_weights=True),
                 keras.callbacks.CSVLogger(str(run_dir / f"structured_step{step}.csv")),
             ]
-            hist = fit(current, split, tune, cfg.augment, seed + step, callbacks, f"structured {step}", log)
+            trainee = Distiller(current, model, cfg.distill, cfg.temperature) if cfg.distill else current
+            hist = fit(trainee, split, tune, cfg.augment, seed + step, callbacks, f"structured {step}", log)
         history.append({"step": step, "widths": dict(step_widths), "macs": macs(current), "epochs": epochs,
                         "best_val_accuracy": round(100 * max(hist.get("val_accuracy", [float("nan")])), 2)})
     facts = {
         "criterion": cfg.criterion,
+        "distill": cfg.distill,
         "widths": {name: {"before": full[name], "after": target[name]} for name in full},
         "macs": {"before": macs(model), "after": macs(current), "ratio": round(macs(model) / macs(current), 2)},
         "parameters": {"before": int(model.count_params()), "after": int(current.count_params())},

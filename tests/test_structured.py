@@ -111,6 +111,7 @@ def test_unsupported_models_are_refused():
         ({"widths": {"conv1": "3"}}, "structured.widths.conv1 must be"),
         ({"criterion": "l2"}, "unknown structured.criterion"),
         ({"steps": 0}, "structured.steps must be >= 1"),
+        ({"distill": 1.5}, "structured.distill must be in"),
         ({"enabled": True}, "needs structured.widths"),
         ({"widhts": {}}, "unknown key 'widhts'"),
     ],
@@ -148,3 +149,34 @@ def test_pipeline_ships_a_narrow_model_and_records_widths_and_macs(tmp_path, mni
     shapes = sorted(tuple(i.dims) for i in graph.initializer if len(i.dims) == 4)
     assert (3, 1, 5, 5) in shapes or (5, 5, 1, 3) in shapes
     assert "structured" in pipeline.table(manifest) and "MACs" in pipeline.table(manifest)
+
+
+def test_a_sweep_sets_widths_with_dotted_overrides():
+    base = config.load("lenet-slim")
+    variant = config.with_overrides(base, dict(map(config.parse_override, ["structured.widths.conv1=4",
+                                                                           "structured.widths.conv2=0.5",
+                                                                           "structured.steps=2"])))
+    assert variant.structured.widths["conv1"] == 4 and variant.structured.widths["conv2"] == 0.5
+    assert variant.structured.steps == 2 and variant.name == base.name and base.structured.widths["conv1"] == 3
+    with pytest.raises(InputError, match="structured.widths.conv1 must be"):
+        config.with_overrides(base, {"structured.widths.conv1": 0})
+    with pytest.raises(InputError, match="unknown key 'stepz'"):
+        config.with_overrides(base, {"structured.stepz": 2})
+    with pytest.raises(InputError, match="is not a table"):
+        config.with_overrides(base, {"seed.x": 1})
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        config.parse_override("structured.widths.conv1")
+
+
+def test_distillation_trains_the_student_and_leaves_the_teacher_alone(tmp_path, mnist):
+    from edgedigits import train
+
+    recipe = tiny_recipe(tmp_path, structured={"widths": {"conv1": 3, "conv2": 8}, "steps": 1, "epochs": 1,
+                                               "distill": 0.5})
+    split = train.Split.from_dataset(mnist, 500, 0, 1000)
+    teacher = random_model("lenet")
+    before = [w.copy() for w in teacher.get_weights()]
+    narrow, facts = structured.structured_prune(teacher, split, recipe.structured, 0, tmp_path, log=lambda m: None)
+    assert all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights()))
+    assert isinstance(narrow, keras.Sequential) and structured.widths(narrow)["conv2"] == 8
+    assert facts["distill"] == 0.5 and facts["steps"][0]["epochs"] == 1
