@@ -15,11 +15,9 @@ Writes structured-lenet.md and .json. onnxruntime and numpy only: no TensorFlow.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-
-import numpy as np
-import onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,25 +27,6 @@ from edgedigits.artifacts import file_stats, write_bytes_atomic, write_json_atom
 from edgedigits.runtime import normalize  # noqa: E402
 
 BASELINE = "lenet fp32 (dense)"
-
-
-def onnx_macs(path: Path) -> int:
-    """Multiply-accumulates per image of the Conv and MatMul/Gemm nodes, from the graph's inferred shapes."""
-    proto = onnx.load(str(path))
-    inferred = onnx.shape_inference.infer_shapes(proto)
-    shapes = {i.name: list(i.dims) for i in proto.graph.initializer}
-    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
-        shapes[info.name] = [d.dim_value for d in info.type.tensor_type.shape.dim]
-    total = 0
-    for node in inferred.graph.node:
-        if node.op_type == "Conv":
-            cout, cin, kh, kw = shapes[node.input[1]]  # cin is per group already
-            _, _, h, w = shapes[node.output[0]]  # tf2onnx emits NCHW Conv between transposes
-            total += h * w * cout * cin * kh * kw
-        elif node.op_type in ("MatMul", "Gemm"):
-            rows, cols = shapes[node.input[1]]
-            total += rows * cols
-    return int(total)
 
 
 def main() -> None:
@@ -74,13 +53,14 @@ def main() -> None:
     x_test = normalize(ds.x_test)
     cpu = bench.discover_targets()["ort-cpu"]
     machine = bench.machine_info()
+    load_before = os.getloadavg()[0]
     latency = bench.interleaved_latency_us({name: (cpu.make(path, 1), x_test) for name, path in models.items()},
                                            200, args.runs)
     records = []
     for name, path in models.items():
         fast = cpu.make(path, 0)
         records.append({"model": name, "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
-                        "macs": onnx_macs(path), "test_accuracy": bench.accuracy(fast, x_test, ds.y_test),
+                        "macs": bench.onnx_macs(path), "test_accuracy": bench.accuracy(fast, x_test, ds.y_test),
                         **bench.percentiles(latency[name]),
                         "images_per_s": bench.throughput(fast, x_test, 256, args.seconds),
                         "gzip_bytes": file_stats(path)["gzip_bytes"]})
@@ -96,10 +76,13 @@ def main() -> None:
             f"onnxruntime {machine['libraries']['onnxruntime']}",
             f"> batch-1: 200 warm-up + {args.runs} timed runs per model, interleaved in 20 rounds, 1 intra-op thread; "
             f"throughput: batch 256, {args.seconds:g} s, all cores; accuracy: all {len(ds.y_test):,} test images",
+            f"> load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {machine['cores']} cores "
+            "(another job shared the machine: compare rows, not runs)",
             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     out = Path(args.out)
     write_bytes_atomic(out / "structured-lenet.md", ("\n".join(text) + "\n").encode())
     write_json_atomic(out / "structured-lenet.json", {"machine": machine, "runs": args.runs, "seconds": args.seconds,
+                                                      "load_average": [load_before, os.getloadavg()[0]],
                                                       "models": records})
     print("\n".join(text))
     print(f"wrote {out / 'structured-lenet.md'}, {out / 'structured-lenet.json'}")

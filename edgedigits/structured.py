@@ -149,9 +149,11 @@ def _incoming_per_channel(nxt, channels: int) -> np.ndarray:
 
 
 def keep_indices(model, target: dict[str, int], criterion: str = "l1-outgoing") -> dict[str, np.ndarray]:
-    """Sorted indices of the top-`target[name]` units of each shrinkable layer (ties: the lower index wins)."""
+    """Sorted indices of the top-`target[name]` units of each shrinkable layer (ties: the lower index wins).
+
+    Kept in their original order, so the narrow model's channels are a subsequence of the wide one's."""
     ranked = scores(model, criterion)
-    return {name: np.sort(np.argsort(-s, kind="stable")[: target[name]]) for name, s in ranked.items()}
+    return {name: np.sort(np.argsort(-s, kind="stable")[: target.get(name, len(s))]) for name, s in ranked.items()}
 
 
 def shrink(model, keep: dict[str, np.ndarray]):
@@ -195,9 +197,13 @@ class Distiller(keras.Model):
         super().__init__()
         self.student, self.teacher, self.weight, self.temperature = student, teacher, weight, temperature
 
+    # Plain TensorFlow ops, no Python control flow: autograph has nothing to convert, and converting `call` failed
+    # once on full MNIST inside the pipeline ("tf____init__() got an unexpected keyword argument 'training'").
+    @tf.autograph.experimental.do_not_convert
     def call(self, x, training=False):
         return self.student(x, training=training)
 
+    @tf.autograph.experimental.do_not_convert
     def train_step(self, data):
         x, y = data
         t = self.temperature

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits import config, models, pipeline, structured
+from edgedigits import bench, config, models, pipeline, structured
 from edgedigits.errors import InputError
 from edgedigits.training_stack import keras
 from tests.conftest import tiny_recipe
@@ -34,6 +34,12 @@ def test_macs_of_lenet_match_a_hand_count():
     assert structured.macs(models.create_model("lenet")) == LENET_MACS == 281_640
     # mlp: 784*300 + 300*100 + 100*10
     assert structured.macs(models.create_model("mlp")) == 784 * 300 + 300 * 100 + 100 * 10
+
+
+def test_onnx_macs_of_the_shipped_lenet_match_the_hand_count():
+    from tests.test_shipped import EXPORTED
+
+    assert bench.onnx_macs(EXPORTED / "lenet.onnx") == bench.onnx_macs(EXPORTED / "lenet.int8.onnx") == LENET_MACS
 
 
 def test_kept_units_are_the_top_scoring_ones():
@@ -149,15 +155,18 @@ def test_pipeline_ships_a_narrow_model_and_records_widths_and_macs(tmp_path, mni
     shapes = sorted(tuple(i.dims) for i in graph.initializer if len(i.dims) == 4)
     assert (3, 1, 5, 5) in shapes or (5, 5, 1, 3) in shapes
     assert "structured" in pipeline.table(manifest) and "MACs" in pipeline.table(manifest)
+    # the runtime-side counter reads the same MACs out of the shipped graphs, fp32 and INT8 (QDQ) alike
+    assert bench.onnx_macs(tmp_path / "exported" / "tiny.onnx") == after
+    assert bench.onnx_macs(tmp_path / "exported" / "tiny.int8.onnx") == after
 
 
 def test_a_sweep_sets_widths_with_dotted_overrides():
     base = config.load("lenet-slim")
-    variant = config.with_overrides(base, dict(map(config.parse_override, ["structured.widths.conv1=4",
+    variant = config.with_overrides(base, dict(map(config.parse_override, ["structured.widths.conv1=3",
                                                                            "structured.widths.conv2=0.5",
                                                                            "structured.steps=2"])))
-    assert variant.structured.widths["conv1"] == 4 and variant.structured.widths["conv2"] == 0.5
-    assert variant.structured.steps == 2 and variant.name == base.name and base.structured.widths["conv1"] == 3
+    assert variant.structured.widths["conv1"] == 3 and variant.structured.widths["conv2"] == 0.5
+    assert variant.structured.steps == 2 and variant.name == base.name and base.structured.widths["conv1"] == 4
     with pytest.raises(InputError, match="structured.widths.conv1 must be"):
         config.with_overrides(base, {"structured.widths.conv1": 0})
     with pytest.raises(InputError, match="unknown key 'stepz'"):
