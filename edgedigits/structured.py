@@ -19,7 +19,8 @@ distillation, Hinton et al. 2015): a narrow student recovers faster from the tea
 classes look alike) than from the hard labels alone.
 
 tfmot 0.8.1 is not used: its pruning API (prune_low_magnitude, including the 2:4 `sparsity_m_by_n` option) masks
-weights inside layers of unchanged shape; it has no filter/unit removal that shrinks layers. The surgery is ~100 lines.
+weights inside layers of unchanged shape; filter pruning that shrinks layers is an open feature request there
+(tensorflow/model-optimization#732, also #541). The surgery here is ~100 lines.
 
 MACs (`macs`) count the multiply-accumulates of one image through Conv2D (out_h * out_w * filters * kh * kw * in_c /
 groups) and Dense (in * out) layers; bias adds, activations, pooling and batch norm are left out (they are < 2% of
