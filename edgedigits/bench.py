@@ -210,6 +210,30 @@ def percentiles(samples_us: np.ndarray) -> dict:
     return {"p50_us": float(p50), "p90_us": float(p90), "p99_us": float(p99)}
 
 
+def onnx_macs(path: Path) -> int:
+    """Multiply-accumulates per image in the Conv and MatMul/Gemm nodes, from the graph's inferred shapes.
+
+    Counts what edgedigits.structured.macs counts in Keras (conv: output pixels x kernel x input channels per group;
+    matmul: weight rows x columns), read from the file itself, so a QDQ INT8 graph counts like its fp32 source.
+    Bias adds, activations and pooling are left out; QOperator nodes (QLinearConv) are not counted.
+    """
+    proto = onnx.load(str(path))
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    shapes = {i.name: list(i.dims) for i in proto.graph.initializer}
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
+        shapes[info.name] = [d.dim_value for d in info.type.tensor_type.shape.dim]
+    total = 0
+    for node in inferred.graph.node:
+        if node.op_type == "Conv":
+            cout, cin, kh, kw = shapes[node.input[1]]  # cin is per group already
+            _, _, h, w = shapes[node.output[0]]  # tf2onnx emits NCHW Conv between transposes
+            total += h * w * cout * cin * kh * kw
+        elif node.op_type in ("MatMul", "Gemm") and len(shapes.get(node.input[1], [])) == 2:
+            rows, cols = shapes[node.input[1]]
+            total += rows * cols
+    return int(total)
+
+
 def latency_us(run: Callable, images: np.ndarray, warmup: int, runs: int) -> np.ndarray:
     """Batch-1 wall time of `run` per call, in microseconds, cycling through real images."""
     singles = [images[i : i + 1] for i in range(min(len(images), 256))]

@@ -341,7 +341,7 @@ def _sweep_setup(kind, pipeline, out_dir, runs_dir, workers, settings):
         if len(values) != 1:
             raise InputError(f"--set takes one value, got {text!r} (use --param in 'sweep grid' for several)")
         overrides[key] = values[0]
-    sweep.with_overrides(recipe, overrides)
+    config.with_overrides(recipe, overrides)
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     out = Path(out_dir or Path("sweeps") / f"{kind}-{recipe.name}")
@@ -413,6 +413,28 @@ def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers
     sweep.plot_optimizers(rows, out / "optimizers.png", f"{recipe.name}: optimizers, {epochs} epochs, same seed")
     click.echo(text)
     click.echo(f"wrote {out / 'optimizers.md'}, {out / 'optimizers.json'}, {out / 'optimizers.png'}")
+
+
+@sweep_group.command("pipeline")
+@click.argument("pipeline", default="lenet-slim")
+@click.option("--param", "params", multiple=True, required=True, metavar="KEY=V1,V2",
+              help="A recipe key and its values, e.g. --param structured.widths.conv1=3,4 --param prune.target_sparsity=0.8,0.9.")
+@sweep_options
+def sweep_pipeline(pipeline, params, out_dir, runs_dir, workers, ray_address, settings, data_dir):
+    """Run the whole train-prune-export for every combination of --param values (structured widths, sparsity
+    targets, ...): MACs, accuracies, INT8 size per cell. Each cell ships into its own runs directory, never exported/.
+    Writes OUT_DIR/pipeline.{json,md}."""
+    from edgedigits import sweep
+    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+
+    recipe, overrides, out, runs, workers = _sweep_setup("pipeline", pipeline, out_dir, runs_dir, workers, settings)
+    rows = sweep.pipelines(recipe, dict(sweep.parse_param(text) for text in params), out, runs, data_dir, workers,
+                           ray_address, overrides, log)
+    text = sweep.pipelines_markdown(rows, recipe.name)
+    write_json_atomic(out / "pipeline.json", {"pipeline": recipe.name, "rows": rows})
+    write_bytes_atomic(out / "pipeline.md", text.encode())
+    click.echo(text)
+    click.echo(f"wrote {out / 'pipeline.md'}, {out / 'pipeline.json'}")
 
 
 @sweep_group.command("grid")

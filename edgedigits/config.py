@@ -22,6 +22,7 @@ QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "
 # predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
 DEFAULT_QUANT_VARIANTS = tuple(v for v in QUANT_VARIANTS if not v.startswith("dynamic"))
 QUANT_SELECT = ("fastest", "accurate")
+CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
 
 
@@ -64,6 +65,25 @@ class Prune(Optimizer):
 
 
 @dataclass
+class Structured(Optimizer):
+    """Remove whole filters/units (edgedigits/structured.py) after training, before magnitude pruning."""
+
+    enabled: bool = False  # off: the pipeline is exactly as without this table
+    # kept filters/units per layer: an int (count) or a float in (0, 1] (fraction of the trained width);
+    # layers not named keep their full width; the classifier cannot shrink
+    widths: dict = field(default_factory=dict)
+    criterion: str = "l1-outgoing"  # or "l1" (plain incoming-kernel norm)
+    steps: int = 3  # shrinks from full to target width, each followed by fine-tuning
+    epochs: int = 3  # fine-tuning epochs after each step but the last
+    final_epochs: int = 0  # fine-tuning epochs after the last step (0: as `epochs`)
+    cosine_decay: bool = False  # decay the learning rate to 0 along a cosine within each step's fine-tuning
+    distill: float = 0.0  # weight of the full-width model's soft predictions in the fine-tuning loss (0: labels only)
+    temperature: float = 4.0  # softening of both models' predictions for distillation
+    augment: Augment = field(default_factory=Augment)
+    learning_rate: float = 5e-4
+
+
+@dataclass
 class Export:
     opset: int = 17
     parity_images: int = 1000
@@ -94,13 +114,14 @@ class Pipeline:
     train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
+    structured: Structured = field(default_factory=Structured)
     export: Export = field(default_factory=Export)
     quantize: Quantize = field(default_factory=Quantize)
     name: str = ""  # set from the file name
     path: str = ""
 
     def __post_init__(self):
-        for section in (self.train, self.prune):
+        for section in (self.train, self.prune, self.structured):
             if section.optimizer not in OPTIMIZERS:
                 raise InputError(f"unknown optimizer '{section.optimizer}' (known: {', '.join(OPTIMIZERS)})")
         if not 0.0 <= self.prune.target_sparsity < 1.0:
@@ -108,6 +129,23 @@ class Pipeline:
         for layer, value in self.prune.layers.items():
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise InputError(f"prune.layers.{layer} must be a number in [0, 1), got {value!r}")
+        s = self.structured
+        for layer, value in s.widths.items():
+            if isinstance(value, bool) or not (
+                (isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0.0 < value <= 1.0)
+            ):
+                raise InputError(
+                    f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}"
+                )
+        if s.criterion not in CRITERIA:
+            raise InputError(f"unknown structured.criterion '{s.criterion}' (known: {', '.join(CRITERIA)})")
+        if s.steps < 1 or s.epochs < 0 or s.final_epochs < 0:
+            raise InputError(f"structured.steps must be >= 1 and its epochs >= 0, got steps {s.steps}, "
+                             f"epochs {s.epochs}, final_epochs {s.final_epochs}")
+        if not 0.0 <= s.distill <= 1.0 or s.temperature <= 0:
+            raise InputError(f"structured.distill must be in [0, 1] and temperature > 0, got {s.distill}, {s.temperature}")
+        if s.enabled and not s.widths:
+            raise InputError("structured.enabled needs structured.widths (e.g. conv1 = 3, or conv1 = 0.5)")
         if self.quantize.calibration_method not in ("minmax", "entropy", "percentile"):
             raise InputError(f"unknown quantize.calibration_method '{self.quantize.calibration_method}'")
         if not self.quantize.variants or any(v not in QUANT_VARIANTS for v in self.quantize.variants):
@@ -172,3 +210,40 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
 
 def to_dict(pipeline: Pipeline) -> dict:
     return dataclasses.asdict(pipeline)
+
+
+def parse_value(text: str):
+    """A command-line value as a TOML literal (4, 0.5, true, "x"), else as the plain string."""
+    try:
+        return tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """'structured.widths.conv1=4' -> ('structured.widths.conv1', 4); the value is read as TOML, else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"an override is KEY=VALUE with a dotted key (structured.widths.conv1=4), got {text!r}")
+    return key.strip(), parse_value(value)
+
+
+def with_overrides(pipeline: Pipeline, overrides: dict) -> Pipeline:
+    """A copy of `pipeline` with dotted keys replaced, e.g. {"structured.widths.conv1": 4, "prune.epochs": 8}.
+
+    For sweeps: the result is validated exactly like a recipe file (unknown keys, types, ranges), so a bad value is
+    one InputError naming the key. Name and path are kept; a sweep gives each variant its own runs/out directory.
+    A bare key that is not a top-level one means the [train] table's (batch_size -> train.batch_size).
+    """
+    raw = to_dict(pipeline)
+    for dotted, value in overrides.items():
+        *tables, key = dotted.split(".")
+        if not tables and key not in raw and key in raw["train"]:
+            tables = ["train"]
+        node = raw
+        for i, table in enumerate(tables):
+            if not isinstance(node.get(table), dict):
+                raise InputError(f"override {dotted}: '{'.'.join(tables[: i + 1])}' is not a table")
+            node = node[table]
+        node[key] = value
+    return from_dict(Pipeline, raw, where=f"{pipeline.path or pipeline.name} with overrides")

@@ -13,7 +13,7 @@ import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from edgedigits import data, export, models, prune, quantize, report, runtime, train
+from edgedigits import data, export, models, prune, quantize, report, runtime, structured, train
 from edgedigits.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
 from edgedigits.config import Pipeline, to_dict
 from edgedigits.errors import AccuracyGateError
@@ -105,18 +105,35 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     times = {}
     stages = {}
 
+    shrinking = pipeline.structured.enabled
+    total = 5 if shrinking else 4
+    step = iter(range(1, total + 1))
     parameters = models.count_params(pipeline.model, ds.num_classes)
     report.write_run_info(run_dir, name=pipeline.name, model=pipeline.model, dataset=ds.name, parameters=parameters,
                           seed=pipeline.seed, pipeline=pipeline_file(pipeline))
-    log(f"[1/4] train {pipeline.model} ({parameters:,} parameters)")
+    log(f"[{next(step)}/{total}] train {pipeline.model} ({parameters:,} parameters)")
     with timed(times, "train"):
         dense = train.train(pipeline.model, split, pipeline.train, pipeline.seed, run_dir, ds.num_classes, log)
     report.write_run_info(run_dir, train_time_s=times["train"])
     with timed(times, "export_fp32"):
         fp32 = export_and_score(dense, run_dir / "fp32.onnx", split, pipeline, meta, log)
-    stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "time_s": times["train"]}
+    stages["fp32"] = {**fp32, **prune.sparsity_report(dense), "macs": structured.macs(dense), "time_s": times["train"]}
 
-    log(f"[2/4] prune to {pipeline.prune.target_sparsity:.0%} kernel sparsity ({pipeline.prune.epochs} epochs)")
+    shrunk = None
+    if shrinking:
+        log(f"[{next(step)}/{total}] structured pruning to {pipeline.structured.widths} ({pipeline.structured.steps} steps)")
+        with timed(times, "structured"):
+            dense, shrunk = structured.structured_prune(dense, split, pipeline.structured, pipeline.seed, run_dir, log)
+        kept = ", ".join(f"{k} {v['after']}/{v['before']}" for k, v in shrunk["widths"].items())
+        log(f"  kept widths {kept}; "
+            f"MACs {shrunk['macs']['before']:,} -> {shrunk['macs']['after']:,} ({shrunk['macs']['ratio']}x fewer)")
+        dense.save(str(run_dir / "structured.keras"))
+        with timed(times, "export_structured"):
+            scored = export_and_score(dense, run_dir / "structured.onnx", split, pipeline, meta, log)
+        stages["structured"] = {**scored, **prune.sparsity_report(dense), "macs": structured.macs(dense),
+                                "time_s": times["structured"]}
+
+    log(f"[{next(step)}/{total}] prune to {pipeline.prune.target_sparsity:.0%} kernel sparsity ({pipeline.prune.epochs} epochs)")
     with timed(times, "prune"):
         pruned = prune.prune(dense, split, pipeline.prune, pipeline.seed, run_dir, log)
     sparsity = prune.sparsity_report(pruned)
@@ -125,21 +142,24 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     pruned.save(str(run_dir / "pruned.keras"))
     report.write_run_info(run_dir, prune_time_s=times["prune"])
 
-    log("[3/4] export ONNX")
+    log(f"[{next(step)}/{total}] export ONNX")
     pruned_path = run_dir / "pruned.onnx"
     with timed(times, "export"):
         scored = export_and_score(pruned, pruned_path, split, pipeline, meta, log)
-    stages["pruned"] = {**scored, **sparsity, "time_s": times["prune"]}
+    stages["pruned"] = {**scored, **sparsity, "macs": structured.macs(pruned), "time_s": times["prune"]}
 
-    log("[4/4] quantize INT8")
+    log(f"[{next(step)}/{total}] quantize INT8")
     int8_path = run_dir / "int8.onnx"
     with timed(times, "quantize"):
         stages["int8"] = quantize_and_score(pruned_path, int8_path, ds, split, pipeline, stages["pruned"], log)
-    stages["int8"]["time_s"] = times["quantize"]
+    stages["int8"].update(macs=stages["pruned"]["macs"], time_s=times["quantize"])
 
-    for stage, path in (("fp32", run_dir / "fp32.onnx"), ("pruned", pruned_path), ("int8", int8_path)):
+    paths = {"fp32": run_dir / "fp32.onnx", "structured": run_dir / "structured.onnx", "pruned": pruned_path,
+             "int8": int8_path}
+    for stage in stages:
+        path = paths[stage]
         _finalize(path, stage=stage, test_accuracy=round(stages[stage]["test_accuracy"], 2),
-                  kernel_sparsity=stages[stage]["kernel_sparsity"])
+                  kernel_sparsity=stages[stage]["kernel_sparsity"], macs=stages[stage]["macs"])
         stages[stage].update(file_stats(path))
     manifest = {
         "name": pipeline.name,
@@ -151,6 +171,8 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         "input": {"name": export.INPUT_NAME, "shape": ["N", 28, 28, 1], "normalization": runtime.NORMALIZATION},
         "output": {"name": export.OUTPUT_NAME, "shape": ["N", ds.num_classes]},
         "stages": stages,
+        # kept widths per layer, MACs and parameters before/after, the per-step history; null when not enabled
+        "structured": shrunk,
         "times_s": times,
         "pipeline_file": pipeline_file(pipeline),
         "pipeline": {**to_dict(pipeline), "path": pipeline_file(pipeline)},
@@ -178,10 +200,10 @@ def _ship(out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest
 
 
 def table(manifest: dict) -> str:
-    rows = [("stage", "test acc %", "params", "non-zero", "bytes", "gzip bytes", "time s")]
-    for stage in ("fp32", "pruned", "int8"):
-        s = manifest["stages"][stage]
-        rows.append((stage, f"{s['test_accuracy']:.2f}", f"{s['parameters']:,}", f"{s['nonzero_parameters']:,}",
+    rows = [("stage", "test acc %", "params", "non-zero", "MACs", "bytes", "gzip bytes", "time s")]
+    for stage, s in manifest["stages"].items():  # fp32, [structured,] pruned, int8
+        m = f"{s['macs']:,}" if "macs" in s else "-"  # manifests written before MACs were recorded
+        rows.append((stage, f"{s['test_accuracy']:.2f}", f"{s['parameters']:,}", f"{s['nonzero_parameters']:,}", m,
                      f"{s['bytes']:,}", f"{s['gzip_bytes']:,}", f"{s['time_s']:.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)

@@ -17,7 +17,7 @@ from edgedigits import data, runtime
 from edgedigits.artifacts import atomic_path, write_bytes_atomic, write_json_atomic
 from edgedigits.errors import InputError
 
-STAGES = ("fp32", "pruned", "int8")  # run_dir/STAGE.onnx, in pipeline order
+STAGES = ("fp32", "structured", "pruned", "int8")  # run_dir/STAGE.onnx, in pipeline order
 HISTORIES = {"history.csv": "train", "prune_history.csv": "prune"}
 
 

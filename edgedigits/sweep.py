@@ -16,7 +16,6 @@ import math
 import multiprocessing
 import os
 import time
-import tomllib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,37 +119,7 @@ def parse_param(text: str) -> tuple[str, list]:
     key, sep, values = text.partition("=")
     if not sep or not key.strip() or not values.strip():
         raise InputError(f"--param must look like name=value1,value2, got {text!r}")
-    parsed = []
-    for raw in values.split(","):
-        raw = raw.strip()
-        try:
-            parsed.append(tomllib.loads(f"v = {raw}")["v"])
-        except tomllib.TOMLDecodeError:
-            parsed.append(raw)
-    return key.strip(), parsed
-
-
-def with_overrides(recipe: config.Pipeline, overrides: dict) -> config.Pipeline:
-    """A copy of `recipe` with dotted keys set (train.batch_size); a bare key means the top level or [train]."""
-    raw = config.to_dict(recipe)
-    for key, value in overrides.items():
-        parts = key.split(".")
-        if len(parts) == 1 and key not in raw:
-            if key not in raw["train"]:
-                raise InputError(f"unknown parameter '{key}' (top-level or [train] keys, or dotted like prune.epochs)")
-            parts = ["train", key]
-        table = raw
-        for part in parts[:-1]:
-            if not isinstance(table.get(part), dict):
-                raise InputError(f"unknown parameter '{key}'")
-            table = table[part]
-        if parts[-1] not in table and not (len(parts) > 1 and parts[-2] == "layers"):
-            raise InputError(f"unknown parameter '{key}'")
-        table[parts[-1]] = value
-    name, path = raw.pop("name"), raw.pop("path")
-    updated = config.from_dict(config.Pipeline, raw, where="sweep parameters")
-    updated.name, updated.path = name, path
-    return updated
+    return key.strip(), [config.parse_value(raw) for raw in values.split(",")]
 
 
 # ------------------------------------------------------------------------------------------- trial functions
@@ -164,7 +133,7 @@ def _quiet(message: str) -> None:
 def _setup(params: dict):
     from edgedigits import data, train
 
-    recipe = with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
+    recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
     ds = data.load(recipe.dataset, params.get("data_dir"))
     return recipe, ds, train
 
@@ -283,6 +252,25 @@ def grid_trial(params: dict) -> dict:
             "train_images": int(len(split.x_train)), "validation_images": int(len(split.x_val))}
 
 
+def pipeline_trial(params: dict) -> dict:
+    """The whole train-prune-export for one cell (e.g. structured widths); its files go to the trial's own dirs."""
+    from edgedigits import pipeline
+
+    recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
+    run_dir = Path(params["run_dir"])
+    manifest = pipeline.run(recipe, run_dir / "exported", run_dir / "runs", params.get("data_dir"), _quiet)
+    stages = manifest["stages"]
+    last = stages["int8"]
+    return {
+        "stages": {name: {key: s.get(key) for key in ("test_accuracy", "parameters", "nonzero_parameters", "macs",
+                                                      "gzip_bytes")} for name, s in stages.items()},
+        "widths": {k: v["after"] for k, v in (manifest.get("structured") or {}).get("widths", {}).items()},
+        "macs": last.get("macs"), "int8_test_accuracy": last["test_accuracy"],
+        "pruned_test_accuracy": stages["pruned"]["test_accuracy"], "int8_gzip_bytes": last["gzip_bytes"],
+        "int8_variant": last["quantization"]["variant"], "exported": str(run_dir / "exported"),
+    }
+
+
 # ---------------------------------------------------------------------------------------------- the sweeps
 
 
@@ -320,7 +308,7 @@ def optimizers(recipe: config.Pipeline, names, epochs: int, target: float, out_d
         trials.append(Trial(f"optimizer-{name}", {
             "pipeline": recipe.path or recipe.name, "data_dir": data_dir, "overrides": {**(overrides or {}), **budget},
             "target": target, "run_dir": str(Path(runs_dir) / f"optimizer-{name}"), "optimizer": name}))
-    with_overrides(recipe, trials[0].params["overrides"])  # a bad override fails here, not in every worker
+    config.with_overrides(recipe, trials[0].params["overrides"])  # a bad override fails here, not in every worker
     return list(run_trials(trials, optimizer_trial, out_dir, workers, ray_address, log).values())
 
 
@@ -329,20 +317,53 @@ def grid(recipe: config.Pipeline, params: dict[str, list], folds: int, out_dir: 
     """Every combination of `params` x every fold; returns per-trial rows, per-cell mean/std, and the best cell."""
     if folds < 1:
         raise InputError(f"--folds must be >= 1, got {folds}")
-    keys = list(params)
-    cells = [dict(zip(keys, values)) for values in itertools.product(*params.values())]
+    cells = cells_of(params)
     for cell in cells:
-        with_overrides(recipe, {**(overrides or {}), **cell})  # every cell is a valid recipe before anything runs
+        config.with_overrides(recipe, {**(overrides or {}), **cell})  # every cell is a valid recipe before anything runs
     trials = []
     for cell in cells:
-        cell_id = "-".join(f"{_slug(k)}={_slug(v)}" for k, v in cell.items()) or "recipe"
+        cid = cell_id(cell)
         for fold in range(folds):
-            trials.append(Trial(f"{cell_id}-fold{fold + 1}", {
-                "pipeline": recipe.path or recipe.name, "data_dir": data_dir, "cell": cell, "cell_id": cell_id,
+            trials.append(Trial(f"{cid}-fold{fold + 1}", {
+                "pipeline": recipe.path or recipe.name, "data_dir": data_dir, "cell": cell, "cell_id": cid,
                 "overrides": {**(overrides or {}), **cell}, "fold": fold, "folds": folds,
-                "run_dir": str(Path(runs_dir) / f"{cell_id}-fold{fold + 1}")}))
+                "run_dir": str(Path(runs_dir) / f"{cid}-fold{fold + 1}")}))
     results = run_trials(trials, grid_trial, out_dir, workers, ray_address, log)
     return summarize_grid(list(results.values()), cells)
+
+
+def cells_of(params: dict[str, list]) -> list[dict]:
+    keys = list(params)
+    return [dict(zip(keys, values)) for values in itertools.product(*params.values())]
+
+
+def cell_id(cell: dict) -> str:
+    return "-".join(f"{_slug(k)}={_slug(v)}" for k, v in cell.items()) or "recipe"
+
+
+def pipelines(recipe: config.Pipeline, params: dict[str, list], out_dir: Path, runs_dir: Path, data_dir=None,
+              workers: int = 1, ray_address=None, overrides=None, log=print) -> list[dict]:
+    """train-prune-export once per combination of `params` (e.g. structured.widths.conv1=3,4); one row per cell."""
+    cells = cells_of(params)
+    for cell in cells:
+        config.with_overrides(recipe, {**(overrides or {}), **cell})
+    trials = [Trial(cell_id(cell), {"pipeline": recipe.path or recipe.name, "data_dir": data_dir, "cell": cell,
+                                    "overrides": {**(overrides or {}), **cell},
+                                    "run_dir": str(Path(runs_dir) / cell_id(cell))}) for cell in cells]
+    return list(run_trials(trials, pipeline_trial, out_dir, workers, ray_address, log).values())
+
+
+def pipelines_markdown(rows: list[dict], name: str) -> str:
+    keys = list(rows[0]["params"]["cell"])
+    lines = [f"# Pipeline sweep: {name}", "", "Each cell is a full train-prune-export; accuracy on the full test set "
+             "through onnxruntime.", "",
+             "| " + " | ".join(keys) + " | MACs | pruned % | INT8 % | INT8 gzip B | INT8 variant |",
+             "|" + "---|" * (len(keys) + 5)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(r["params"]["cell"][k]) for k in keys) +
+                     f" | {r['macs']:,} | {r['pruned_test_accuracy']:.2f} | {r['int8_test_accuracy']:.2f} | "
+                     f"{r['int8_gzip_bytes']:,} | {r['int8_variant']} |")
+    return "\n".join(lines) + "\n"
 
 
 def summarize_grid(rows: list[dict], cells: list[dict]) -> dict:

@@ -114,7 +114,7 @@ def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_pat
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["sweep", "grid", "lenet", "--param", "batchsize=32,64"], "unknown parameter 'batchsize'"),
+    (["sweep", "grid", "lenet", "--param", "batchsize=32,64"], "unknown key 'batchsize'"),
     (["sweep", "grid", "lenet", "--param", "batch_size"], "--param must look like name=value1,value2"),
     (["sweep", "grid", "lenet", "--param", "batch_size=32", "--folds", "0"], "--folds must be >= 1"),
     (["sweep", "sparsity", "lenet", "--sparsities", "0,abc"], "--sparsities must be numbers"),

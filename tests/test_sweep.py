@@ -23,15 +23,15 @@ def test_parse_param_reads_toml_literals_and_falls_back_to_strings():
 
 def test_overrides_resolve_bare_and_dotted_keys_and_refuse_bad_ones():
     recipe = config.load("lenet")
-    changed = sweep.with_overrides(recipe, {"batch_size": 32, "optimizer": "rmsprop", "prune.epochs": 3, "seed": 7})
+    changed = config.with_overrides(recipe, {"batch_size": 32, "optimizer": "rmsprop", "prune.epochs": 3, "seed": 7})
     assert (changed.train.batch_size, changed.train.optimizer, changed.prune.epochs, changed.seed) == (32, "rmsprop", 3, 7)
     assert changed.name == "lenet" and recipe.train.batch_size == 128  # the original is untouched
-    with pytest.raises(InputError, match="unknown parameter 'batchsize'"):
-        sweep.with_overrides(recipe, {"batchsize": 32})
+    with pytest.raises(InputError, match="unknown key 'batchsize'"):
+        config.with_overrides(recipe, {"batchsize": 32})
     with pytest.raises(InputError, match="must be int"):
-        sweep.with_overrides(recipe, {"batch_size": "big"})
+        config.with_overrides(recipe, {"batch_size": "big"})
     with pytest.raises(InputError, match="unknown optimizer"):
-        sweep.with_overrides(recipe, {"optimizer": "lion"})
+        config.with_overrides(recipe, {"optimizer": "lion"})
 
 
 def test_trials_run_in_worker_processes_and_a_resumed_sweep_reruns_only_missing_ones(tmp_path):
@@ -135,3 +135,21 @@ def test_ray_and_local_workers_write_the_same_result_files(tmp_path):
     strip = lambda r: {k: v for k, v in r.items() if k != "pid"}  # noqa: E731
     assert [strip(r) for r in on_ray.values()] == [strip(r) for r in local.values()]
     assert sorted(p.name for p in (tmp_path / "ray" / "trials").iterdir()) == ["x0.json", "x1.json", "x2.json"]
+
+
+def test_pipeline_sweep_cell_runs_train_prune_export_with_structured_widths(tmp_path, mnist):
+    recipe = tmp_path / "slim.toml"
+    recipe.write_text('model = "lenet"\ntrain_limit = 1500\nvalidation = 500\n[train]\nepochs = 1\n'
+                      '[structured]\nenabled = true\nsteps = 1\nepochs = 1\n[structured.widths]\nconv1 = 4\n'
+                      '[prune]\nepochs = 2\nramp_epochs = 1\nfrequency = 4\n'
+                      '[quantize]\ncalibration_images = 100\nmax_accuracy_drop = 5.0\ntiming_runs = 50\n'
+                      'throughput_seconds = 0.05\n')
+    cell = {"structured.widths.conv2": 8}
+    row = sweep.pipeline_trial({"pipeline": str(recipe), "overrides": cell, "run_dir": str(tmp_path / "cell")})
+    assert row["widths"] == {"conv1": 4, "conv2": 8, "dense1": 120, "dense2": 84}
+    # MACs of lenet at conv1 4, conv2 8, by hand: 24*24*4*25 + 8*8*8*(25*4) + 128*120 + 120*84 + 84*10
+    assert row["macs"] == 57_600 + 51_200 + 15_360 + 10_080 + 840
+    shipped = tmp_path / "cell" / "exported" / "slim.int8.onnx"
+    assert row["int8_test_accuracy"] == pytest.approx(runtime.accuracy(shipped, mnist.x_test, mnist.y_test))
+    text = sweep.pipelines_markdown([{**row, "params": {"cell": cell}}], "slim")
+    assert f"| 8 | {row['macs']:,} |" in text
