@@ -61,7 +61,8 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
         stages = manifest["stages"]
         row = {
             "name": manifest["name"], "model": manifest["model"], "dataset": manifest["dataset"],
-            "parameters": stages["fp32"]["parameters"],
+            "parameters": stages["pruned"]["parameters"],  # of the shipped network (narrower if structured-pruned)
+            "macs": bench.onnx_macs(directory / manifest["files"]["pruned"]),  # from the file: older manifests lack it
             "nonzero_parameters": stages["pruned"]["nonzero_parameters"],
             "kernel_sparsity": stages["pruned"]["kernel_sparsity"],
             "dense_test_accuracy": stages["fp32"]["test_accuracy"],
@@ -95,10 +96,10 @@ def markdown(rows: list[dict], dataset: str, machine: dict) -> str:
     lines = [f"# Comparison at a glance: {dataset}", "",
              f"Test accuracy and log loss on the full test set through onnxruntime on each shipped file; batch-1 "
              f"latency p50 with one thread, round-robin over all files, on {machine['cpu']} ({machine['cores']} cores).",
-             "", "| model | params | non-zero after pruning | dense % | pruned % | INT8 % | INT8 log loss | train s | "
-             "INT8 gzip B | pruned fp32 p50 us | INT8 p50 us |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| model | params | non-zero after pruning | MACs | dense % | pruned % | INT8 % | INT8 log loss | train s | "
+             "INT8 gzip B | pruned fp32 p50 us | INT8 p50 us |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["parameters"]):
-        lines.append(f"| {r['name']} ({r['model']}) | {r['parameters']:,} | {r['nonzero_parameters']:,} | "
+        lines.append(f"| {r['name']} ({r['model']}) | {r['parameters']:,} | {r['nonzero_parameters']:,} | {r['macs']:,} | "
                      f"{r['dense_test_accuracy']:.2f} | {r['pruned_test_accuracy']:.2f} | {r['int8_test_accuracy']:.2f} | "
                      f"{r['int8_log_loss']:.4f} | {r['train_time_s']:.0f} | {r['int8_gzip_bytes']:,} | "
                      f"{r['pruned_p50_us']:.0f} | {r['int8_p50_us']:.0f} |")

@@ -162,6 +162,7 @@ def test_compare_rescores_and_times_the_shipped_files(shipped, mnist):
     assert row["pruned_test_accuracy"] == pytest.approx(manifest["stages"]["pruned"]["test_accuracy"], abs=0.005)
     assert row["nonzero_parameters"] == manifest["stages"]["pruned"]["nonzero_parameters"]
     assert 0 < row["int8_log_loss"] < 2 and row["int8_p50_us"] > 0 and row["pruned_p90_us"] >= row["pruned_p50_us"]
+    assert row["macs"] == 281_640 and row["parameters"] == 44_426
     assert "| tiny (lenet) | 44,426 |" in compare.markdown(rows, "mnist", {"cpu": "x", "cores": 2})
     assert compare.finished(compare.recipe_for("lenet", "mnist"), [out]) is None  # only tiny.json is there
 
