@@ -85,8 +85,9 @@ def main() -> None:
             f"onnxruntime {machine['libraries']['onnxruntime']}",
             f"> batch-1: 200 warm-up + {args.runs} timed runs per model, interleaved in 20 rounds, 1 intra-op thread; "
             f"throughput: batch 256, all cores, {args.rounds} round-robin rounds of {args.seconds / args.rounds:g} s per model, median round; accuracy: all {len(ds.y_test):,} test images",
-            f"> load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {machine['cores']} cores "
-            "(another job shared the machine: compare rows, not runs)",
+            f"> load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {machine['cores']} cores"
+            + (" (another job shared the machine: compare rows, not runs)"
+               if max(load_before, os.getloadavg()[0]) > machine["cores"] / 2 else ""),
             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     out = Path(args.out)
     write_bytes_atomic(out / "structured-lenet.md", ("\n".join(text) + "\n").encode())

@@ -1,6 +1,7 @@
 """A tiny train-prune-export on a real MNIST slice: every stage, parity, quantization, manifest, atomic shipping."""
 
 import json
+import os
 
 import numpy as np
 import onnx
@@ -20,6 +21,10 @@ def shipped(tmp_path_factory, mnist):
 def test_ships_three_files_and_nothing_else(shipped):
     out, _ = shipped
     assert sorted(p.name for p in out.iterdir()) == ["tiny.int8.onnx", "tiny.json", "tiny.onnx"]
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in out.iterdir():  # written through a 0600 temporary file, shipped readable as any other file
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask, path
 
 
 def test_manifest_scores_every_stage_on_the_full_test_set(shipped, mnist):
