@@ -65,7 +65,8 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
             "macs": bench.onnx_macs(directory / manifest["files"]["pruned"]),  # from the file: older manifests lack it
             "nonzero_parameters": stages["pruned"]["nonzero_parameters"],
             "kernel_sparsity": stages["pruned"]["kernel_sparsity"],
-            "dense_test_accuracy": stages["fp32"]["test_accuracy"],
+            # the shipped network before magnitude pruning: for a structured-pruned model, its narrow dense network
+            "dense_test_accuracy": stages.get("structured", stages["fp32"])["test_accuracy"],
             "train_time_s": stages["fp32"]["time_s"], "prune_time_s": stages["pruned"]["time_s"],
             "dense_gzip_bytes": stages["fp32"]["gzip_bytes"], "reused": entry["reused"],
         }
@@ -124,7 +125,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     left.scatter([r["nonzero_parameters"] for r in rows], [r["int8_test_accuracy"] for r in rows], marker="s",
                  label="pruned INT8 (non-zero weights)", zorder=2)
     for r in rows:
-        left.annotate(r["model"], (r["parameters"], r["dense_test_accuracy"]), textcoords="offset points",
+        left.annotate(r["name"], (r["parameters"], r["dense_test_accuracy"]), textcoords="offset points",
                       xytext=(4, 4), fontsize=8)
     left.set(xscale="log", xlabel="parameters (log)", ylabel="test accuracy %")
     left.grid(alpha=0.3, which="both")
@@ -132,7 +133,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     x = np.arange(len(rows))
     right.bar(x - 0.2, [r["pruned_p50_us"] for r in rows], 0.4, label="pruned fp32")
     right.bar(x + 0.2, [r["int8_p50_us"] for r in rows], 0.4, label="INT8")
-    right.set_xticks(x, [r["model"] for r in rows], rotation=30)
+    right.set_xticks(x, [r["name"] for r in rows], rotation=30)
     right.set(ylabel="batch-1 latency p50, us (1 thread)", yscale="log")
     right.grid(alpha=0.3, axis="y")
     right.legend(fontsize=8)
