@@ -5,7 +5,8 @@ those whose validation accuracy stays within max_accuracy_drop of the pruned fp3
 Why a choice at all (measured on this machine, AMD EPYC with AVX2 and no VNNI, onnxruntime 1.32; docs/int8-speed.md):
 - Without VNNI, onnxruntime's integer kernels are not faster than its fp32 ones on a network this small, and
   a first convolution with one input channel is 10x slower as QLinearConv than as fp32 NCHWc Conv. Quantizing all
-  ops makes lenet 2x slower than fp32; quantizing only the dense layers (dynamic) keeps fp32 speed at batch 1.
+  ops makes lenet 1.8x slower than fp32; static dense-only ~1.3x; dynamic dense-only ties fp32 at batch 1, but its
+  answers depend on the batch, so dynamic variants are built only on request (config.DEFAULT_QUANT_VARIANTS).
 - U8S8 kernels can saturate without VNNI: lenet5 (tanh) lost 0.91 points with U8S8, 0.05 with U8U8.
 On a VNNI or AMX CPU the all-ops variants may win; the choice is re-measured wherever the pipeline runs.
 """
