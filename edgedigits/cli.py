@@ -163,14 +163,13 @@ def _split(recipe, data_dir):
 @data_dir_option
 def train_cmd(pipeline, runs_dir, data_dir):
     """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras, history.csv, fp32.onnx and the report."""
-    from edgedigits import artifacts, config, export, models, report, train
-    from edgedigits.pipeline import export_and_score, pipeline_file, timed
+    from edgedigits import artifacts, config, export, report, train
+    from edgedigits.pipeline import export_and_score, record_run, timed
 
     recipe = config.load(pipeline)
     run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
     ds, split = _split(recipe, data_dir)
-    report.write_run_info(run_dir, name=recipe.name, model=recipe.model, dataset=ds.name, seed=recipe.seed,
-                          parameters=models.count_params(recipe.model, ds.num_classes), pipeline=pipeline_file(recipe))
+    record_run(run_dir, recipe, ds)
     times = {}
     with timed(times, "train"):
         model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, log)

@@ -51,7 +51,7 @@ def finished(recipe: config.Pipeline, dirs: list[Path]) -> tuple[dict, Path] | N
 
 def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int = 2000, log=print) -> list[dict]:
     """Score and time the shipped files of each entry ({recipe, manifest, dir}); returns one row per model."""
-    from sklearn.metrics import log_loss
+    from edgedigits.report import log_loss
 
     ds = data.load(dataset, data_dir)
     timed = {}
@@ -74,10 +74,8 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
             path = directory / manifest["files"][stage]
             session = runtime.Classifier(path, threads=1)
             probs = session.probabilities(ds.x_test)
-            p = np.clip(probs.astype(np.float64), 1e-7, 1)
             row[f"{stage}_test_accuracy"] = round(100.0 * float(np.mean(probs.argmax(1) == ds.y_test)), 2)
-            row[f"{stage}_log_loss"] = round(float(log_loss(ds.y_test, p / p.sum(1, keepdims=True),
-                                                            labels=list(range(ds.num_classes)))), 4)
+            row[f"{stage}_log_loss"] = log_loss(probs, ds.y_test, ds.num_classes)
             row[f"{stage}_bytes"] = path.stat().st_size
             row[f"{stage}_gzip_bytes"] = stages[stage]["gzip_bytes"]
             name_in, name_out = session.input_name, session.output_name

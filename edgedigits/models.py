@@ -162,6 +162,14 @@ def mlp(layers, num_classes):
 # and a 2-core machine can train them. Layouts follow the published designs; widths are scaled down and say so.
 
 
+def _dropout_head(layers, widths, num_classes):
+    """AlexNet's and VGG's classifier: flatten, then dense ReLU layers each followed by dropout 0.5."""
+    head = [layers.Flatten(name="flatten")]
+    for i, width in enumerate(widths, 1):
+        head += [layers.Dense(width, activation="relu", name=f"dense{i}"), layers.Dropout(0.5, name=f"drop{i}")]
+    return head + [_classifier(layers, num_classes)]
+
+
 @register("seed 003: its best CNN, 'Model 7' (91.12%), 4 conv with batch norm",
           "2x conv32 5x5 same + BN, pool, 2x conv64 3x3 same + BN, pool, dense 256, dropout")
 def cnn7(layers, num_classes):
@@ -197,12 +205,7 @@ def alexnet(layers, num_classes):
         layers.Conv2D(96, 3, padding="same", activation="relu", name="conv4"),
         layers.Conv2D(64, 3, padding="same", activation="relu", name="conv5"),
         layers.MaxPooling2D(3, strides=2, name="pool3"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(1024, activation="relu", name="dense1"),
-        layers.Dropout(0.5, name="drop1"),
-        layers.Dense(1024, activation="relu", name="dense2"),
-        layers.Dropout(0.5, name="drop2"),
-        _classifier(layers, num_classes),
+        *_dropout_head(layers, (1024, 1024), num_classes),
     ]
 
 
@@ -218,14 +221,7 @@ def vgg16(layers, num_classes):
             stack.append(layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{n}"))
         if b < len(blocks):  # 28 -> 14 -> 7 -> 3 -> 1: a fifth pool would leave nothing
             stack.append(layers.MaxPooling2D(2, name=f"pool{b}"))
-    return stack + [
-        layers.Flatten(name="flatten"),
-        layers.Dense(512, activation="relu", name="dense1"),
-        layers.Dropout(0.5, name="drop1"),
-        layers.Dense(512, activation="relu", name="dense2"),
-        layers.Dropout(0.5, name="drop2"),
-        _classifier(layers, num_classes),
-    ]
+    return stack + _dropout_head(layers, (512, 512), num_classes)
 
 
 @register("seed 003: ResNet (11.2M params, ResNet-18); here ResNet-20 of He et al. for small images",

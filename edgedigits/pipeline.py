@@ -108,9 +108,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     shrinking = pipeline.structured.enabled
     total = 5 if shrinking else 4
     step = iter(range(1, total + 1))
-    parameters = models.count_params(pipeline.model, ds.num_classes)
-    report.write_run_info(run_dir, name=pipeline.name, model=pipeline.model, dataset=ds.name, parameters=parameters,
-                          seed=pipeline.seed, pipeline=pipeline_file(pipeline))
+    parameters = record_run(run_dir, pipeline, ds)
     log(f"[{next(step)}/{total}] train {pipeline.model} ({parameters:,} parameters)")
     with timed(times, "train"):
         dense = train.train(pipeline.model, split, pipeline.train, pipeline.seed, run_dir, ds.num_classes, log)
@@ -185,6 +183,14 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     manifest["report"] = str(run_dir / "report.md")
     _ship(out_dir, pipeline.name, pruned_path, int8_path, manifest)
     return manifest
+
+
+def record_run(run_dir: Path, pipeline: Pipeline, ds) -> int:
+    """Start run_dir/run.json (what is trained on what, for `edgedigits report`); returns the parameter count."""
+    parameters = models.count_params(pipeline.model, ds.num_classes)
+    report.write_run_info(run_dir, name=pipeline.name, model=pipeline.model, dataset=ds.name, parameters=parameters,
+                          seed=pipeline.seed, pipeline=pipeline_file(pipeline))
+    return parameters
 
 
 def pipeline_file(pipeline: Pipeline) -> str:

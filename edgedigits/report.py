@@ -37,20 +37,32 @@ def read_history(path: Path) -> dict[str, np.ndarray]:
     return {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
 
 
+def proper(probabilities: np.ndarray) -> np.ndarray:
+    """float64 rows clipped away from 0 and summing to 1: float32 softmax sums drift from 1 by ~1e-7, and sklearn's
+    log loss and ROC AUC want exact probability rows."""
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1.0)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def log_loss(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    return round(float(sk_log_loss(labels, proper(probabilities), labels=list(range(num_classes)))), 4)
+
+
 def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
     """Accuracy, log loss, ROC AUC (one-vs-one, macro), confusion matrix and classification report."""
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, log_loss, roc_auc_score
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
 
     classes = list(range(len(names)))
-    p = np.clip(probabilities.astype(np.float64), 1e-7, 1.0)
-    p /= p.sum(axis=1, keepdims=True)  # float32 softmax sums drift from 1 by ~1e-7; sklearn's AUC wants exact rows
+    p = proper(probabilities)
     predicted = p.argmax(axis=1)
     per_class = classification_report(labels, predicted, labels=classes, target_names=names, output_dict=True,
                                        zero_division=0)
     return {
         "images": int(len(labels)),
         "accuracy": round(100.0 * accuracy_score(labels, predicted), 2),
-        "log_loss": round(float(log_loss(labels, p, labels=classes)), 4),
+        "log_loss": log_loss(probabilities, labels, len(names)),
         "roc_auc_ovo": round(float(roc_auc_score(labels, p, multi_class="ovo", labels=classes)), 5),
         "f1_macro": round(per_class["macro avg"]["f1-score"], 4),
         "f1_weighted": round(per_class["weighted avg"]["f1-score"], 4),

@@ -138,20 +138,31 @@ def _setup(params: dict):
     return recipe, ds, train
 
 
+def _train(recipe: config.Pipeline, ds, split, run_dir: Path):
+    """Train a fresh model as the recipe says, quietly; returns it and the training seconds."""
+    from edgedigits import train
+    from edgedigits.pipeline import timed
+
+    times = {}
+    with timed(times, "train"):
+        model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, _quiet)
+    return model, round(times["train"], 1)
+
+
 def train_base_trial(params: dict) -> dict:
     """Train the pipeline's model once; the sparsity sweep prunes this same model to every sparsity."""
     recipe, ds, train = _setup(params)
     split = train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
     run_dir = Path(params["run_dir"])
-    start = time.perf_counter()
-    model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, _quiet)
+    model, seconds = _train(recipe, ds, split, run_dir)
     model.save(str(run_dir / "base.keras"))
-    return {"model": str(run_dir / "base.keras"), "train_time_s": round(time.perf_counter() - start, 1)}
+    return {"model": str(run_dir / "base.keras"), "train_time_s": seconds}
 
 
 def sparsity_trial(params: dict) -> dict:
     """Prune the base model to one overall sparsity (0 = the dense model as is), export, quantize, score."""
     from edgedigits import export, pipeline, prune
+    from edgedigits.artifacts import file_stats
 
     recipe, ds, train = _setup(params)
     split = train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
@@ -159,19 +170,18 @@ def sparsity_trial(params: dict) -> dict:
     model = train.load_model(params["base"])
     target = float(params["sparsity"])
     layer_targets = prune.scaled_targets(model, recipe.prune, target)
-    start = time.perf_counter()
+    times = {"prune": 0.0}
     if target > 0:
         cfg = replace(recipe.prune, target_sparsity=target, layers=layer_targets)
-        model = prune.prune(model, split, cfg, recipe.seed, run_dir, _quiet)
-    prune_time = time.perf_counter() - start
+        with pipeline.timed(times, "prune"):
+            model = prune.prune(model, split, cfg, recipe.seed, run_dir, _quiet)
     sparsity = prune.sparsity_report(model)
     meta = export.base_metadata(ds.labels, ds.name, recipe.name)
     fp32_path, int8_path = run_dir / "pruned.onnx", run_dir / "int8.onnx"
     scored = pipeline.export_and_score(model, fp32_path, split, recipe, meta, _quiet)
     fp32 = {**scored, **sparsity}
     int8 = pipeline.quantize_and_score(fp32_path, int8_path, ds, split, recipe, fp32, _quiet, gate=False)
-    from edgedigits.artifacts import file_stats
-
+    int8_file = file_stats(int8_path)
     return {
         "target_sparsity": target,
         "layer_targets": layer_targets,
@@ -183,9 +193,9 @@ def sparsity_trial(params: dict) -> dict:
         "int8_test_accuracy": int8["test_accuracy"],
         "int8_nonzero_parameters": int8["nonzero_parameters"],
         "int8_variant": int8["quantization"]["variant"],
-        "int8_bytes": file_stats(int8_path)["bytes"],
-        "int8_gzip_bytes": file_stats(int8_path)["gzip_bytes"],
-        "prune_time_s": round(prune_time, 1),
+        "int8_bytes": int8_file["bytes"],
+        "int8_gzip_bytes": int8_file["gzip_bytes"],
+        "prune_time_s": round(times["prune"], 1),
     }
 
 
@@ -213,12 +223,10 @@ def optimizer_trial(params: dict) -> dict:
     recipe, ds, train = _setup(params)
     split = train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
     run_dir = ensure_writable_dir(params["run_dir"])
-    start = time.perf_counter()
-    model = train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, _quiet)
-    train_time = time.perf_counter() - start
+    model, seconds = _train(recipe, ds, split, run_dir)
     meta = export.base_metadata(ds.labels, ds.name, recipe.name)
     scored = pipeline.export_and_score(model, run_dir / "fp32.onnx", split, recipe, meta, _quiet)
-    return {**_history_result(run_dir, params["target"]), "train_time_s": round(train_time, 1),
+    return {**_history_result(run_dir, params["target"]), "train_time_s": seconds,
             "test_accuracy": scored["test_accuracy"]}
 
 
@@ -246,9 +254,8 @@ def grid_trial(params: dict) -> dict:
     else:
         split = train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
     run_dir = ensure_writable_dir(params["run_dir"])
-    start = time.perf_counter()
-    train.train(recipe.model, split, recipe.train, recipe.seed, run_dir, ds.num_classes, _quiet)
-    return {**_history_result(run_dir, 1.0), "train_time_s": round(time.perf_counter() - start, 1),
+    _, seconds = _train(recipe, ds, split, run_dir)
+    return {**_history_result(run_dir, 1.0), "train_time_s": seconds,
             "train_images": int(len(split.x_train)), "validation_images": int(len(split.x_val))}
 
 
