@@ -26,8 +26,9 @@ from onnx import TensorProto, helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import bench, data, runtime  # noqa: E402
-from edgedigits.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits import runtime  # noqa: E402
+from edgedigits.runtime import data, timing
+from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
 
 BAR_US = 5.0
 
@@ -77,10 +78,10 @@ def main() -> None:
             runs[(label, "Classifier.probabilities")] = (lambda b, m=model: m.probabilities(b[0]), images)
             runs[(label, "Classifier.classify")] = (lambda b, m=model: m.classify(b[0]), images)
             runs[(label, "previous path (astype/255 + run)")] = (lambda b, f=previous_path(session): f(b[0]), images)
-        samples = bench.interleaved_latency_us(runs, args.warmup, args.runs, rounds=100)
-    stats = {key: bench.percentiles(s) for key, s in samples.items()}
+        samples = timing.interleaved_latency_us(runs, args.warmup, args.runs, rounds=100)
+    stats = {key: timing.percentiles(s) for key, s in samples.items()}
     floor_p50 = stats[("identity", "InferenceSession.run (floor)")]["p50_us"]
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     header = ["model", "call", "p50 us", "p90 us", "p50 over bare run us", "p50 over floor us"]
     lines = [f"> machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features'])}; "
              f"onnxruntime {machine['libraries']['onnxruntime']}, numpy {machine['libraries']['numpy']}",

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from edgedigits import bench, config, data, quantize, runtime  # noqa: E402
-from edgedigits.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits import runtime  # noqa: E402
+from edgedigits.runtime import bench, data, timing
+from edgedigits.training import config, quantize
+from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 from int8_variants import cpu_throughput  # noqa: E402
 from peers import _tflite_runner  # noqa: E402
 
@@ -68,18 +70,18 @@ def main() -> None:
 
         one = {name: (make(path, 1), x_test) for name, path in files.items()}
         every = {name: make(path, 0) for name, path in files.items()}
-        latency = bench.interleaved_latency_us(one, 200, args.runs)
+        latency = timing.interleaved_latency_us(one, 200, args.runs)
         throughput, per_cpu_s = {name: [] for name in files}, {name: [] for name in files}
         for _ in range(ROUNDS):
             for name, run in every.items():
-                throughput[name].append(bench.throughput(run, x_test, 256, args.seconds / ROUNDS))
+                throughput[name].append(timing.throughput(run, x_test, 256, args.seconds / ROUNDS))
                 per_cpu_s[name].append(cpu_throughput(one[name][0], x_test[:256], args.seconds / ROUNDS))
-        results = {name: {**{k: round(v, 1) for k, v in bench.percentiles(latency[name]).items()},
+        results = {name: {**{k: round(v, 1) for k, v in timing.percentiles(latency[name]).items()},
                           "images_per_s": round(float(np.median(throughput[name]))),
                           "images_per_cpu_s_1_thread": round(float(np.median(per_cpu_s[name]))),
                           "test_accuracy": round(bench.accuracy(every[name], x_test, ds.y_test), 2),
                           "gzip_bytes": file_stats(path)["gzip_bytes"]} for name, path in files.items()}
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     fp32, tfl8 = results["ort fp32 (pruned, shipped)"], results["tflite int8 (own PTQ)"]
     lines = [f"> machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features'])}; "
              f"onnxruntime {machine['libraries']['onnxruntime']}",

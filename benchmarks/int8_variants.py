@@ -29,8 +29,10 @@ import onnxruntime as ort  # noqa: E402
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static  # noqa: E402
 from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: E402
 
-from edgedigits import bench, config, data, quantize, runtime  # noqa: E402
-from edgedigits.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits import runtime  # noqa: E402
+from edgedigits.runtime import bench, data, timing
+from edgedigits.training import config, quantize
+from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 
 U8, S8 = QuantType.QUInt8, QuantType.QInt8
 ROUNDS = 10
@@ -96,7 +98,7 @@ def main() -> None:
     calibration = quantize.calibration_images(ds, recipe)
     _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
     x_test, x_val = runtime.normalize(ds.x_test), runtime.normalize(x_val)
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     extended = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -116,18 +118,18 @@ def main() -> None:
             one[name] = (runner(session(path, 1, level, saved)), x_test)
             every[name] = runner(session(path, 0, level))
             ops[name] = Counter(n.op_type for n in onnx.load(str(saved)).graph.node)
-        latency = bench.interleaved_latency_us(one, 200, args.runs)
+        latency = timing.interleaved_latency_us(one, 200, args.runs)
         # throughput with all cores (the measure, wall clock) and with one thread per CPU-second (this
         # thread's CPU time: what the model costs, whatever else runs on the machine), round-robin, median
         throughput = {name: [] for name in every}
         single = {name: [] for name in every}
         for _ in range(ROUNDS):
             for name, run in every.items():
-                throughput[name].append(bench.throughput(run, x_test, 256, args.seconds / ROUNDS))
+                throughput[name].append(timing.throughput(run, x_test, 256, args.seconds / ROUNDS))
                 single[name].append(cpu_throughput(one[name][0], x_test[:256], args.seconds / ROUNDS))
         results = {}
         for name, path, _ in entries:
-            lat = bench.percentiles(latency[name])
+            lat = timing.percentiles(latency[name])
             results[name] = {
                 "validation_accuracy": round(bench.accuracy(every[name], x_val, y_val), 2),
                 "test_accuracy": round(bench.accuracy(every[name], x_test, ds.y_test), 2),

@@ -27,8 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import bench, config, data, quantize  # noqa: E402
-from edgedigits.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits.runtime import bench, data, timing  # noqa: E402
+from edgedigits.training import config, quantize
+from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 from edgedigits.runtime import normalize  # noqa: E402
 
 SHIPPED = "ort-int8 (shipped)"
@@ -39,7 +40,7 @@ def engines(args, threads: int) -> dict:
 
     Keras and TFLite run the pruned network, the one whose ONNX export is shipped; ORT fp32 is its dense parent.
     """
-    from edgedigits.training_stack import keras, tf
+    from edgedigits.training.stack import keras, tf
 
     run_dir = Path(args.runs_dir) / args.pipeline
     pruned = keras.models.load_model(str(run_dir / "pruned.keras"))
@@ -107,7 +108,7 @@ def _tflite_runner(path: Path, threads: int):
 
 def child(args) -> None:
     """Measure one phase with every engine at one thread setting; print JSON on stdout."""
-    from edgedigits.training_stack import tf
+    from edgedigits.training.stack import tf
 
     threads = 1 if args.phase == "latency" else 0
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -118,13 +119,13 @@ def child(args) -> None:
     results = {}
     built = engines(args, threads)
     if args.phase == "latency":  # round-robin across engines, so all see the same machine (see bench.py)
-        samples = bench.interleaved_latency_us({name: (run, x) for name, (run, _) in built.items()}, args.warmup, args.runs)
-        results = {name: bench.percentiles(values) for name, values in samples.items()}
+        samples = timing.interleaved_latency_us({name: (run, x) for name, (run, _) in built.items()}, args.warmup, args.runs)
+        results = {name: timing.percentiles(values) for name, values in samples.items()}
     else:
         for name, (run, path) in built.items():
             results[name] = {
                 "accuracy": bench.accuracy(run, x, y),
-                "throughput_ips": bench.throughput(run, x, args.batch, args.seconds),
+                "throughput_ips": timing.throughput(run, x, args.batch, args.seconds),
                 **(file_stats(path) if path else {}),
             }
             print(f"  throughput: {name} done", file=sys.stderr, flush=True)
@@ -174,7 +175,7 @@ def main() -> None:
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         for name, values in json.loads(out.strip().splitlines()[-1]).items():
             merged.setdefault(name, {}).update(values)
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     settings = (f"batch-1: {args.warmup} warm-up + {args.runs} timed runs, 1 thread in every engine; throughput: batch "
                 f"{args.batch}, {args.seconds:g} s, all {machine['cores']} cores in every engine; accuracy: full test set")
     header, rows = table(merged)

@@ -5,7 +5,7 @@
 Models: the dense lenet fp32 (runs/lenet-slim/fp32.onnx: lenet-slim trains exactly lenet's dense model before
 shrinking it), the shipped magnitude-pruned exported/lenet.onnx and its INT8, the narrow model before magnitude
 pruning (runs/lenet-slim/structured.onnx) and the shipped exported/lenet-slim.onnx and its INT8. Batch-1 latency
-uses one intra-op thread, measured round-robin across all models (bench.interleaved_latency_us: on this noisy VM
+uses one intra-op thread, measured round-robin across all models (timing.interleaved_latency_us: on this noisy VM
 models measured one after another compare machine states); throughput is batch 256 on all cores, also round-robin
 (median of the rounds); accuracy is the
 full test set through the same onnxruntime CPU session; MACs are counted in each ONNX graph itself (Conv: output
@@ -25,8 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import bench, data  # noqa: E402
-from edgedigits.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits.runtime import bench, data, timing  # noqa: E402
+from edgedigits.training import graphstats  # noqa: E402
+from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 from edgedigits.runtime import normalize  # noqa: E402
 
 BASELINE = "lenet fp32 (dense)"
@@ -56,21 +57,21 @@ def main() -> None:
     ds = data.load("mnist")
     x_test = normalize(ds.x_test)
     cpu = bench.discover_targets()["ort-cpu"]
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     load_before = os.getloadavg()[0]
-    latency = bench.interleaved_latency_us({name: (cpu.make(path, 1), x_test) for name, path in models.items()},
+    latency = timing.interleaved_latency_us({name: (cpu.make(path, 1), x_test) for name, path in models.items()},
                                            200, args.runs)
     # Throughput, also round-robin: each round gives every model seconds/rounds; the median round is reported.
     fast = {name: cpu.make(path, 0) for name, path in models.items()}
     rates = {name: [] for name in models}
     for _ in range(args.rounds):
         for name in models:
-            rates[name].append(bench.throughput(fast[name], x_test, 256, args.seconds / args.rounds))
+            rates[name].append(timing.throughput(fast[name], x_test, 256, args.seconds / args.rounds))
     records = []
     for name, path in models.items():
         records.append({"model": name, "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
-                        "macs": bench.onnx_macs(path), "test_accuracy": bench.accuracy(fast[name], x_test, ds.y_test),
-                        **bench.percentiles(latency[name]),
+                        "macs": graphstats.macs(path), "test_accuracy": bench.accuracy(fast[name], x_test, ds.y_test),
+                        **timing.percentiles(latency[name]),
                         "images_per_s": float(np.median(rates[name])),
                         "gzip_bytes": file_stats(path)["gzip_bytes"]})
         print(records[-1], flush=True)

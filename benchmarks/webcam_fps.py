@@ -6,7 +6,7 @@
 Per frame: find the digits (adaptive threshold, contours, merge, filters), MNIST-normalize each, classify them in
 one onnxruntime batch, draw boxes, labels and frames/s: exactly `webcam.Reader.read` + `webcam.draw`. One core:
 cv2.setNumThreads(1), onnxruntime intra-op 1 (and, with --cpu, the process pinned to that CPU). Frames are 640x480
-scenes of MNIST *test* digits (`edgedigits.scenes`) written to an MJPG video and decoded into memory first, so
+scenes of MNIST *test* digits (`edgedigits.runtime.scenes`) written to an MJPG video and decoded into memory first, so
 decoding is reported on its own line, not inside the per-frame figure. Two workloads: 1-6 digits per frame (mixed)
 and 6 digits in every frame (the worst case). The load average is printed with the result: on a busy machine the
 figure is a lower bound.
@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import data, scenes, webcam  # noqa: E402
+from edgedigits.runtime import data, scenes, webcam  # noqa: E402
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], float]:
@@ -94,7 +94,7 @@ def screenshot(reader, result: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(ROOT / webcam.DEFAULT_MODEL))
+    parser.add_argument("--model", default=str(ROOT / "exported/lenet.int8.onnx"))
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU (Linux)")

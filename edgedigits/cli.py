@@ -59,10 +59,10 @@ def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
     Writes OUT_DIR/PIPELINE.onnx (pruned fp32), PIPELINE.int8.onnx and PIPELINE.json (the manifest) only if every
     stage passed its parity and accuracy checks.
     """
-    from edgedigits import config
+    from edgedigits.training import config
 
     recipe = config.load(pipeline)
-    from edgedigits import pipeline as pipeline_mod  # imports TensorFlow: only once the recipe is known good
+    from edgedigits.training import pipeline as pipeline_mod  # imports TensorFlow: only once the recipe is known good
 
     manifest = pipeline_mod.run(recipe, out_dir, runs_dir, data_dir, log)
     click.echo(pipeline_mod.table(manifest))
@@ -74,7 +74,7 @@ def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
 @click.option("--classes", default=10, show_default=True, help="Number of output classes to count parameters for.")
 def models_cmd(classes):
     """List registered models: name, parameters, source."""
-    from edgedigits import models
+    from edgedigits.training import models
 
     specs = models.list_models()
     width = max(len(s.name) for s in specs)
@@ -93,7 +93,7 @@ def data_group():
 @data_dir_option
 def data_fetch(name, data_dir):
     """Make dataset NAME available offline and print where it came from."""
-    from edgedigits import data
+    from edgedigits.runtime import data
 
     ds = data.load(name, data_dir)
     click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
@@ -123,13 +123,13 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
     Exit status: 0 all measured; 2 nothing to measure (no models, bad path, no such target); 4 some models or
     targets failed (named on stderr), the rest measured and written.
     """
-    from edgedigits import bench
-    from edgedigits.artifacts import ensure_writable_dir
+    from edgedigits.runtime import bench, timing
+    from edgedigits.runtime.artifacts import ensure_writable_dir
 
     settings = bench.Settings(runs=runs, warmup=warmup, batch=batch, throughput_seconds=seconds,
                               latency_threads=threads, throughput_threads=throughput_threads)
     out = ensure_writable_dir(out_dir)
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     found, _ = bench.select_targets(list(targets) or None)
     header = bench.header_lines(machine, settings, found)
     for line in header:
@@ -151,7 +151,8 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
 
 
 def _split(recipe, data_dir):
-    from edgedigits import data, train
+    from edgedigits.runtime import data
+    from edgedigits.training import train
 
     ds = data.load(recipe.dataset, data_dir)
     return ds, train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
@@ -163,8 +164,9 @@ def _split(recipe, data_dir):
 @data_dir_option
 def train_cmd(pipeline, runs_dir, data_dir):
     """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras, history.csv, fp32.onnx and the report."""
-    from edgedigits import artifacts, config, export, report, train
-    from edgedigits.pipeline import export_and_score, record_run, timed
+    from edgedigits.runtime import artifacts
+    from edgedigits.training import config, export, report, train
+    from edgedigits.training.pipeline import export_and_score, record_run, timed
 
     recipe = config.load(pipeline)
     run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
@@ -191,7 +193,7 @@ def report_cmd(run_dir, data_dir):
     full test set through onnxruntime on each .onnx in the run: accuracy, log loss, ROC AUC (one-vs-one, macro),
     precision/recall/F1 per class with macro and weighted averages, and the confusion matrix.
     """
-    from edgedigits import report
+    from edgedigits.training import report
 
     report.write(run_dir, data_dir, log)
     click.echo(f"wrote {Path(run_dir) / 'report.md'}, {Path(run_dir) / 'report.json'}")
@@ -204,7 +206,8 @@ def report_cmd(run_dir, data_dir):
 @data_dir_option
 def prune_cmd(pipeline, model_path, runs_dir, data_dir):
     """Only prune (the [prune] table): writes RUNS_DIR/PIPELINE/pruned.keras and prints per-layer sparsity."""
-    from edgedigits import artifacts, config, prune, train
+    from edgedigits.runtime import artifacts
+    from edgedigits.training import config, prune, train
 
     recipe = config.load(pipeline)
     run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
@@ -226,7 +229,7 @@ def prune_cmd(pipeline, model_path, runs_dir, data_dir):
 @data_dir_option
 def export_cmd(keras_model, output, pipeline, data_dir):
     """Only export a Keras model to ONNX, with parity check and test accuracy through onnxruntime."""
-    from edgedigits import config, export, pipeline as pipeline_mod, train
+    from edgedigits.training import config, export, pipeline as pipeline_mod, train
 
     recipe = config.load(pipeline)
     model = train.load_model(keras_model)
@@ -247,8 +250,10 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
     """Only quantize an ONNX model to INT8; refuses (exit 3, nothing written) past the accuracy-drop limit."""
     import tempfile
 
-    from edgedigits import config, data, quantize, runtime
-    from edgedigits.artifacts import ensure_writable_dir
+    from edgedigits import runtime
+    from edgedigits.runtime import data
+    from edgedigits.training import config, quantize
+    from edgedigits.runtime.artifacts import ensure_writable_dir
 
     recipe = config.load(pipeline)
     ds = data.load(recipe.dataset, data_dir)
@@ -282,8 +287,9 @@ def compare_cmd(names, dataset, out_dir, exported_dir, runs_dir, retrain, latenc
     """Train, prune, export and quantize each MODEL (a registry model or a pipeline name), or reuse its finished run;
     then one table and one plot: test accuracy and log loss, parameters, non-zero parameters after pruning, training
     time, ONNX size and batch-1 latency, all measured the same way."""
-    from edgedigits import bench, compare
-    from edgedigits.artifacts import ensure_writable_dir, write_bytes_atomic, write_json_atomic
+    from edgedigits.experiments import compare
+    from edgedigits.runtime import timing
+    from edgedigits.runtime.artifacts import ensure_writable_dir, write_bytes_atomic, write_json_atomic
 
     out = ensure_writable_dir(out_dir or Path("compare") / dataset)
     models_dir = out / "models"
@@ -295,13 +301,13 @@ def compare_cmd(names, dataset, out_dir, exported_dir, runs_dir, retrain, latenc
             log(f"{recipe.name}: reusing {found[1] / (recipe.name + '.json')}")
             entries.append({"manifest": found[0], "dir": found[1], "reused": True})
             continue
-        from edgedigits import pipeline as pipeline_mod
+        from edgedigits.training import pipeline as pipeline_mod
 
         log(f"{recipe.name}: running the pipeline ({recipe.model} on {recipe.dataset})")
         manifest = pipeline_mod.run(recipe, models_dir, runs_dir, data_dir, log)
         entries.append({"manifest": manifest, "dir": models_dir, "reused": False})
     rows = compare.measure(entries, dataset, data_dir, latency_runs, log)
-    machine = bench.machine_info()
+    machine = timing.machine_info()
     text = compare.markdown(rows, dataset, machine)
     write_json_atomic(out / f"compare-{dataset}.json", {"dataset": dataset, "machine": machine, "rows": rows})
     write_bytes_atomic(out / f"compare-{dataset}.md", text.encode())
@@ -331,7 +337,8 @@ def sweep_options(command):
 
 
 def _sweep_setup(kind, pipeline, out_dir, runs_dir, workers, settings):
-    from edgedigits import config, sweep
+    from edgedigits.experiments import sweep
+    from edgedigits.training import config
 
     recipe = config.load(pipeline)
     overrides = {}
@@ -364,8 +371,8 @@ def sweep_group():
 def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Prune one trained model to each sparsity, export and quantize each; plot accuracy against non-zero weights
     and gzipped INT8 bytes. Writes OUT_DIR/sparsity.{json,md,png}."""
-    from edgedigits import sweep
-    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+    from edgedigits.experiments import sweep
+    from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
 
     recipe, overrides, out, runs, workers = _sweep_setup("sparsity", pipeline, out_dir, runs_dir, workers, settings)
     try:
@@ -398,8 +405,8 @@ def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_a
 def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Train the same model with each optimizer, same seed and epochs: final and best validation accuracy, epochs
     to reach --target, time, and the exported model's test accuracy. Writes OUT_DIR/optimizers.{json,md,png}."""
-    from edgedigits import sweep
-    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+    from edgedigits.experiments import sweep
+    from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
 
     recipe, overrides, out, runs, workers = _sweep_setup("optimizers", pipeline, out_dir, runs_dir, workers, settings)
     if epochs < 1:
@@ -423,8 +430,8 @@ def sweep_pipeline(pipeline, params, out_dir, runs_dir, workers, ray_address, se
     """Run the whole train-prune-export for every combination of --param values (structured widths, sparsity
     targets, ...): MACs, accuracies, INT8 size per cell. Each cell ships into its own runs directory, never exported/.
     Writes OUT_DIR/pipeline.{json,md}."""
-    from edgedigits import sweep
-    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+    from edgedigits.experiments import sweep
+    from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
 
     recipe, overrides, out, runs, workers = _sweep_setup("pipeline", pipeline, out_dir, runs_dir, workers, settings)
     rows = sweep.pipelines(recipe, dict(sweep.parse_param(text) for text in params), out, runs, data_dir, workers,
@@ -447,8 +454,8 @@ def sweep_pipeline(pipeline, params, out_dir, runs_dir, workers, ray_address, se
 def sweep_grid(pipeline, params, folds, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Grid search with k-fold cross-validation: every combination of --param values on every fold; mean and
     standard deviation of validation accuracy per cell, and the best cell. Writes OUT_DIR/grid.{json,md}."""
-    from edgedigits import sweep
-    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+    from edgedigits.experiments import sweep
+    from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
 
     recipe, overrides, out, runs, workers = _sweep_setup("grid", pipeline, out_dir, runs_dir, workers, settings)
     grid = dict(sweep.parse_param(text) for text in params)
@@ -476,7 +483,7 @@ def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, thread
     In the window, q or Esc quits. Headless (automatic without a display) prints one JSON line per frame:
     frame, time, ms, text, digits, confidences, uncertain, boxes [x,y,w,h], lines.
     """
-    from edgedigits import webcam
+    from edgedigits.runtime import webcam
 
     automatic = headless is None
     if automatic:
@@ -502,7 +509,7 @@ def predict_cmd(images, as_json, model, threshold, ink, threads):
     """Print the digits read in each IMAGE: 'IMAGE: 1234', lines separated by a space, '?' after an uncertain digit."""
     import json
 
-    from edgedigits import webcam
+    from edgedigits.runtime import webcam
 
     webcam.quiet_opencv()
     frames = [webcam.read_image(path) for path in images]  # every image readable before anything is printed

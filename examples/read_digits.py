@@ -10,7 +10,8 @@ import sys
 
 import cv2
 
-from edgedigits import runtime, vision
+from edgedigits import runtime
+from edgedigits.runtime import vision
 
 model = runtime.Classifier(sys.argv[1], threads=1)
 for path in sys.argv[2:]:

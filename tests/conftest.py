@@ -1,6 +1,7 @@
 import pytest
 
-from edgedigits import config, data
+from edgedigits.runtime import data
+from edgedigits.training import config
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 import pytest
 
-from edgedigits import config, models
+from edgedigits.training import config, models
 from edgedigits.errors import InputError
 
 

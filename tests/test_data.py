@@ -1,4 +1,4 @@
-"""edgedigits.data: every source, the cache, and the checks on what is read, with small fake datasets."""
+"""edgedigits.runtime.data: every source, the cache, and the checks on what is read, with small fake datasets."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgedigits import data
+from edgedigits.runtime import data
 from edgedigits.errors import InputError
 
 STEMS = data.IDX_FILES  # split -> file name without .gz

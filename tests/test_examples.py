@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits import scenes
+from edgedigits.runtime import scenes
 
 ROOT = Path(__file__).resolve().parent.parent
 # The shipped INT8 lenet (committed in exported/).

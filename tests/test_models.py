@@ -1,6 +1,6 @@
 import pytest
 
-from edgedigits import models
+from edgedigits.training import models
 from edgedigits.errors import InputError
 
 # Parameter counts as printed by model.summary() in the seed documents.
@@ -45,7 +45,8 @@ def test_cnn7_is_seed_003_model_7():
 def test_functional_resnet_exports_to_onnx_with_parity(tmp_path):
     import numpy as np
 
-    from edgedigits import export, runtime
+    from edgedigits import runtime
+    from edgedigits.training import export
 
     model = models.create_model("resnet")
     assert sum(type(layer).__name__ == "Add" for layer in model.layers) == 9  # 3 stages x 3 residual blocks

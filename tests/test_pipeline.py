@@ -7,7 +7,8 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits import config, pipeline, quantize, runtime
+from edgedigits import runtime
+from edgedigits.training import config, pipeline, quantize
 from tests.conftest import tiny_recipe
 
 
@@ -149,7 +150,7 @@ def test_report_command_regenerates_and_refuses_a_non_run(shipped, tmp_path):
     result = CliRunner().invoke(cli, ["report", str(run_dir)])
     assert result.exit_code == 0, result.output
     assert (run_dir / "report.md").is_file()
-    from edgedigits import report
+    from edgedigits.training import report
     from edgedigits.errors import InputError
 
     with pytest.raises(InputError, match="no run.json"):
@@ -157,7 +158,7 @@ def test_report_command_regenerates_and_refuses_a_non_run(shipped, tmp_path):
 
 
 def test_compare_rescores_and_times_the_shipped_files(shipped, mnist):
-    from edgedigits import compare
+    from edgedigits.experiments import compare
 
     out, manifest = shipped
     rows = compare.measure([{"manifest": manifest, "dir": out, "reused": True}], "mnist", latency_runs=40,
@@ -173,7 +174,7 @@ def test_compare_rescores_and_times_the_shipped_files(shipped, mnist):
 
 
 def test_compare_finds_recipes_by_pipeline_or_model_and_refuses_mismatches():
-    from edgedigits import compare
+    from edgedigits.experiments import compare
     from edgedigits.errors import InputError
 
     assert compare.recipe_for("lenet", "mnist").name == "lenet"

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 import onnx
-from edgedigits import config, data, quantize
+from edgedigits.runtime import data
+from edgedigits.training import config, graphstats, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,6 @@ def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candida
     assert settings["variant"] == "dynamic-dense" and settings["format"] == "dynamic"
     proto = onnx.load(str(out))
     assert "MatMulInteger" in {n.op_type for n in proto.graph.node} and "labels" in {p.key for p in proto.metadata_props}
-    stats = quantize.int8_weight_stats(out)
+    stats = graphstats.weight_stats(out)
     assert stats["int8_weights"] == 256 * 120 + 120 * 84 + 84 * 10 and stats["float_weights"] == 6 * 25 + 16 * 6 * 25
 

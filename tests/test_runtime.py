@@ -13,7 +13,7 @@ from edgedigits.errors import InputError
 
 
 def test_runtime_half_never_imports_tensorflow():
-    code = ("import sys, edgedigits.runtime, edgedigits.vision, edgedigits.webcam, edgedigits.bench, edgedigits.cli; "
+    code = ("import sys, edgedigits.runtime, edgedigits.runtime.vision, edgedigits.runtime.webcam, edgedigits.runtime.bench, edgedigits.cli; "
             "assert not {'tensorflow', 'tf_keras', 'keras'} & set(sys.modules), 'training stack imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

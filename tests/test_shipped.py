@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edgedigits import artifacts, bench, data, runtime
-from edgedigits.config import PIPELINES_DIR
+from edgedigits import runtime
+from edgedigits.runtime import artifacts, data
+from edgedigits.training import graphstats
+from edgedigits.training.config import PIPELINES_DIR
 
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim"]
@@ -46,16 +48,16 @@ def test_lenet_slim_meets_the_structured_pruning_bars():
     m = manifest("lenet-slim")
     stages = m["stages"]
     assert stages["pruned"]["test_accuracy"] >= 98.9
-    slim = bench.onnx_macs(EXPORTED / "lenet-slim.onnx")
-    assert slim == bench.onnx_macs(EXPORTED / "lenet-slim.int8.onnx") == stages["pruned"]["macs"] == m["structured"]["macs"]["after"]
-    assert bench.onnx_macs(EXPORTED / "lenet.onnx") == m["structured"]["macs"]["before"] >= 2 * slim
+    slim = graphstats.macs(EXPORTED / "lenet-slim.onnx")
+    assert slim == graphstats.macs(EXPORTED / "lenet-slim.int8.onnx") == stages["pruned"]["macs"] == m["structured"]["macs"]["after"]
+    assert graphstats.macs(EXPORTED / "lenet.onnx") == m["structured"]["macs"]["before"] >= 2 * slim
     assert {k: v["after"] for k, v in m["structured"]["widths"].items()} == m["pipeline"]["structured"]["widths"]
 
 
 @pytest.mark.slow
 def test_full_lenet_pipeline_from_scratch(tmp_path):
     """The main job on full MNIST (~6 minutes on 2 cores): the bars hold for a fresh run, not only the shipped one."""
-    from edgedigits import config, pipeline
+    from edgedigits.training import config, pipeline
 
     m = pipeline.run(config.load("lenet"), tmp_path / "exported", tmp_path / "runs", log=print)
     stages = m["stages"]

@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits import bench, config, models, pipeline, structured
+from edgedigits.training import config, graphstats, models, pipeline, structured
 from edgedigits.errors import InputError
-from edgedigits.training_stack import keras
+from edgedigits.training.stack import keras
 from tests.conftest import tiny_recipe
 
 LENET_MACS = 24 * 24 * 6 * 5 * 5 * 1 + 8 * 8 * 16 * 5 * 5 * 6 + 256 * 120 + 120 * 84 + 84 * 10  # 281,640
@@ -39,7 +39,7 @@ def test_macs_of_lenet_match_a_hand_count():
 def test_onnx_macs_of_the_shipped_lenet_match_the_hand_count():
     from tests.test_shipped import EXPORTED
 
-    assert bench.onnx_macs(EXPORTED / "lenet.onnx") == bench.onnx_macs(EXPORTED / "lenet.int8.onnx") == LENET_MACS
+    assert graphstats.macs(EXPORTED / "lenet.onnx") == graphstats.macs(EXPORTED / "lenet.int8.onnx") == LENET_MACS
 
 
 def test_kept_units_are_the_top_scoring_ones():
@@ -156,8 +156,8 @@ def test_pipeline_ships_a_narrow_model_and_records_widths_and_macs(tmp_path, mni
     assert (3, 1, 5, 5) in shapes or (5, 5, 1, 3) in shapes
     assert "structured" in pipeline.table(manifest) and "MACs" in pipeline.table(manifest)
     # the runtime-side counter reads the same MACs out of the shipped graphs, fp32 and INT8 (QDQ) alike
-    assert bench.onnx_macs(tmp_path / "exported" / "tiny.onnx") == after
-    assert bench.onnx_macs(tmp_path / "exported" / "tiny.int8.onnx") == after
+    assert graphstats.macs(tmp_path / "exported" / "tiny.onnx") == after
+    assert graphstats.macs(tmp_path / "exported" / "tiny.int8.onnx") == after
 
 
 def test_a_sweep_sets_widths_with_dotted_overrides():
@@ -178,7 +178,7 @@ def test_a_sweep_sets_widths_with_dotted_overrides():
 
 
 def test_distillation_trains_the_student_and_leaves_the_teacher_alone(tmp_path, mnist):
-    from edgedigits import train
+    from edgedigits.training import train
 
     recipe = tiny_recipe(tmp_path, structured={"widths": {"conv1": 3, "conv2": 8}, "steps": 1, "epochs": 1,
                                                "distill": 0.5})

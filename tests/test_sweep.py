@@ -6,7 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from edgedigits import config, models, prune, runtime, sweep
+from edgedigits import runtime
+from edgedigits.experiments import sweep
+from edgedigits.training import config, models, prune
 from edgedigits.errors import InputError
 from tests.conftest import tiny_recipe
 from tests.sweep_trials import failing_trial, square_trial

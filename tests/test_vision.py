@@ -1,4 +1,4 @@
-"""Digit finding and MNIST-style normalization (edgedigits.vision) and the synthetic scenes (edgedigits.scenes)."""
+"""Digit finding and MNIST-style normalization (edgedigits.runtime.vision) and the synthetic scenes (edgedigits.runtime.scenes)."""
 
 import subprocess
 import sys
@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits import scenes, vision
+from edgedigits.runtime import scenes, vision
 from edgedigits.errors import InputError
 
 
 def test_runtime_half_modules_never_import_tensorflow():
-    code = ("import sys, edgedigits.vision, edgedigits.webcam, edgedigits.scenes, edgedigits.cli; "
+    code = ("import sys, edgedigits.runtime.vision, edgedigits.runtime.webcam, edgedigits.runtime.scenes, edgedigits.cli; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits import cli, scenes, webcam
+from edgedigits import cli
+from edgedigits.runtime import scenes, webcam
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier
 

@@ -68,7 +68,7 @@ def count_params(name: str, num_classes: int = 10) -> int:
 
 
 def _keras():
-    from edgedigits.training_stack import keras
+    from edgedigits.training.stack import keras
 
     return keras
 

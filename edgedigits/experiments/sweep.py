@@ -23,8 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from edgedigits import config
-from edgedigits.artifacts import ensure_writable_dir, write_json_atomic
+from edgedigits.training import config
+from edgedigits.runtime.artifacts import ensure_writable_dir, write_json_atomic
 from edgedigits.errors import InputError
 
 SPARSITIES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.98)
@@ -131,7 +131,8 @@ def _quiet(message: str) -> None:
 
 
 def _setup(params: dict):
-    from edgedigits import data, train
+    from edgedigits.runtime import data
+    from edgedigits.training import train
 
     recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
     ds = data.load(recipe.dataset, params.get("data_dir"))
@@ -140,8 +141,8 @@ def _setup(params: dict):
 
 def _train(recipe: config.Pipeline, ds, split, run_dir: Path):
     """Train a fresh model as the recipe says, quietly; returns it and the training seconds."""
-    from edgedigits import train
-    from edgedigits.pipeline import timed
+    from edgedigits.training import train
+    from edgedigits.training.pipeline import timed
 
     times = {}
     with timed(times, "train"):
@@ -161,8 +162,8 @@ def train_base_trial(params: dict) -> dict:
 
 def sparsity_trial(params: dict) -> dict:
     """Prune the base model to one overall sparsity (0 = the dense model as is), export, quantize, score."""
-    from edgedigits import export, pipeline, prune
-    from edgedigits.artifacts import file_stats
+    from edgedigits.training import export, pipeline, prune
+    from edgedigits.runtime.artifacts import file_stats
 
     recipe, ds, train = _setup(params)
     split = train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
@@ -200,7 +201,7 @@ def sparsity_trial(params: dict) -> dict:
 
 
 def _history_result(run_dir: Path, target: float) -> dict:
-    from edgedigits.report import read_history
+    from edgedigits.training.report import read_history
 
     history = read_history(run_dir / "history.csv")
     val = history["val_accuracy"]
@@ -218,7 +219,7 @@ def _history_result(run_dir: Path, target: float) -> dict:
 
 def optimizer_trial(params: dict) -> dict:
     """Train with one optimizer for a fixed budget (no early stopping), then score the export on the test set."""
-    from edgedigits import export, pipeline
+    from edgedigits.training import export, pipeline
 
     recipe, ds, train = _setup(params)
     split = train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
@@ -234,7 +235,7 @@ def fold_split(ds, recipe: config.Pipeline, fold: int, folds: int):
     """Fold `fold` of a stratified k-fold over the training images (the test set is never part of tuning)."""
     from sklearn.model_selection import StratifiedKFold
 
-    from edgedigits import train
+    from edgedigits.training import train
     from edgedigits.runtime import normalize
 
     x, y = ds.x_train, ds.y_train
@@ -261,7 +262,7 @@ def grid_trial(params: dict) -> dict:
 
 def pipeline_trial(params: dict) -> dict:
     """The whole train-prune-export for one cell (e.g. structured widths); its files go to the trial's own dirs."""
-    from edgedigits import pipeline
+    from edgedigits.training import pipeline
 
     recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
     run_dir = Path(params["run_dir"])
@@ -423,7 +424,7 @@ def plot_sparsity(rows: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgedigits.report import _save_figure
+    from edgedigits.training.report import _save_figure
 
     dense = rows[0]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -468,7 +469,7 @@ def plot_optimizers(rows: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgedigits.report import _save_figure
+    from edgedigits.training.report import _save_figure
 
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(12, 4.5))
     for r in rows:

@@ -13,22 +13,19 @@ import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from edgedigits import data, export, models, prune, quantize, report, runtime, structured, train
-from edgedigits.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.config import Pipeline, to_dict
+from edgedigits import runtime
+from edgedigits.runtime import data, timing
+from edgedigits.training import export, graphstats, models, prune, quantize, report, structured, train
+from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.training.config import Pipeline, to_dict
 from edgedigits.errors import AccuracyGateError
 
 LIBRARIES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "numpy")
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def _machine() -> dict:
+    facts = timing.machine_info()
+    return {"cpu": facts["cpu"], "cores": facts["cores"], "features": facts["features"], "platform": platform.platform()}
 
 
 def library_versions() -> dict:
@@ -73,7 +70,7 @@ def quantize_and_score(pruned_path: Path, int8_path: Path, ds, split: train.Spli
         raise AccuracyGateError(
             f"INT8 model lost {drop:.2f} accuracy points (limit {pipeline.quantize.max_accuracy_drop}); nothing written"
         )
-    weights = quantize.int8_weight_stats(int8_path)
+    weights = graphstats.weight_stats(int8_path)
     # Kernels are counted in the INT8 graph itself (a weight can round to 0; a variant may keep some in fp32);
     # other parameters are as when pruned.
     kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in pruned["layers"].values())
@@ -175,7 +172,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         "pipeline_file": pipeline_file(pipeline),
         "pipeline": {**to_dict(pipeline), "path": pipeline_file(pipeline)},
         "libraries": library_versions(),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "machine": _machine(),
         "files": {"pruned": f"{pipeline.name}.onnx", "int8": f"{pipeline.name}.int8.onnx"},
     }
     log("report: curves, confusion matrices, classification reports")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from edgedigits.errors import InputError
 
+# The recipes shipped with the package (pipelines/ of the source tree, package data in a wheel).
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
-# defined in edgedigits/quantize.py (kept here so reading a recipe never imports onnxruntime; a test checks they agree)
+# defined in edgedigits/training/quantize.py (kept here so reading a recipe never imports onnxruntime; a test checks they agree)
 QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense", "dynamic-dense",
                   "dynamic-dense-reduce-range")
 # Built by default: the static ones. Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
@@ -22,7 +23,7 @@ QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "
 # predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
 DEFAULT_QUANT_VARIANTS = tuple(v for v in QUANT_VARIANTS if not v.startswith("dynamic"))
 QUANT_SELECT = ("fastest", "accurate")
-CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/structured.py
+CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
 
 
@@ -66,7 +67,7 @@ class Prune(Optimizer):
 
 @dataclass
 class Structured(Optimizer):
-    """Remove whole filters/units (edgedigits/structured.py) after training, before magnitude pruning."""
+    """Remove whole filters/units (edgedigits/training/structured.py) after training, before magnitude pruning."""
 
     enabled: bool = False  # off: the pipeline is exactly as without this table
     # kept filters/units per layer: an int (count) or a float in (0, 1] (fraction of the trained width);
@@ -96,7 +97,7 @@ class Quantize:
     max_accuracy_drop: float = 0.3  # percentage points, against the pruned fp32 model
     per_channel: bool = True
     calibration_method: str = "minmax"  # minmax, entropy or percentile
-    # variants to build; which one is shipped is `select`'s choice (see edgedigits/quantize.py for why a choice)
+    # variants to build; which one is shipped is `select`'s choice (see edgedigits/training/quantize.py for why a choice)
     variants: list = field(default_factory=lambda: list(DEFAULT_QUANT_VARIANTS))
     # fastest: the lowest batch-1 p50 on this machine among variants within max_accuracy_drop on validation;
     # accurate: the best validation accuracy, whatever its speed
@@ -162,17 +163,22 @@ class Pipeline:
 
 
 def resolve(name_or_path: str) -> Path:
-    """A pipeline is named (lenet -> pipelines/lenet.toml) or given as a path to a .toml file."""
+    """A recipe by name (./pipelines/NAME.toml if the working directory has one, else the packaged recipe), or a
+    path to a .toml file of the user's own."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.parent != Path("."):
         if not path.is_file():
             raise InputError(f"pipeline file not found: {path}")
         return path
-    path = PIPELINES_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PIPELINES_DIR.glob("*.toml")))
-        raise InputError(f"unknown pipeline '{name_or_path}' (known: {known})")
-    return path
+    for candidate in (Path("pipelines") / f"{name_or_path}.toml", PIPELINES_DIR / f"{name_or_path}.toml"):
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"unknown pipeline '{name_or_path}' (known: {', '.join(known())}; or give a path to a .toml file)")
+
+
+def known() -> list[str]:
+    """Names of the packaged recipes and of those in ./pipelines/."""
+    return sorted({p.stem for d in (PIPELINES_DIR, Path("pipelines")) if d.is_dir() for p in d.glob("*.toml")})
 
 
 def load(name_or_path: str, **overrides) -> Pipeline:

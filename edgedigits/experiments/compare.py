@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits import bench, config, data, runtime
+from edgedigits import runtime
+from edgedigits.runtime import data, timing
+from edgedigits.training import config, graphstats
 from edgedigits.errors import InputError
 
 STAGES = (("pruned", "pruned fp32"), ("int8", "INT8"))
@@ -20,7 +22,7 @@ STAGES = (("pruned", "pruned fp32"), ("int8", "INT8"))
 
 def recipe_for(name: str, dataset: str) -> config.Pipeline:
     """A pipeline by name, else the recipe in pipelines/ that trains model `name` on `dataset`, else the defaults."""
-    from edgedigits import models
+    from edgedigits.training import models
 
     candidates = []
     for path in sorted(config.PIPELINES_DIR.glob("*.toml")):
@@ -51,7 +53,7 @@ def finished(recipe: config.Pipeline, dirs: list[Path]) -> tuple[dict, Path] | N
 
 def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int = 2000, log=print) -> list[dict]:
     """Score and time the shipped files of each entry ({recipe, manifest, dir}); returns one row per model."""
-    from edgedigits.report import log_loss
+    from edgedigits.training.report import log_loss
 
     ds = data.load(dataset, data_dir)
     timed = {}
@@ -62,7 +64,7 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
         row = {
             "name": manifest["name"], "model": manifest["model"], "dataset": manifest["dataset"],
             "parameters": stages["pruned"]["parameters"],  # of the shipped network (narrower if structured-pruned)
-            "macs": bench.onnx_macs(directory / manifest["files"]["pruned"]),  # from the file: older manifests lack it
+            "macs": graphstats.macs(directory / manifest["files"]["pruned"]),  # from the file: older manifests lack it
             "nonzero_parameters": stages["pruned"]["nonzero_parameters"],
             "kernel_sparsity": stages["pruned"]["kernel_sparsity"],
             # the shipped network before magnitude pruning: for a structured-pruned model, its narrow dense network
@@ -83,10 +85,10 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
             timed[(manifest["name"], stage)] = (run, runtime.normalize(ds.x_test[:256]))
         rows.append(row)
     log(f"batch-1 latency, 1 thread, {latency_runs} runs per file, round-robin over {len(timed)} files")
-    samples = bench.interleaved_latency_us(timed, warmup=100, count=latency_runs)
+    samples = timing.interleaved_latency_us(timed, warmup=100, count=latency_runs)
     for row in rows:
         for stage, _ in STAGES:
-            p = bench.percentiles(samples[(row["name"], stage)])
+            p = timing.percentiles(samples[(row["name"], stage)])
             row[f"{stage}_p50_us"], row[f"{stage}_p90_us"] = round(p["p50_us"], 1), round(p["p90_us"], 1)
     return rows
 
@@ -112,7 +114,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgedigits.report import _save_figure
+    from edgedigits.training.report import _save_figure
 
     rows = sorted(rows, key=lambda r: r["parameters"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))

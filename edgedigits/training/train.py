@@ -13,11 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits import models
-from edgedigits.config import Augment, Optimizer, Train
-from edgedigits.data import Dataset, split_validation
+from edgedigits.training import models
+from edgedigits.training.config import Augment, Optimizer, Train
+from edgedigits.runtime.data import Dataset, split_validation
 from edgedigits.runtime import normalize
-from edgedigits.training_stack import keras
+from edgedigits.training.stack import keras
 
 
 @dataclass

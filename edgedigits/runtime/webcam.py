@@ -19,11 +19,10 @@ from typing import Callable, Iterator, TextIO
 import cv2
 import numpy as np
 
-from edgedigits import vision
+from edgedigits.runtime import vision
 from edgedigits.errors import InputError
-from edgedigits.runtime import Classifier
+from edgedigits.runtime import Classifier, default_model
 
-DEFAULT_MODEL = "exported/lenet.int8.onnx"
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 WINDOW = "edgedigits webcam (q or Esc quits)"
@@ -61,15 +60,9 @@ class Reader:
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
                 ink: str = "auto") -> Reader:
-    """A reader on `model`, by default the shipped INT8 lenet (exported/ here, else in the source checkout)."""
-    path = Path(model or DEFAULT_MODEL)
-    if model is None and not path.is_file():
-        shipped = Path(__file__).resolve().parent.parent / DEFAULT_MODEL
-        if not shipped.is_file():
-            raise InputError(f"model not found: {path} (build it with `edgedigits train-prune-export lenet`, "
-                             "or pass --model)")
-        path = shipped
-    return Reader(Classifier(path, threads=threads), threshold, vision.Settings(ink=ink))
+    """A reader on `model`, by default exported/lenet.int8.onnx if the working directory has one, else the INT8
+    lenet shipped in the package."""
+    return Reader(Classifier(model or default_model(), threads=threads), threshold, vision.Settings(ink=ink))
 
 
 def as_text(digits: list[Digit], mark_uncertain: bool = True) -> str:

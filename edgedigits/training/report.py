@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits import data, runtime
-from edgedigits.artifacts import atomic_path, write_bytes_atomic, write_json_atomic
+from edgedigits import runtime
+from edgedigits.runtime import data
+from edgedigits.runtime.artifacts import atomic_path, write_bytes_atomic, write_json_atomic
 from edgedigits.errors import InputError
 
 STAGES = ("fp32", "structured", "pruned", "int8")  # run_dir/STAGE.onnx, in pipeline order

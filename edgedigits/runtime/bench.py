@@ -8,24 +8,18 @@ on the full test set through the same throughput session, so the number that is 
 from __future__ import annotations
 
 import json
-import os
-import platform
-import time
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
-from edgedigits import data
-from edgedigits.artifacts import file_stats
 from edgedigits.errors import InputError
-from edgedigits.runtime import normalize, open_session
+from edgedigits.runtime import data, normalize, open_session
+from edgedigits.runtime.artifacts import file_stats
+from edgedigits.runtime.timing import interleaved_latency_us, percentiles, throughput
 
-CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 # Providers onnxruntime may list that are not a local device to measure (Azure calls a remote endpoint).
 NOT_LOCAL = {"AzureExecutionProvider"}
 
@@ -66,35 +60,6 @@ class Row:
     throughput_ips: float | None = None
     error: str = ""
     extra: dict = field(default_factory=dict)
-
-
-# --- machine -------------------------------------------------------------------------------------------------------
-
-
-def machine_info() -> dict:
-    """CPU model, cores, the instruction-set features that decide INT8/fp32 speed, and library versions."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    libs = {}
-    for name in ("onnxruntime", "onnx", "numpy", "openvino"):
-        try:
-            libs[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "features": [f for f in CPU_FEATURES if f in flags],
-        "python": platform.python_version(),
-        "libraries": libs,
-    }
 
 
 # --- targets -------------------------------------------------------------------------------------------------------
@@ -184,16 +149,11 @@ def describe(path: Path) -> dict:
     stem = path.name.removesuffix(".onnx")
     name, _, variant = stem.partition(".")
     variant = variant or "pruned"
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
-    if not proto.graph.input:
-        raise InputError(f"{path}: not a readable ONNX model (no graph inputs)")
-    meta = {p.key: p.value for p in proto.metadata_props}
+    session = open_session(path, 1)  # InputError when it is not a loadable model
+    meta = session.get_modelmeta().custom_metadata_map
     info = {"model": name, "variant": meta.get("stage", variant), "dataset": meta.get("dataset", "mnist")}
-    shape = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
-    if len(shape) != 4 or shape[1:] != [28, 28, 1]:
+    shape = session.get_inputs()[0].shape
+    if len(shape) != 4 or list(shape[1:]) != [28, 28, 1]:
         raise InputError(f"{path}: input must be [N,28,28,1], got {shape}")
     manifest = path.with_name(f"{name}.json")
     if manifest.is_file():
@@ -203,77 +163,6 @@ def describe(path: Path) -> dict:
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
-
-
-def percentiles(samples_us: np.ndarray) -> dict:
-    p50, p90, p99 = np.percentile(np.asarray(samples_us, dtype=np.float64), [50, 90, 99])
-    return {"p50_us": float(p50), "p90_us": float(p90), "p99_us": float(p99)}
-
-
-def onnx_macs(path: Path) -> int:
-    """Multiply-accumulates per image in the Conv and MatMul/Gemm nodes, from the graph's inferred shapes.
-
-    Counts what edgedigits.structured.macs counts in Keras (conv: output pixels x kernel x input channels per group;
-    matmul: weight rows x columns), read from the file itself, so a QDQ INT8 graph counts like its fp32 source.
-    Bias adds, activations and pooling are left out; QOperator nodes (QLinearConv) are not counted.
-    """
-    proto = onnx.load(str(path))
-    inferred = onnx.shape_inference.infer_shapes(proto)
-    shapes = {i.name: list(i.dims) for i in proto.graph.initializer}
-    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
-        shapes[info.name] = [d.dim_value for d in info.type.tensor_type.shape.dim]
-    total = 0
-    for node in inferred.graph.node:
-        if node.op_type == "Conv":
-            cout, cin, kh, kw = shapes[node.input[1]]  # cin is per group already
-            _, _, h, w = shapes[node.output[0]]  # tf2onnx emits NCHW Conv between transposes
-            total += h * w * cout * cin * kh * kw
-        elif node.op_type in ("MatMul", "Gemm") and len(shapes.get(node.input[1], [])) == 2:
-            rows, cols = shapes[node.input[1]]
-            total += rows * cols
-    return int(total)
-
-
-def latency_us(run: Callable, images: np.ndarray, warmup: int, runs: int) -> np.ndarray:
-    """Batch-1 wall time of `run` per call, in microseconds, cycling through real images."""
-    singles = [images[i : i + 1] for i in range(min(len(images), 256))]
-    for i in range(warmup):
-        run(singles[i % len(singles)])
-    samples = np.empty(runs)
-    clock = time.perf_counter_ns
-    for i in range(runs):
-        x = singles[i % len(singles)]
-        t0 = clock()
-        run(x)
-        samples[i] = (clock() - t0) / 1000.0
-    return samples
-
-
-def interleaved_latency_us(runs: dict, warmup: int, count: int, rounds: int = 20) -> dict:
-    """Batch-1 latency samples for several models, measured round-robin so every model sees the same machine.
-
-    `runs` maps a key to (run, images). On a shared or frequency-scaling machine (this VM: the same model measured
-    39-63 us p50 in back-to-back runs) measuring models one after another compares machine states, not models.
-    """
-    per_round = max(1, count // rounds)
-    samples = {key: [] for key in runs}
-    for key, (run, images) in runs.items():
-        latency_us(run, images, warmup, 0)
-    for _ in range(rounds):
-        for key, (run, images) in runs.items():
-            samples[key].append(latency_us(run, images, 5, per_round))
-    return {key: np.concatenate(parts) for key, parts in samples.items()}
-
-
-def throughput(run: Callable, images: np.ndarray, batch: int, seconds: float) -> float:
-    """Images per second at `batch`, over at least `seconds` (and at least 3 batches) after one warm-up batch."""
-    x = images[:batch]
-    run(x)
-    done, t0 = 0, time.perf_counter()
-    while done < 3 * len(x) or time.perf_counter() - t0 < seconds:
-        run(x)
-        done += len(x)
-    return done / (time.perf_counter() - t0)
 
 
 def accuracy(run: Callable, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
@@ -383,7 +272,7 @@ def write_reports(rows, machine, header, json_path=None, csv_path=None, markdown
     import csv
     import io
 
-    from edgedigits.artifacts import write_bytes_atomic, write_json_atomic
+    from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
 
     if json_path:
         write_json_atomic(json_path, {"machine": machine, "settings": header, "rows": as_records(rows)})
@@ -406,7 +295,7 @@ def plot(rows: list[Row], path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgedigits.artifacts import atomic_path
+    from edgedigits.runtime.artifacts import atomic_path
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
     first = {}

@@ -21,6 +21,8 @@ IMAGE_SHAPE = (28, 28)
 ONE_IMAGE = (1, 28, 28, 1)
 UINT8 = np.dtype(np.uint8)  # arrays of native uint8 share this dtype object: an `is` test is the cheapest
 NORMALIZATION = "float32 = uint8 / 255, shape [N,28,28,1], white ink on black (MNIST convention)"
+DEFAULT_MODEL = Path("exported/lenet.int8.onnx")  # what `train-prune-export lenet` writes
+PACKAGED_MODEL = Path(__file__).resolve().parent / "shipped" / "lenet.int8.onnx"  # the INT8 lenet in the package
 
 
 # uint8 -> float32 uint8/255 by table lookup: bit-identical to astype(float32) / 255, and not a numpy ufunc. Measured
@@ -49,6 +51,12 @@ def normalize(images: np.ndarray) -> np.ndarray:
                              f"[{x.min():g}, {x.max():g}]")
         return x[..., None]
     raise InputError(f"expected uint8 or float images, got dtype {images.dtype}")
+
+
+def default_model() -> Path:
+    """The model apps use when none is named: exported/lenet.int8.onnx in the working directory (a user's own
+    build), else the INT8 lenet shipped inside the package."""
+    return DEFAULT_MODEL if DEFAULT_MODEL.is_file() else PACKAGED_MODEL
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:

@@ -25,9 +25,10 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       quantize_dynamic, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from edgedigits import bench, data, runtime
-from edgedigits.artifacts import atomic_path, file_stats
-from edgedigits.config import Pipeline, Quantize
+from edgedigits import runtime
+from edgedigits.runtime import data, timing
+from edgedigits.runtime.artifacts import atomic_path, file_stats
+from edgedigits.training.config import Pipeline, Quantize
 
 CALIBRATION = {
     "minmax": CalibrationMethod.MinMax,
@@ -113,11 +114,11 @@ def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: floa
         name_in = session.get_inputs()[0].name
         return lambda x: session.run(None, {name_in: x})[0]
 
-    latency = bench.interleaved_latency_us({n: (runner(s), images) for n, s in one.items()}, min(200, runs), runs)
+    latency = timing.interleaved_latency_us({n: (runner(s), images) for n, s in one.items()}, min(200, runs), runs)
     throughput = {name: [] for name in paths}
     for _ in range(5):
         for name, session in every.items():
-            throughput[name].append(bench.throughput(runner(session), images, 256, seconds / 5))
+            throughput[name].append(timing.throughput(runner(session), images, 256, seconds / 5))
     out = {}
     for name in paths:
         p50, p90 = np.percentile(latency[name], [50, 90])
@@ -171,7 +172,7 @@ def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np
         best = select(candidates, reference["validation_accuracy"], cfg)
         with atomic_path(int8_path) as out:
             shutil.copyfile(paths[best], out)
-    v, machine = VARIANTS[best], bench.machine_info()
+    v, machine = VARIANTS[best], timing.machine_info()
     return {
         "variant": best,
         "format": v.format,
@@ -195,44 +196,6 @@ def _with_metadata(path: Path, source) -> onnx.ModelProto:
         proto.metadata_props.extend(onnx.load(str(source)).metadata_props)
     return proto
 
-
-def int8_weight_stats(path: str | Path) -> dict:
-    """Count the conv/dense kernels' elements and exact zeros in the quantized graph itself: INT8 kernels (fed to
-    DequantizeLinear, or to MatMulInteger/ConvInteger in dynamic variants) and the kernels a variant left in fp32.
-
-    An INT8 weight is zero when (q - zero_point) == 0 for its channel; comparing q with 0 would be wrong for uint8
-    weights and for channels that pruning emptied entirely (onnxruntime gives those their own zero point).
-    """
-    graph = onnx.load(str(path)).graph
-    inits = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    counts = {"int8_weights": 0, "int8_zeros": 0, "float_weights": 0, "float_zeros": 0}
-    for node in graph.node:
-        if node.op_type == "DequantizeLinear":
-            weight, zp_input, axis = 0, 2, next((a.i for a in node.attribute if a.name == "axis"), 1)
-        elif node.op_type in ("MatMulInteger", "ConvInteger"):  # zero point per output column / channel
-            weight, zp_input, axis = 1, 3, -1 if node.op_type == "MatMulInteger" else 0
-        elif node.op_type in ("Conv", "Gemm", "MatMul"):
-            w = inits.get(node.input[1]) if len(node.input) > 1 else None
-            if w is not None and w.ndim >= 2 and np.issubdtype(w.dtype, np.floating):
-                counts["float_weights"] += w.size
-                counts["float_zeros"] += int(np.sum(w == 0))
-            continue
-        else:
-            continue
-        if len(node.input) <= weight or node.input[weight] not in inits or inits[node.input[weight]].ndim < 2:
-            continue
-        q = inits[node.input[weight]].astype(np.int32)
-        zp_name = node.input[zp_input] if len(node.input) > zp_input else ""
-        zp = inits[zp_name].astype(np.int32) if zp_name else np.zeros(1, np.int32)
-        if zp.size > 1:  # per-channel: align the zero points with their axis
-            shape = [1] * q.ndim
-            shape[axis] = zp.size
-            zp = zp.reshape(shape)
-        counts["int8_weights"] += q.size
-        counts["int8_zeros"] += int(np.sum(q == zp))
-    total = counts["int8_weights"] + counts["float_weights"]
-    zeros = counts["int8_zeros"] + counts["float_zeros"]
-    return {**counts, "kernel_sparsity": round(zeros / total, 4) if total else 0.0}
 
 
 def describe(settings: dict) -> str:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from edgedigits import models
-from edgedigits.artifacts import atomic_path
+from edgedigits.training import models
+from edgedigits.runtime.artifacts import atomic_path
 from edgedigits.errors import GateError
 from edgedigits.runtime import NORMALIZATION, Classifier, normalize
-from edgedigits.training_stack import tf
+from edgedigits.training.stack import tf
 
 import tf2onnx  # noqa: E402  (after training_stack: it imports TensorFlow)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.config import Prune
+from edgedigits.training.config import Prune
 from edgedigits.errors import InputError
-from edgedigits.train import Split, fit, steps_per_epoch
-from edgedigits.training_stack import keras, tfmot
+from edgedigits.training.train import Split, fit, steps_per_epoch
+from edgedigits.training.stack import keras, tfmot
 
 PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
 

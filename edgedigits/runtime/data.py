@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgedigits.artifacts import atomic_path
+from edgedigits.runtime.artifacts import atomic_path
 from edgedigits.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.config import CRITERIA, Structured
+from edgedigits.training.config import CRITERIA, Structured
 from edgedigits.errors import InputError
-from edgedigits.train import Split, fit
-from edgedigits.training_stack import keras, tf
+from edgedigits.training.train import Split, fit
+from edgedigits.training.stack import keras, tf
 
 L = keras.layers
 WIDE = (L.Conv2D, L.Dense)  # layers whose output width can shrink

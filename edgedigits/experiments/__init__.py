@@ -1,0 +1,1 @@
+"""Experiments built on the training half: model comparisons and sweeps. Never imported by edgedigits.training."""
