@@ -9,9 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import functools
+
 import click
 
 from edgedigits.errors import AccuracyGateError, GateError, InputError
+from edgedigits.extras import require
 
 EXIT_USAGE = 2
 EXIT_GATE = 3
@@ -42,6 +45,17 @@ def log(message: str) -> None:
     click.echo(message, err=True)
 
 
+def needs(extra: str):
+    """The command needs an optional extra: without it, one line naming the pip install, before any work."""
+    def wrap(command):
+        @functools.wraps(command)
+        def checked(*args, **kwargs):
+            require(extra, f"`{click.get_current_context().command_path}`")
+            return command(*args, **kwargs)
+        return checked
+    return wrap
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgedigits")
 def cli():
@@ -53,11 +67,13 @@ def cli():
 @click.option("--out-dir", default="exported", show_default=True, type=click.Path(file_okay=False), help="Where the shipped artifacts go.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False), help="Checkpoints, histories, intermediate models.")
 @data_dir_option
+@needs("train")
 def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
-    """Run pipelines/PIPELINE.toml: train, prune, export ONNX, quantize INT8; print the stage table.
+    """Run a recipe: train, prune, export ONNX, quantize INT8; print the stage table.
 
-    Writes OUT_DIR/PIPELINE.onnx (pruned fp32), PIPELINE.int8.onnx and PIPELINE.json (the manifest) only if every
-    stage passed its parity and accuracy checks.
+    PIPELINE is a recipe name (./pipelines/NAME.toml if present, else the recipe shipped with edgedigits; see
+    `edgedigits models` for the models) or the path to a .toml file of your own. Writes OUT_DIR/NAME.onnx (pruned
+    fp32), NAME.int8.onnx and NAME.json (the manifest) only if every stage passed its parity and accuracy checks.
     """
     from edgedigits.training import config
 
@@ -123,9 +139,14 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
     Exit status: 0 all measured; 2 nothing to measure (no models, bad path, no such target); 4 some models or
     targets failed (named on stderr), the rest measured and written.
     """
+    import importlib.util
+
     from edgedigits.runtime import bench, timing
     from edgedigits.runtime.artifacts import ensure_writable_dir
 
+    plotting = importlib.util.find_spec("matplotlib") is not None  # in the [train] extra, not in the runtime
+    if png_path and not plotting:
+        raise InputError("--png needs matplotlib: pip install matplotlib (or 'edgedigits[train]')")
     settings = bench.Settings(runs=runs, warmup=warmup, batch=batch, throughput_seconds=seconds,
                               latency_threads=threads, throughput_threads=throughput_threads)
     out = ensure_writable_dir(out_dir)
@@ -143,9 +164,13 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
     paths_out = {"json_path": json_path or out / "bench.json", "csv_path": csv_path or out / "bench.csv",
                  "markdown_path": markdown_path or out / "bench.md"}
     bench.write_reports(rows, machine, header, **paths_out)
-    png = png_path or out / "bench.png"
-    bench.plot(rows, png, f"edgedigits bench on {machine['cpu']} ({machine['cores']} cores)")
-    click.echo("wrote " + ", ".join(str(p) for p in [*paths_out.values(), png]))
+    written = list(paths_out.values())
+    if plotting:
+        written.append(png_path or out / "bench.png")
+        bench.plot(rows, written[-1], f"edgedigits bench on {machine['cpu']} ({machine['cores']} cores)")
+    else:
+        log("no bench.png: the plot needs matplotlib (pip install matplotlib)")
+    click.echo("wrote " + ", ".join(str(p) for p in written))
     if problems:
         sys.exit(EXIT_PARTIAL)
 
@@ -162,6 +187,7 @@ def _split(recipe, data_dir):
 @click.argument("pipeline", default="lenet")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @data_dir_option
+@needs("train")
 def train_cmd(pipeline, runs_dir, data_dir):
     """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras, history.csv, fp32.onnx and the report."""
     from edgedigits.runtime import artifacts
@@ -186,6 +212,7 @@ def train_cmd(pipeline, runs_dir, data_dir):
 @cli.command("report")
 @click.argument("run_dir", type=click.Path())
 @data_dir_option
+@needs("train")
 def report_cmd(run_dir, data_dir):
     """(Re)write a run's report: curves-*.png (seed 003's six plots), confusion-*.png, report.json and report.md.
 
@@ -204,6 +231,7 @@ def report_cmd(run_dir, data_dir):
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Keras model to prune (default RUNS_DIR/PIPELINE/dense.keras).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @data_dir_option
+@needs("train")
 def prune_cmd(pipeline, model_path, runs_dir, data_dir):
     """Only prune (the [prune] table): writes RUNS_DIR/PIPELINE/pruned.keras and prints per-layer sparsity."""
     from edgedigits.runtime import artifacts
@@ -227,6 +255,7 @@ def prune_cmd(pipeline, model_path, runs_dir, data_dir):
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--pipeline", default="lenet", show_default=True, help="Recipe whose dataset and export settings apply.")
 @data_dir_option
+@needs("train")
 def export_cmd(keras_model, output, pipeline, data_dir):
     """Only export a Keras model to ONNX, with parity check and test accuracy through onnxruntime."""
     from edgedigits.training import config, export, pipeline as pipeline_mod, train
@@ -246,6 +275,7 @@ def export_cmd(keras_model, output, pipeline, data_dir):
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--pipeline", default="lenet", show_default=True, help="Recipe whose dataset and [quantize] settings apply.")
 @data_dir_option
+@needs("train")
 def quantize_cmd(onnx_model, output, pipeline, data_dir):
     """Only quantize an ONNX model to INT8; refuses (exit 3, nothing written) past the accuracy-drop limit."""
     import tempfile
@@ -283,6 +313,7 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
 @click.option("--retrain", is_flag=True, help="Run every pipeline again instead of reusing finished manifests.")
 @click.option("--latency-runs", default=2000, show_default=True, help="Timed batch-1 runs per file.")
 @data_dir_option
+@needs("train")
 def compare_cmd(names, dataset, out_dir, exported_dir, runs_dir, retrain, latency_runs, data_dir):
     """Train, prune, export and quantize each MODEL (a registry model or a pipeline name), or reuse its finished run;
     then one table and one plot: test accuracy and log loss, parameters, non-zero parameters after pruning, training
@@ -368,6 +399,7 @@ def sweep_group():
               help="Trained Keras model to prune (default runs/PIPELINE/best.keras if train-prune-export made it, "
                    "else the sweep trains one first).")
 @sweep_options
+@needs("train")
 def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Prune one trained model to each sparsity, export and quantize each; plot accuracy against non-zero weights
     and gzipped INT8 bytes. Writes OUT_DIR/sparsity.{json,md,png}."""
@@ -402,6 +434,7 @@ def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_a
 @click.option("--epochs", default=10, show_default=True, help="Training budget per optimizer (no early stopping).")
 @click.option("--target", default=0.99, show_default=True, help="Validation accuracy for 'epochs to target'.")
 @sweep_options
+@needs("train")
 def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Train the same model with each optimizer, same seed and epochs: final and best validation accuracy, epochs
     to reach --target, time, and the exported model's test accuracy. Writes OUT_DIR/optimizers.{json,md,png}."""
@@ -426,6 +459,7 @@ def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers
 @click.option("--param", "params", multiple=True, required=True, metavar="KEY=V1,V2",
               help="A recipe key and its values, e.g. --param structured.widths.conv1=3,4 --param prune.target_sparsity=0.8,0.9.")
 @sweep_options
+@needs("train")
 def sweep_pipeline(pipeline, params, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Run the whole train-prune-export for every combination of --param values (structured widths, sparsity
     targets, ...): MACs, accuracies, INT8 size per cell. Each cell ships into its own runs directory, never exported/.
@@ -451,6 +485,7 @@ def sweep_pipeline(pipeline, params, out_dir, runs_dir, workers, ray_address, se
 @click.option("--folds", default=5, show_default=True,
               help="Stratified k-fold cross-validation over the training images (1 = the recipe's validation split).")
 @sweep_options
+@needs("train")
 def sweep_grid(pipeline, params, folds, out_dir, runs_dir, workers, ray_address, settings, data_dir):
     """Grid search with k-fold cross-validation: every combination of --param values on every fold; mean and
     standard deviation of validation accuracy per cell, and the best cell. Writes OUT_DIR/grid.{json,md}."""
@@ -483,18 +518,18 @@ def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, thread
     In the window, q or Esc quits. Headless (automatic without a display) prints one JSON line per frame:
     frame, time, ms, text, digits, confidences, uncertain, boxes [x,y,w,h], lines.
     """
-    from edgedigits.runtime import webcam
+    from edgedigits.runtime import webcam, window
 
+    reason = window.why_not()
     automatic = headless is None
     if automatic:
-        headless = not webcam.display_available()
-    elif not headless and not webcam.display_available():
-        raise InputError("--window needs a display and an OpenCV build with a GUI (opencv-python, not "
-                         "opencv-python-headless); use --headless")
+        headless = reason is not None
+    elif not headless and reason:
+        raise InputError(f"--window: {reason}; or use --headless")
     reader = webcam.load_reader(model, threads, threshold, ink)
     src = webcam.open_source(source)
     if automatic and headless:
-        log("no display: running headless, one JSON line per frame on stdout")
+        log(f"running headless, one JSON line per frame on stdout: {reason}")
     stats = webcam.run(src, reader, headless=headless, save=save, max_frames=max_frames)
     log(f"{stats.frames} frames from {src.name} in {stats.seconds:.1f} s ({stats.fps:.0f} frames/s)"
         + (f"; wrote {save}" if save and stats.frames else ""))

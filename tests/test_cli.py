@@ -93,7 +93,16 @@ def test_export_not_a_keras_model(capsys, tmp_path):
 def test_models_lists_the_registry(capsys):
     main(["models"])
     out = capsys.readouterr().out
-    assert "lenet " in out and "44,426" in out and "266,610" in out and "seed" in out
+    assert "lenet " in out and "44,426" in out and "266,610" in out and "LeCun et al. 1998" in out
+
+
+def test_models_lists_without_tensorflow():
+    """The registry and its parameter counts need no training stack: `models` works from the runtime install."""
+    code = ("import sys; from edgedigits.cli import main; main(['models']); "
+            "assert not {'tensorflow', 'tf_keras'} & set(sys.modules), 'training stack imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "lenet5-v2" in done.stdout and "276,438" in done.stdout
 
 
 def test_a_real_process_gets_one_line_and_exit_2(tmp_path):

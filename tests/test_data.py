@@ -227,10 +227,27 @@ def test_cache_written_after_first_read_and_used_after(tmp_path):
     data.load("mnist", data_dir=directory)
     cache = data.cache_dir() / "mnist.npz"
     with np.load(cache, allow_pickle=False) as npz:  # pickle-free
-        assert set(npz.files) == {"x_train", "y_train", "x_test", "y_test", "origin"}
+        assert set(npz.files) == {"x_train", "y_train", "x_test", "y_test", "origin", "sha256"}
     dataset = data.load("mnist")
-    assert dataset.source == f"cache {cache}, first read from IDX files in {directory}"
+    assert dataset.source == f"cache {cache}, first read from user-supplied IDX files"
+    assert dataset.origin == "user-supplied IDX files" and str(tmp_path) not in dataset.origin
+    assert dataset.sha256 == data.content_sha256(arrays)
     assert_same(dataset, arrays)
+
+
+def test_a_cache_whose_contents_changed_is_rebuilt_with_a_warning(tmp_path, caplog):
+    """A cache re-saved with other pixels (valid npz, wrong data) must not be used silently."""
+    arrays = fake_arrays()
+    directory = write_idx(tmp_path / "idx", arrays)
+    data.load("mnist", data_dir=directory)
+    cache = data.cache_dir() / "mnist.npz"
+    with np.load(cache, allow_pickle=False) as npz:
+        tampered = {key: npz[key] for key in npz.files}
+    tampered["x_test"] = 255 - tampered["x_test"]
+    np.savez(cache, **tampered)
+    with pytest.raises(InputError, match="no source for dataset 'mnist'.*does not hash to the sha256"):
+        data.load("mnist")  # offline sources are disabled in these tests: nothing to rebuild from
+    assert "dataset cache" in caplog.text and "unusable" in caplog.text
 
 
 def test_cache_dir_from_environment(tmp_path):

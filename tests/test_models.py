@@ -55,3 +55,9 @@ def test_functional_resnet_exports_to_onnx_with_parity(tmp_path):
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     got = runtime.Classifier(path).probabilities(x)
     np.testing.assert_allclose(got, model(x, training=False).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in models.list_models()])
+def test_parameter_counts_without_tensorflow_agree_with_keras(name):
+    for classes in (10, 5):
+        assert models.count_params(name, classes) == models.create_model(name, classes).count_params()

@@ -87,9 +87,33 @@ def test_onnx_carries_its_contract(shipped, mnist):
         assert meta["dataset"] == "mnist" and "uint8 / 255" in meta["normalization"] and meta["pipeline"] == "tiny"
         assert {"test_accuracy", "kernel_sparsity", "stage"} <= set(meta)
         model = runtime.Classifier(out / name)
-        assert not isinstance(model.session.get_inputs()[0].shape[0], int)  # dynamic batch dimension
+        assert model.session.get_inputs()[0].shape[0] == "N" == model.session.get_outputs()[0].shape[0]
         probs = model.probabilities(mnist.x_test[:7])
         assert probs.shape == (7, 10) and np.allclose(probs.sum(1), 1, atol=tolerance)
+
+
+def test_onnx_files_read_well_in_other_tools(shipped):
+    """Producer, version, a doc string with the contract and accuracy, machine-readable input keys, and only the
+    opset domains the nodes use (the quantizer imports eight)."""
+    out, manifest = shipped
+    for name, stage in (("tiny.onnx", "pruned"), ("tiny.int8.onnx", "int8")):
+        proto = onnx.load(str(out / name))
+        assert proto.producer_name == "edgedigits" and proto.producer_version and proto.model_version >= 1
+        accuracy = manifest["stages"][stage]["test_accuracy"]
+        assert f"{accuracy:.2f}%" in proto.doc_string and "uint8 / 255" in proto.doc_string
+        assert {o.domain or "ai.onnx" for o in proto.opset_import} == {n.domain or "ai.onnx" for n in proto.graph.node}
+        meta = {p.key: p.value for p in proto.metadata_props}
+        assert float(meta["input_scale"]) == pytest.approx(1 / 255)
+        assert meta["input_layout"] == "NHWC" and meta["ink"] == "white-on-black"
+        assert json.loads(meta["measured_on"]) == manifest["stages"][stage]["measured_on"]
+
+
+def test_manifest_holds_no_local_path(shipped, mnist):
+    out, manifest = shipped
+    text = (out / "tiny.json").read_text()
+    assert str(out.parent) not in text and os.path.expanduser("~") not in text
+    assert manifest["data_source"] == mnist.origin and manifest["data_sha256"] == mnist.sha256
+    assert manifest["pipeline_file"] == "tiny.toml"
 
 
 def test_accuracy_gate_refuses_and_writes_nothing(tmp_path, mnist):

@@ -91,12 +91,20 @@ def test_draw_marks_uncertain_digits_in_orange():
     assert (frame[:30, :200] == 0).all(axis=-1).any()  # the frames/s tab
 
 
-def test_q_or_esc_quits_the_window_loop(reader, video):
-    for key in (ord("q"), 27):
-        shown = []
-        stats = webcam.run(webcam.open_source(str(video[0])), reader, headless=False,
-                           show=lambda frame: shown.append(frame.shape) or (key if len(shown) == 3 else -1))
-        assert stats.quit and stats.frames == 3 and shown == [(480, 640, 3)] * 3
+def test_quitting_the_window_stops_the_loop_and_a_video_plays_at_its_frame_rate(reader, video):
+    shown = []
+    stats = webcam.run(webcam.open_source(str(video[0])), reader, headless=False,
+                       show=lambda frame, wait: shown.append((frame.shape, wait)) or len(shown) < 3)
+    assert stats.quit and stats.frames == 3 and [shape for shape, _ in shown] == [(480, 640, 3)] * 3
+    assert all(0.0 <= wait <= 1 / 30 for _, wait in shown)  # the rest of each 1/30 s frame (the video's rate)
+
+
+def test_an_image_stays_in_the_window_until_a_key(reader, mnist, tmp_path):
+    cv2.imwrite(str(tmp_path / "shot.png"), scenes.render(mnist.x_test, mnist.y_test, np.random.default_rng(1)).frame)
+    waits = []
+    stats = webcam.run(webcam.open_source(str(tmp_path / "shot.png")), reader, headless=False,
+                       show=lambda frame, wait: waits.append(wait) or True)
+    assert stats.frames == 1 and not stats.quit and waits == [None]
 
 
 def test_busy_camera_is_one_clear_error(monkeypatch):

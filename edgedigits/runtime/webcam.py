@@ -19,14 +19,12 @@ from typing import Callable, Iterator, TextIO
 import cv2
 import numpy as np
 
-from edgedigits.runtime import vision
+from edgedigits.runtime import vision, window
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, default_model
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-WINDOW = "edgedigits webcam (q or Esc quits)"
-QUIT_KEYS = {ord("q"), ord("Q"), 27}
 GREEN, ORANGE, WHITE, BLACK = (60, 200, 60), (0, 140, 255), (255, 255, 255), (0, 0, 0)
 
 
@@ -135,6 +133,7 @@ class Source:
     frames: Iterator[np.ndarray]
     fps: float  # of the source when it says so (cameras, videos), else 0
     release: Callable[[], None] = lambda: None
+    kind: str = "camera"  # camera (paces itself), video (shown at its own frame rate) or images (shown until a key)
 
 
 def open_source(spec: str) -> Source:
@@ -144,7 +143,7 @@ def open_source(spec: str) -> Source:
     spec = str(spec)
     if spec.isdigit():
         return _capture(cv2.VideoCapture(int(spec)), f"camera {spec}",
-                        f"camera {spec} not found or busy (no such device, or another program is using it)")
+                        f"camera {spec} not found or busy (no such device, or another program is using it)", "camera")
     path = Path(spec)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
@@ -160,10 +159,11 @@ def open_source(spec: str) -> Source:
         raise InputError(f"no such camera, file or folder: {spec}")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return _images([path], spec)
-    return _capture(cv2.VideoCapture(str(path)), spec, f"cannot read {spec} as a video (unreadable or not a video)")
+    return _capture(cv2.VideoCapture(str(path)), spec, f"cannot read {spec} as a video (unreadable or not a video)",
+                    "video")
 
 
-def _capture(capture: cv2.VideoCapture, name: str, error: str) -> Source:
+def _capture(capture: cv2.VideoCapture, name: str, error: str, kind: str) -> Source:
     ok, first = capture.read() if capture.isOpened() else (False, None)
     if not ok or first is None:
         capture.release()
@@ -177,7 +177,7 @@ def _capture(capture: cv2.VideoCapture, name: str, error: str) -> Source:
                 return
             yield frame
 
-    return Source(name, frames(), float(capture.get(cv2.CAP_PROP_FPS) or 0.0), capture.release)
+    return Source(name, frames(), float(capture.get(cv2.CAP_PROP_FPS) or 0.0), capture.release, kind)
 
 
 def _images(files: list[Path], name: str) -> Source:
@@ -188,30 +188,10 @@ def _images(files: list[Path], name: str) -> Source:
         for f in files[1:]:
             yield read_image(f)
 
-    return Source(name, frames(), 0.0)
+    return Source(name, frames(), 0.0, kind="images")
 
 
 # --- the loop --------------------------------------------------------------------------------------------------------
-
-
-def display_available() -> bool:
-    """A window can be shown: OpenCV was built with a GUI and (on Linux/BSD) there is a display to show it on."""
-    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
-                if line.strip().startswith("GUI:")), "NONE")
-    if gui.upper() == "NONE":
-        return False
-    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
-
-
-def show_in_window(frame: np.ndarray) -> int:
-    """Show the frame; the key pressed (or Esc when the window was closed)."""
-    cv2.imshow(WINDOW, frame)
-    key = cv2.waitKey(1) & 0xFF
-    if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-        return 27
-    return key
 
 
 def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
@@ -238,11 +218,17 @@ class Stats:
 
 
 def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLike | None = None,
-        max_frames: int = 0, out: TextIO | None = None, show: Callable[[np.ndarray], int] = show_in_window) -> Stats:
+        max_frames: int = 0, out: TextIO | None = None,
+        show: Callable[[np.ndarray, float | None], bool] | None = None) -> Stats:
     """Read, draw and emit frames until the source ends, max_frames (0 = no limit) or q/Esc in the window.
-    Headless, each frame's JSON line goes to `out` (default stdout), flushed so a pipe sees it at once."""
+    Headless, each frame's JSON line goes to `out` (default stdout), flushed so a pipe sees it at once. In the window
+    (`show`, default a window.Window), a video plays at its own frame rate and an image stays until a key is pressed."""
     out = out or sys.stdout
     stats, writer, size, fps = Stats(), None, None, None
+    owned = None
+    if not headless and show is None:
+        owned = window.Window()
+        show = owned.show
     start = last = time.perf_counter()
     try:
         for index, frame in enumerate(source.frames):
@@ -260,12 +246,12 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
                     writer = open_writer(save, source.fps or 30.0, size)
                 writer.write(frame if (frame.shape[1], frame.shape[0]) == size else cv2.resize(frame, size))
             stats.frames += 1
+            if not headless and not show(frame, _wait(source, began)):
+                stats.quit = True
+                break
             now = time.perf_counter()
             fps = 1.0 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
             last = now
-            if not headless and show(frame) in QUIT_KEYS:
-                stats.quit = True
-                break
             if max_frames and stats.frames >= max_frames:
                 break
     finally:
@@ -273,6 +259,15 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
         source.release()
         if writer is not None:
             writer.release()
-        if not headless and show is show_in_window:
-            cv2.destroyAllWindows()
+        if owned is not None:
+            owned.close()
     return stats
+
+
+def _wait(source: Source, began: float) -> float | None:
+    """How long the window holds a frame: an image until a key (None), a video frame for the rest of 1/fps."""
+    if source.kind == "images":
+        return None
+    if source.kind == "video" and source.fps > 0:
+        return max(0.0, 1.0 / source.fps - (time.perf_counter() - began))
+    return 0.0

@@ -6,6 +6,7 @@ The dataclass defaults are the documented defaults: a TOML file only says what d
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -120,6 +121,7 @@ class Pipeline:
     quantize: Quantize = field(default_factory=Quantize)
     name: str = ""  # set from the file name
     path: str = ""
+    sha256: str = ""  # of the recipe file's bytes when it was read
 
     def __post_init__(self):
         for section in (self.train, self.prune, self.structured):
@@ -183,13 +185,14 @@ def known() -> list[str]:
 
 def load(name_or_path: str, **overrides) -> Pipeline:
     path = resolve(name_or_path)
+    content = path.read_bytes()
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(content.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"malformed pipeline {path}: {exc}") from None
     raw.update({k: v for k, v in overrides.items() if v is not None})
     pipeline = from_dict(Pipeline, raw, where=str(path))
-    pipeline.name, pipeline.path = path.stem, str(path)
+    pipeline.name, pipeline.path, pipeline.sha256 = path.stem, str(path), hashlib.sha256(content).hexdigest()
     return pipeline
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from edgedigits.errors import InputError
+from edgedigits.training import paramcount
 
 
 INPUT_SHAPE = (28, 28, 1)
@@ -64,7 +65,8 @@ def create_model(name: str, num_classes: int = 10):
 
 
 def count_params(name: str, num_classes: int = 10) -> int:
-    return int(create_model(name, num_classes).count_params())
+    """All weights of the model, as Keras' count_params, computed without TensorFlow (paramcount)."""
+    return paramcount.count(get_spec(name).builder, INPUT_SHAPE, num_classes)
 
 
 def _keras():
@@ -77,7 +79,7 @@ def _classifier(layers, num_classes):
     return layers.Dense(num_classes, activation="softmax", name="output")
 
 
-@register("seed 000 (thesis): LeNet-5 with ReLU and max pooling", "conv6 5x5, pool, conv16 5x5, pool, dense 120-84")
+@register("LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as in parameter-efficiency studies", "conv6 5x5, pool, conv16 5x5, pool, dense 120-84")
 def lenet(layers, num_classes):
     return [
         layers.Conv2D(6, 5, activation="relu", name="conv1"),
@@ -91,7 +93,7 @@ def lenet(layers, num_classes):
     ]
 
 
-@register("seed 004: classic LeNet-5, tanh and average pooling", "conv6 5x5, avgpool, conv16 5x5, avgpool, dense 120-84")
+@register("classic LeNet-5 (LeCun et al. 1998): tanh and average pooling", "conv6 5x5, avgpool, conv16 5x5, avgpool, dense 120-84")
 def lenet5(layers, num_classes):
     return [
         layers.Conv2D(6, 5, activation="tanh", name="conv1"),
@@ -105,7 +107,7 @@ def lenet5(layers, num_classes):
     ]
 
 
-@register("seed 001: 'LeNet-5 v2' (99.50%), batch norm and dropout", "2x conv32 5x5, BN, 2x conv64 3x3, BN, dense 256-128-84")
+@register("'LeNet-5 v2' of a Keras MNIST course (99.50%): batch norm, dropout, augmentation", "2x conv32 5x5, BN, 2x conv64 3x3, BN, dense 256-128-84")
 def lenet5_v2(layers, num_classes):
     return [
         layers.Conv2D(32, 5, activation="relu", name="conv1"),
@@ -123,14 +125,14 @@ def lenet5_v2(layers, num_classes):
         layers.Dense(128, activation="relu", name="dense2"),
         layers.BatchNormalization(name="bn4"),
         layers.Dropout(0.25, name="drop2"),
-        layers.Dense(84, activation="relu", kernel_regularizer=_keras().regularizers.L2(0.01), name="dense3"),
+        layers.Dense(84, activation="relu", kernel_regularizer="l2", name="dense3"),  # "l2" is L2(0.01)
         layers.BatchNormalization(name="bn5"),
         layers.Dropout(0.25, name="drop3"),
         _classifier(layers, num_classes),
     ]
 
 
-@register("seed 000 (thesis): 'model_2', 3 conv layers with dropout", "conv32, pool, conv64, pool, conv64 (3x3), dense 64")
+@register("the Keras MNIST CNN notebook's 'model_2' (99.29%): 3 conv layers with dropout", "conv32, pool, conv64, pool, conv64 (3x3), dense 64")
 def cnn(layers, num_classes):
     return [
         layers.Conv2D(32, 3, activation="relu", name="conv1"),
@@ -147,7 +149,7 @@ def cnn(layers, num_classes):
     ]
 
 
-@register("seed 004: ANN 300-100", "flatten, dense 300-100")
+@register("the Keras MNIST ANN notebook's 300-100 network", "flatten, dense 300-100")
 def mlp(layers, num_classes):
     return [
         layers.Flatten(name="flatten"),
@@ -157,8 +159,8 @@ def mlp(layers, num_classes):
     ]
 
 
-# Over-parameterized references for `edgedigits compare` (seed 003 compared them at 48x48 with 5 classes and found
-# "bigger was not better"). All are sized for the native 28x28 input: no resize, so every model sees the same pixels
+# Over-parameterized references for `edgedigits compare` (a 5-class 48x48 comparison of them found "bigger was not
+# better"). All are sized for the native 28x28 input: no resize, so every model sees the same pixels
 # and a 2-core machine can train them. Layouts follow the published designs; widths are scaled down and say so.
 
 
@@ -170,7 +172,7 @@ def _dropout_head(layers, widths, num_classes):
     return head + [_classifier(layers, num_classes)]
 
 
-@register("seed 003: its best CNN, 'Model 7' (91.12%), 4 conv with batch norm",
+@register("'Model 7' of a 5-class Fashion-like CNN comparison (91.12%): 4 conv with batch norm",
           "2x conv32 5x5 same + BN, pool, 2x conv64 3x3 same + BN, pool, dense 256, dropout")
 def cnn7(layers, num_classes):
     return [
@@ -193,7 +195,7 @@ def cnn7(layers, num_classes):
     ]
 
 
-@register("seed 003: AlexNet (30M params at 48x48); here 28x28, conv widths /4, dense 4096 -> 1024",
+@register("AlexNet (Krizhevsky et al. 2012; 30M params at 48x48); here 28x28, conv widths /4, dense 4096 -> 1024",
           "conv32 5x5, pool3/2, conv64, pool3/2, conv96, conv96, conv64 (3x3), pool3/2, dense 1024-1024, dropout 0.5")
 def alexnet(layers, num_classes):
     return [
@@ -209,7 +211,7 @@ def alexnet(layers, num_classes):
     ]
 
 
-@register("seed 003: VGG-16 (33.6M params at 48x48); here 28x28, widths /4, dense 4096 -> 512",
+@register("VGG-16 (Simonyan and Zisserman 2014; 33.6M params at 48x48); here 28x28, widths /4, dense 4096 -> 512",
           "13 conv 3x3 same in 5 blocks 16-32-64-128-128, 4 pools, dense 512-512, dropout 0.5")
 def vgg16(layers, num_classes):
     stack = []
@@ -224,7 +226,7 @@ def vgg16(layers, num_classes):
     return stack + _dropout_head(layers, (512, 512), num_classes)
 
 
-@register("seed 003: ResNet (11.2M params, ResNet-18); here ResNet-20 of He et al. for small images",
+@register("ResNet (He et al. 2016; ResNet-18 has 11.2M params); here ResNet-20, its design for small images",
           "conv16, 3 stages x 3 basic blocks (16-32-64, BN, identity/1x1 shortcuts), global average pool")
 def resnet(layers, num_classes):
     def block(x, width, stride, name):

@@ -17,7 +17,7 @@ from edgedigits import runtime
 from edgedigits.runtime import data, timing
 from edgedigits.training import export, graphstats, models, prune, quantize, report, structured, train
 from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.training.config import Pipeline, to_dict
+from edgedigits.training.config import PIPELINES_DIR, Pipeline, to_dict
 from edgedigits.errors import AccuracyGateError
 
 LIBRARIES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "numpy")
@@ -80,11 +80,13 @@ def quantize_and_score(pruned_path: Path, int8_path: Path, ds, split: train.Spli
             "nonzero_parameters": nonzero, **weights}
 
 
-def _finalize(path: Path, **meta) -> None:
+def _finalize(path: Path, pipeline: Pipeline, meta: dict) -> None:
+    """Stamp a stage's file with what it is and how it scored (export.finalize), in place."""
     import onnx
 
     proto = onnx.load(str(path))
-    export.set_metadata(proto, **meta)
+    source = models.get_spec(pipeline.model).source
+    export.finalize(proto, export.describe(meta, source), **meta)
     export.save(proto, path)
 
 
@@ -151,17 +153,21 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
 
     paths = {"fp32": run_dir / "fp32.onnx", "structured": run_dir / "structured.onnx", "pruned": pruned_path,
              "int8": int8_path}
+    features = timing.machine_info()["features"]
     for stage in stages:
         path = paths[stage]
-        _finalize(path, stage=stage, test_accuracy=round(stages[stage]["test_accuracy"], 2),
-                  kernel_sparsity=stages[stage]["kernel_sparsity"], macs=stages[stage]["macs"])
+        stages[stage]["measured_on"] = features  # INT8 accuracy depends on the CPU's instruction set
+        _finalize(path, pipeline, {**meta, "stage": stage, "test_accuracy": round(stages[stage]["test_accuracy"], 2),
+                                   "measured_on": features, "kernel_sparsity": stages[stage]["kernel_sparsity"],
+                                   "macs": stages[stage]["macs"]})
         stages[stage].update(file_stats(path))
     manifest = {
         "name": pipeline.name,
         "model": pipeline.model,
         "dataset": ds.name,
         "labels": list(ds.labels),
-        "data_source": ds.source,
+        "data_source": ds.origin,
+        "data_sha256": ds.sha256,
         "test_images": int(len(split.y_test)),
         "input": {"name": export.INPUT_NAME, "shape": ["N", 28, 28, 1], "normalization": runtime.NORMALIZATION},
         "output": {"name": export.OUTPUT_NAME, "shape": ["N", ds.num_classes]},
@@ -177,7 +183,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     }
     log("report: curves, confusion matrices, classification reports")
     report.write(run_dir, data_dir, log)
-    manifest["report"] = str(run_dir / "report.md")
+    manifest["report"] = portable_path(run_dir / "report.md")
     _ship(out_dir, pipeline.name, pruned_path, int8_path, manifest)
     return manifest
 
@@ -191,8 +197,20 @@ def record_run(run_dir: Path, pipeline: Pipeline, ds) -> int:
 
 
 def pipeline_file(pipeline: Pipeline) -> str:
-    """The recipe's path relative to the working directory: manifests must not carry this machine's layout."""
-    return os.path.relpath(pipeline.path) if pipeline.path else ""
+    """The recipe as a manifest names it: pipelines/NAME.toml for a packaged recipe or one in ./pipelines, else the
+    file's name. Manifests never carry a local or home path."""
+    if not pipeline.path:
+        return ""
+    path = Path(pipeline.path)
+    if path.resolve().parent in (PIPELINES_DIR.resolve(), Path("pipelines").resolve()):
+        return f"pipelines/{path.name}"
+    return path.name
+
+
+def portable_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it, else only its last two parts."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else str(Path(*Path(path).parts[-2:]))
 
 
 def _ship(out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:
