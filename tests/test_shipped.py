@@ -6,15 +6,21 @@ Accuracies are re-measured here through onnxruntime on the full 10,000-image tes
 import json
 from pathlib import Path
 
+import onnx
 import pytest
 
 from edgedigits import runtime
-from edgedigits.runtime import artifacts, data
+from edgedigits.runtime import artifacts, data, timing
 from edgedigits.training import graphstats
 from edgedigits.training.config import PIPELINES_DIR
 
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim"]
+# onnxruntime's INT8 kernels differ by instruction set (AVX2 U8S8 sums saturate in int16, VNNI/AMX accumulate in
+# int32), so an INT8 file's accuracy is a property of the file and the CPU. Measured on the CPU features the manifest
+# names, it must match exactly; elsewhere within this many points (largest difference seen between AVX2, AVX-512 and
+# AVX-512 VNNI CPUs for the shipped files: benchmarks/results/int8-isa.md).
+INT8_ACROSS_CPUS = 0.1
 
 
 def manifest(name):
@@ -26,12 +32,31 @@ def test_manifest_matches_the_shipped_files(name):
     m = manifest(name)
     assert m["pipeline_file"] == f"pipelines/{name}.toml" and (PIPELINES_DIR / f"{name}.toml").is_file()
     ds = data.load(m["dataset"])
-    assert m["test_images"] == len(ds.y_test) == 10_000
+    assert m["test_images"] == len(ds.y_test) == 10_000 and m["data_sha256"] == ds.sha256
+    here = timing.machine_info()["features"]
     for stage, file in (("pruned", f"{name}.onnx"), ("int8", f"{name}.int8.onnx")):
         facts = m["stages"][stage]
         assert artifacts.file_stats(EXPORTED / file) == {k: facts[k] for k in ("bytes", "gzip_bytes", "sha256")}
-        assert runtime.accuracy(EXPORTED / file, ds.x_test, ds.y_test) == pytest.approx(facts["test_accuracy"])
+        measured = runtime.accuracy(EXPORTED / file, ds.x_test, ds.y_test)
+        if stage == "int8" and set(here) != set(facts["measured_on"]):
+            assert measured == pytest.approx(facts["test_accuracy"], abs=INT8_ACROSS_CPUS)
+        else:  # fp32 everywhere, and INT8 on the features it was measured on: exact
+            assert measured == pytest.approx(facts["test_accuracy"])
     assert m["stages"]["int8"]["test_accuracy"] >= m["stages"]["pruned"]["test_accuracy"] - m["pipeline"]["quantize"]["max_accuracy_drop"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_files_carry_their_contract_and_manifest_facts(name):
+    """What other tools and apps read from the file itself agrees with the manifest."""
+    m = manifest(name)
+    for stage, file in (("pruned", f"{name}.onnx"), ("int8", f"{name}.int8.onnx")):
+        proto = onnx.load(str(EXPORTED / file))
+        meta = {p.key: p.value for p in proto.metadata_props}
+        facts = m["stages"][stage]
+        assert proto.producer_name == "edgedigits" and f"{facts['test_accuracy']:.2f}%" in proto.doc_string
+        assert meta["stage"] == stage and json.loads(meta["test_accuracy"]) == round(facts["test_accuracy"], 2)
+        assert json.loads(meta["measured_on"]) == facts["measured_on"] and json.loads(meta["labels"]) == m["labels"]
+        assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
 
 
 def test_lenet_meets_the_main_job_bars():
@@ -44,7 +69,7 @@ def test_lenet_meets_the_main_job_bars():
 
 
 def test_lenet_slim_meets_the_structured_pruning_bars():
-    """Issue 6: >= 98.9% through onnxruntime with at least 2x fewer MACs than lenet, counted in the files themselves."""
+    """>= 98.9% through onnxruntime with at least 2x fewer MACs than lenet, counted in the files themselves."""
     m = manifest("lenet-slim")
     stages = m["stages"]
     assert stages["pruned"]["test_accuracy"] >= 98.9
