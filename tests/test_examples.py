@@ -10,6 +10,8 @@ import pytest
 
 from edgedigits.runtime import scenes
 
+pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
+
 ROOT = Path(__file__).resolve().parent.parent
 # The shipped INT8 lenet (committed in exported/).
 MODEL = ROOT / "exported/lenet.int8.onnx"

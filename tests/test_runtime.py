@@ -1,3 +1,4 @@
+import ast
 import json
 import subprocess
 import sys
@@ -10,6 +11,22 @@ from onnx import TensorProto, helper
 
 from edgedigits import runtime
 from edgedigits.errors import InputError
+
+pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
+
+
+FORBIDDEN = ("edgedigits.training", "edgedigits.experiments", "tensorflow", "tf_keras", "tensorflow_model_optimization",
+             "tf2onnx", "onnx", "sklearn")
+
+
+def test_no_runtime_module_imports_the_training_half():
+    """Read from the source of every module in edgedigits/runtime/: the layout's one rule, enforced."""
+    for path in Path(runtime.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not any(name == f or name.startswith(f + ".") for f in FORBIDDEN), f"{path.name} imports {name}"
 
 
 def test_runtime_half_never_imports_tensorflow():

@@ -10,6 +10,8 @@ import pytest
 from edgedigits.runtime import scenes, vision
 from edgedigits.errors import InputError
 
+pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
+
 
 def test_runtime_half_modules_never_import_tensorflow():
     code = ("import sys, edgedigits.runtime.vision, edgedigits.runtime.webcam, edgedigits.runtime.scenes, edgedigits.cli; "

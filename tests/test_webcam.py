@@ -1,6 +1,9 @@
 """The webcam reader and the predict command, on synthetic scene videos of MNIST test digits (no camera here)."""
 
+import importlib.util
 import json
+import time
+import shutil
 import os
 import re
 import subprocess
@@ -15,6 +18,8 @@ from edgedigits import cli
 from edgedigits.runtime import scenes, webcam
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier
+
+pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The shipped INT8 lenet (committed in exported/).
@@ -249,3 +254,38 @@ def test_predict_refuses_an_unreadable_image_before_printing(capsys, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     code, out, err = run_cli(capsys, "predict", str(good), str(tmp_path / "bad.png"), "--model", str(MODEL))
     assert code == 2 and out == "" and err == f"edgedigits: cannot read {tmp_path / 'bad.png'} as an image\n"
+
+
+@pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool") and importlib.util.find_spec("pygame")),
+                    reason="needs Xvfb and xdotool (Debian: apt-get install xvfb xdotool; `make system`) and pygame "
+                           "(pip install 'edgedigits[gui]')")
+def test_the_window_opens_on_a_real_x_display_and_q_closes_it(tmp_path, mnist):
+    """End to end on a virtual X server: `webcam --window` shows an image until a key; q quits with exit 0."""
+    cv2.imwrite(str(tmp_path / "shot.png"), scenes.render(mnist.x_test, mnist.y_test, np.random.default_rng(3)).frame)
+    display = f":{90 + os.getpid() % 500}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DISPLAY": display}
+    app = None
+    try:
+        app = subprocess.Popen([sys.executable, "-m", "edgedigits", "webcam", "--window", "--model", str(MODEL),
+                                "--source", str(tmp_path / "shot.png")], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        window = ""
+        for _ in range(200):  # the window appears once the model is loaded and the first frame read
+            found = subprocess.run(["xdotool", "search", "--classname", "edgedigits"], env=env, capture_output=True,
+                                   text=True)
+            window = found.stdout.split()[0] if found.stdout.split() else ""
+            if window or app.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert window, f"no window appeared: {app.communicate(timeout=5)}"
+        time.sleep(0.5)
+        assert app.poll() is None  # an image stays on screen until a key is pressed
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "q"], env=env, check=True, timeout=10)
+        _, err = app.communicate(timeout=20)
+        assert app.returncode == 0 and "1 frames" in err, err
+    finally:
+        for process in (app, xvfb):
+            if process is not None and process.poll() is None:
+                process.kill()

@@ -33,6 +33,7 @@ class Window:
 
     def __init__(self, title: str = TITLE):
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        os.environ.setdefault("SDL_VIDEO_X11_WMCLASS", "edgedigits")  # what window managers (and xdotool) see
         import pygame
 
         self.pygame, self.title, self.screen = pygame, title, None
