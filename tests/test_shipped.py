@@ -11,7 +11,7 @@ import pytest
 
 from edgedigits import runtime
 from edgedigits.runtime import artifacts, data, timing
-from edgedigits.training import graphstats
+from edgedigits.training import config, graphstats
 from edgedigits.training.config import PIPELINES_DIR
 
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
@@ -33,6 +33,7 @@ def test_manifest_matches_the_shipped_files(name):
     assert m["pipeline_file"] == f"pipelines/{name}.toml" and (PIPELINES_DIR / f"{name}.toml").is_file()
     ds = data.load(m["dataset"])
     assert m["test_images"] == len(ds.y_test) == 10_000 and m["data_sha256"] == ds.sha256
+    assert m["pipeline"]["sha256"] == config.settings_sha256(m["pipeline"])  # names the settings it records
     here = timing.machine_info()["features"]
     for stage, file in (("pruned", f"{name}.onnx"), ("int8", f"{name}.int8.onnx")):
         facts = m["stages"][stage]

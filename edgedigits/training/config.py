@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -121,7 +122,7 @@ class Pipeline:
     quantize: Quantize = field(default_factory=Quantize)
     name: str = ""  # set from the file name
     path: str = ""
-    sha256: str = ""  # of the recipe file's bytes when it was read
+    sha256: str = ""  # of the recipe's settings (settings_sha256): names exactly what was trained, comments aside
 
     def __post_init__(self):
         for section in (self.train, self.prune, self.structured):
@@ -185,15 +186,22 @@ def known() -> list[str]:
 
 def load(name_or_path: str, **overrides) -> Pipeline:
     path = resolve(name_or_path)
-    content = path.read_bytes()
     try:
-        raw = tomllib.loads(content.decode())
+        raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"malformed pipeline {path}: {exc}") from None
     raw.update({k: v for k, v in overrides.items() if v is not None})
     pipeline = from_dict(Pipeline, raw, where=str(path))
-    pipeline.name, pipeline.path, pipeline.sha256 = path.stem, str(path), hashlib.sha256(content).hexdigest()
+    pipeline.name, pipeline.path = path.stem, str(path)
+    pipeline.sha256 = settings_sha256(to_dict(pipeline))
     return pipeline
+
+
+def settings_sha256(settings: dict) -> str:
+    """sha256 of a recipe's settings as canonical JSON (every key, defaults included; not its name, path or
+    comments): two manifests with the same hash were trained with the same settings."""
+    kept = {k: v for k, v in settings.items() if k not in ("name", "path", "sha256")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def from_dict(cls, raw: dict, where: str = "pipeline"):
