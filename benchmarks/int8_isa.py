@@ -1,0 +1,85 @@
+"""How much a shipped model's test accuracy moves with the CPU's instruction set.
+
+    python benchmarks/int8_isa.py [--exported exported] [--out benchmarks/results]
+
+onnxruntime picks its integer kernels by CPU (AVX2 U8S8 sums saturate in int16; AVX-512 VNNI and AMX accumulate in
+int32), so an INT8 file's accuracy belongs to the file and the CPU. This scores every shipped file (pruned fp32 and
+INT8) on the full test set on the running CPU and merges the result into int8-isa.json under this CPU's feature set;
+the manifests' own figures (measured when the file was built) are kept beside them. tests/test_shipped.py allows the
+largest INT8 difference seen here between CPUs, and keeps fp32 exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edgedigits import runtime  # noqa: E402
+from edgedigits.runtime import data, timing  # noqa: E402
+from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
+
+STAGES = (("pruned", "{}.onnx"), ("int8", "{}.int8.onnx"))
+
+
+def features_key(features) -> str:
+    return " ".join(features) or "baseline x86-64"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--exported", default=str(ROOT / "exported"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args()
+    out = Path(args.out) / "int8-isa.json"
+    results = json.loads(out.read_text()) if out.exists() else {"measured": {}, "recorded": {}}
+    machine = timing.machine_info()
+    here = features_key(machine["features"])
+    results["measured"][here] = {"cpu": machine["cpu"], "onnxruntime": machine["libraries"]["onnxruntime"], "models": {}}
+    for manifest_path in sorted(Path(args.exported).glob("*.json")):
+        name, m = manifest_path.stem, json.loads(manifest_path.read_text())
+        ds = data.load(m["dataset"])
+        results["recorded"][name] = {
+            stage: {"test_accuracy": m["stages"][stage]["test_accuracy"],
+                    "measured_on": features_key(m["stages"][stage]["measured_on"])}
+            for stage, _ in STAGES
+        }
+        results["measured"][here]["models"][name] = {
+            stage: runtime.accuracy(Path(args.exported) / pattern.format(name), ds.x_test, ds.y_test)
+            for stage, pattern in STAGES
+        }
+        print(name, results["measured"][here]["models"][name], flush=True)
+    write_json_atomic(out, results)
+    write_bytes_atomic(out.with_suffix(".md"), render(results).encode())
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+
+
+def render(results: dict) -> str:
+    cpus = sorted(results["measured"])
+    lines = [
+        "# Test accuracy of the shipped files by CPU instruction set",
+        "",
+        "Full 10,000-image test set through onnxruntime. 'built' is the manifest's figure, measured on the CPU",
+        "features it names; the other columns were measured by `python benchmarks/int8_isa.py` on:",
+        "",
+    ]
+    lines += [f"- {k}: {results['measured'][k]['cpu']}, onnxruntime {results['measured'][k]['onnxruntime']}" for k in cpus]
+    lines += ["", "| model | stage | built % (features) | " + " | ".join(f"{k} %" for k in cpus) + " | largest difference |",
+              "|---|---|---|" + "---|" * len(cpus) + "---|"]
+    for name in sorted(results["recorded"]):
+        for stage, _ in STAGES:
+            rec = results["recorded"][name][stage]
+            seen = [results["measured"][k]["models"].get(name, {}).get(stage) for k in cpus]
+            values = [rec["test_accuracy"]] + [v for v in seen if v is not None]
+            cells = " | ".join("" if v is None else f"{v:.2f}" for v in seen)
+            lines.append(f"| {name} | {stage} | {rec['test_accuracy']:.2f} ({rec['measured_on']}) | {cells} | "
+                         f"{max(values) - min(values):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
