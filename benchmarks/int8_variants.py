@@ -1,4 +1,4 @@
-"""Which INT8 flavour of a pruned model is accurate and fast on this machine?
+"""Which INT8 flavour of a pruned model is accurate and fast on the CPU that runs this script?
 
     python benchmarks/int8_variants.py [PIPELINE] [--runs-dir runs] [--out benchmarks/results]
 
@@ -14,6 +14,7 @@ the pipeline's rule would pick from these figures. Writes int8-variants-PIPELINE
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -99,6 +100,7 @@ def main() -> None:
     _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
     x_test, x_val = runtime.normalize(ds.x_test), runtime.normalize(x_val)
     machine = timing.machine_info()
+    load_before = os.getloadavg()[0]
     extended = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -139,6 +141,7 @@ def main() -> None:
                 "gzip_bytes": file_stats(path)["gzip_bytes"],
                 "optimized_ops": dict(ops[name]),
             }
+    load_after = os.getloadavg()[0]
     fp32 = results["fp32 (pruned)"]
     pick = quantize.select({v: results[v] for v in quantize.VARIANTS}, fp32["validation_accuracy"], recipe.quantize)
     header = ["model", "val acc %", "test acc %", "p50 us (1 thread)", "p90 us", "images/s (b256, all cores)",
@@ -154,6 +157,7 @@ def main() -> None:
         print(" | ".join(rows[-1]), flush=True)
     text = [f"> machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features'])}; "
             f"onnxruntime {machine['libraries']['onnxruntime']}",
+            f"> load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {machine['cores']} cores",
             f"> pipeline {args.pipeline}: {args.runs} batch-1 runs per model interleaved across all rows; throughput "
             f"batch 256, {args.seconds:g} s per model and thread setting in {ROUNDS} round-robin rounds (median); graph optimization "
             "ORT_ENABLE_ALL unless named; per-channel weights unless named",
@@ -163,7 +167,8 @@ def main() -> None:
     out = Path(args.out)
     write_bytes_atomic(out / f"int8-variants-{args.pipeline}.md", ("\n".join(text) + "\n").encode())
     write_json_atomic(out / f"int8-variants-{args.pipeline}.json",
-                      {"machine": machine, "pipeline": args.pipeline, "runs": args.runs, "pick": pick, "models": results})
+                      {"machine": machine, "load_average": [round(load_before, 2), round(load_after, 2)],
+                       "pipeline": args.pipeline, "runs": args.runs, "pick": pick, "models": results})
     print(f"wrote {out / f'int8-variants-{args.pipeline}.md'} and .json")
 
 

@@ -168,26 +168,30 @@ def main() -> None:
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
         sys.exit(f"peers: missing {', '.join(missing)}; run `edgedigits train-prune-export {args.pipeline}` first")
-    t0 = time.time()
+    t0, load_before = time.time(), os.getloadavg()[0]
     merged: dict = {}
     for phase in ("throughput", "latency"):
         cmd = [sys.executable, __file__, *sys.argv[1:], "--phase", phase]
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         for name, values in json.loads(out.strip().splitlines()[-1]).items():
             merged.setdefault(name, {}).update(values)
-    machine = timing.machine_info()
+    machine, load_after = timing.machine_info(), os.getloadavg()[0]
     settings = (f"batch-1: {args.warmup} warm-up + {args.runs} timed runs, 1 thread in every engine; throughput: batch "
                 f"{args.batch}, {args.seconds:g} s, all {machine['cores']} cores in every engine; accuracy: full test set")
     header, rows = table(merged)
     lines = [f"> machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features'])}",
              f"> libraries: {', '.join(f'{k} {v}' for k, v in machine['libraries'].items())}, "
              f"tensorflow {__import__('importlib.metadata').metadata.version('tensorflow')}",
-             f"> {settings}", f"> pipeline: {args.pipeline}; model: the same trained network in every engine", "",
+             f"> {settings}",
+             f"> load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {machine['cores']} cores",
+             f"> pipeline: {args.pipeline}; model: the same trained network in every engine", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     out_dir = Path(args.out)
     write_bytes_atomic(out_dir / f"peers-{args.pipeline}.md", ("\n".join(lines) + "\n").encode())
-    write_json_atomic(out_dir / f"peers-{args.pipeline}.json", {"machine": machine, "settings": settings, "engines": merged})
+    write_json_atomic(out_dir / f"peers-{args.pipeline}.json", {"machine": machine, "settings": settings,
+                                                             "load_average": [round(load_before, 2), round(load_after, 2)],
+                                                             "engines": merged})
     print("\n".join(lines))
     print(f"\nwrote {out_dir / f'peers-{args.pipeline}.md'} and .json in {time.time() - t0:.0f} s")
 
