@@ -1,9 +1,10 @@
-"""Read every handwritten digit in a photo with the edgedigits runtime API (onnxruntime + OpenCV, no TensorFlow).
+"""Read every handwritten digit in photos with the edgedigits runtime API (onnxruntime + OpenCV, no TensorFlow).
 
-    python examples/read_digits.py exported/lenet.int8.onnx photo.jpg ...
+    python examples/read_digits.py MODEL.onnx PHOTO...     e.g. exported/lenet.int8.onnx examples/digits.jpg
 
-vision.find_digits finds the digits (dark ink on light paper, or the reverse) and normalizes each the MNIST way;
-runtime.Classifier classifies them all in one batch, with labels from the model's metadata.
+Prints what `edgedigits predict` prints: 'PHOTO: 156 288', digits in reading order, lines separated by a space,
+'?' after a digit whose confidence is below 0.8. vision.find_digits finds and MNIST-normalizes the digits (dark ink
+on light paper, or the reverse); Classifier classifies them all in one batch, with labels from the model's metadata.
 """
 
 import sys
@@ -11,11 +12,18 @@ import sys
 import cv2
 
 from edgedigits import runtime
-from edgedigits.runtime import vision
+from edgedigits.runtime import webcam
 
-model = runtime.Classifier(sys.argv[1], threads=1)
+if len(sys.argv) < 3:
+    print("usage: python examples/read_digits.py MODEL.onnx PHOTO...  (e.g. exported/lenet.int8.onnx examples/digits.jpg)",
+          file=sys.stderr)
+    sys.exit(2)
+
+reader = webcam.Reader(runtime.Classifier(sys.argv[1], threads=1))  # finder + classifier, one batch per photo
 for path in sys.argv[2:]:
-    found = vision.find_digits(cv2.imread(path))  # boxes in reading order + 28x28 MNIST-style images
-    result = model.classify(found.images)
-    digits = " ".join(f"{label}({conf:.2f})" for label, conf in zip(result.labels, result.confidences))
-    print(f"{path}: {''.join(result.labels)}  {digits}")
+    photo = cv2.imread(path)
+    if photo is None:
+        print(f"read_digits: cannot read image {path}", file=sys.stderr)
+        sys.exit(2)
+    digits = reader.read(photo)  # each with its box, label, confidence, line and an uncertain flag
+    print(f"{path}: {webcam.as_text(digits) or '(no digits found)'}")

@@ -1,0 +1,478 @@
+"""Rebuild the generated tables of README.md and docs/*.md from the committed results files and manifests.
+
+    python docs/build.py            # rewrite every <!-- table:NAME --> ... <!-- /table --> block (and the figure)
+    python docs/build.py --check    # exit 1, naming the blocks, if a committed document differs from its sources
+
+A table is only ever written here, from one results file (benchmarks/results/...) or the shipped manifests
+(exported/*.json), and it starts with the line naming that file and the CPU and instruction-set features it was
+measured on, read from the file itself. tests/test_docs.py runs the check, so the documents cannot drift from the
+evidence. The README figure (docs/accuracy-vs-size.png) needs matplotlib (the [train] extra); the tables do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import re
+import sys
+import tokenize
+import typing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+EXPORTED = ROOT / "exported"
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FIGURE = ROOT / "docs" / "accuracy-vs-size.png"
+BLOCK = re.compile(r"(<!-- table:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+# Shipped models in the order the README lists them, with what each one is.
+SHIPPED = {
+    "lenet": "LeNet-5 (LeCun et al. 1998), ReLU and max pooling",
+    "lenet5": "classic LeNet-5: tanh and average pooling",
+    "lenet5-v2": "LeNet-5 v2: batch norm, dropout, augmentation",
+    "cnn": "3-conv CNN with dropout (Keras MNIST CNN notebook's model_2)",
+    "mlp": "300-100 multilayer perceptron",
+    "lenet-slim": "lenet structured-pruned to conv 4-8, dense 100-84",
+    "fashion-lenet": "lenet on Fashion-MNIST",
+}
+FEATURE_NAMES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI",
+                 "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "amx_int8": "AMX-INT8", "amx_bf16": "AMX-BF16"}
+
+
+def load(relative: str) -> dict:
+    return json.loads((ROOT / relative).read_text())
+
+
+def features(names) -> str:
+    names = names.split() if isinstance(names, str) else list(names)
+    return ", ".join(FEATURE_NAMES.get(n, n) for n in names) + (" only" if names == ["avx2"] else "")
+
+
+def cpu(machine: dict) -> str:
+    """'AMD EPYC (2 cores; AVX2 only)' from a results file's machine block."""
+    cores = f"{machine['cores']} cores; " if machine.get("cores") else ""
+    return f"{machine['cpu']} ({cores}{features(machine.get('features', []))})"
+
+
+def source(relative: str, machine: dict | None, extra: str = "") -> str:
+    """The line each table starts with: its results file and where it was measured."""
+    where = f"measured on {cpu(machine)}" if machine else "measured"
+    libs = (machine or {}).get("libraries", {})
+    ort = f", onnxruntime {libs['onnxruntime']}" if "onnxruntime" in libs else ""
+    return f"Source: `{relative}`, {where}{ort}{extra}.\n"
+
+
+def load_note(values) -> str:
+    """'; load average 1.5-1.7 on its 2 cores' for files that recorded one (the machine may have been shared)."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    return f"; load average {lo:.1f}" + (f"-{hi:.1f}" if round(hi, 1) != round(lo, 1) else "") + " (1 min)"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def pct(x) -> str:
+    return f"{x:.2f}"
+
+
+def num(x) -> str:
+    return f"{round(x):,}"
+
+
+def us(x) -> str:
+    return f"{x:.1f}"
+
+
+# ---- shipped models (exported/*.json) ----------------------------------------------------------------------------
+
+def manifests() -> dict[str, dict]:
+    return {name: json.loads((EXPORTED / f"{name}.json").read_text()) for name in SHIPPED
+            if (EXPORTED / f"{name}.json").is_file()}
+
+
+def manifest_machine(found: dict[str, dict]) -> dict:
+    machines = {json.dumps(m["machine"].get("features")) for m in found.values()}
+    first = next(iter(found.values()))["machine"]
+    assert len(machines) == 1, "shipped manifests measured on different CPUs: split the table"
+    return first
+
+
+def t_models() -> str:
+    found = manifests()
+    rows = []
+    for name, m in found.items():
+        s = m["stages"]
+        dense = s.get("structured", s["fp32"]) if name == "lenet-slim" else s["fp32"]
+        rows.append([f"`{name}`", SHIPPED[name], m["dataset"], num(dense["parameters"]), pct(s["fp32"]["test_accuracy"]),
+                     pct(s["int8"]["test_accuracy"]), num(s["int8"]["nonzero_parameters"]),
+                     f"{s['pruned']['kernel_sparsity'] * 100:.1f}%", num(s["int8"]["gzip_bytes"]),
+                     num(s["fp32"]["gzip_bytes"])])
+    return source("exported/*.json", manifest_machine(found), "; test accuracy on the full 10,000-image test set") + "\n" + table(
+        ["recipe", "model", "dataset", "params", "dense fp32 %", "INT8 %", "non-zero params", "kernel sparsity",
+         "INT8 gzip B", "dense gzip B"], rows)
+
+
+def t_stages_lenet() -> str:
+    m = json.loads((EXPORTED / "lenet.json").read_text())
+    rows = [[stage, pct(s["test_accuracy"]), num(s["parameters"]), num(s["nonzero_parameters"]), num(s["bytes"]),
+             num(s["gzip_bytes"]), f"{s['time_s']:.0f}"] for stage, s in m["stages"].items()]
+    return source("exported/lenet.json", m["machine"]) + "\n```\n" + text_table(
+        ["stage", "test acc %", "params", "non-zero", "bytes", "gzip bytes", "time s"], rows) + "```\n"
+
+
+def text_table(header, rows) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join(fmt(r) for r in [header, *rows]) + "\n"
+
+
+# ---- benchmarks ---------------------------------------------------------------------------------------------------
+
+def t_bench() -> str:
+    d = load("benchmarks/results/bench.json")
+    rows = [[r["model"], r["variant"], r["target"], pct(r["accuracy"]), num(r["gzip_bytes"]), us(r["p50_us"]),
+             us(r["p90_us"]), num(r["throughput_ips"])]
+            for r in sorted(d["rows"], key=lambda r: (r["model"], r["variant"] != "pruned", r["target"]))]
+    return source("benchmarks/results/bench.json", d["machine"], "; batch-1 latency with one thread, measured "
+                  "round-robin across all files; throughput at batch 256 with all cores") + "\n" + table(
+        ["model", "file", "target", "test acc %", "gzip B", "p50 us", "p90 us", "images/s (b256)"], rows)
+
+
+def _peers(relative: str) -> str:
+    d = load(relative)
+    e = d["engines"]
+    shipped = e["ort-int8 (shipped)"]
+    rows = [[name, pct(r["accuracy"]), num(r["gzip_bytes"]) if "gzip_bytes" in r else "-", us(r["p50_us"]),
+             us(r["p90_us"]), num(r["throughput_ips"]), f"{r['p50_us'] / shipped['p50_us']:.2f}x",
+             f"{r['throughput_ips'] / shipped['throughput_ips']:.2f}x"] for name, r in e.items()]
+    return source(relative, d["machine"], load_note(d.get("load_average")) + "; " + d["settings"]) + "\n" + table(
+        ["engine", "test acc %", "gzip B", "p50 us", "p90 us", "images/s (b256)", "p50 / shipped",
+         "images/s / shipped"], rows)
+
+
+def t_peers_avx2() -> str:
+    return _peers("benchmarks/results/peers-lenet.json")
+
+
+def t_peers_avx512() -> str:
+    return _peers("benchmarks/results/avx512-vnni/peers-lenet.json")
+
+
+def t_call_overhead() -> str:
+    d = load("benchmarks/results/call-overhead.json")
+    rows = [["identity model", "InferenceSession.run (floor)", us(d["floor_p50_us"]), "-"]]
+    for model, calls in d["models"].items():
+        bare = calls["InferenceSession.run"]["p50_us"]
+        for call, r in calls.items():
+            if isinstance(r, dict):
+                call = call.replace("previous path (astype/255 + run)", "astype/255, then InferenceSession.run")
+                rows.append([model, call, us(r["p50_us"]), f"+{r['p50_us'] - bare:.1f}"])
+    return source("benchmarks/results/call-overhead.json", d["machine"],
+                  f"; batch 1, one thread, {d['runs']:,} calls per row interleaved") + "\n" + table(
+        ["model", "call", "p50 us", "over a bare run us"], rows)
+
+
+# ---- quantization -------------------------------------------------------------------------------------------------
+
+def _variants(relative: str) -> str:
+    d = load(relative)
+    models = d["models"]
+    fp32 = models["fp32 (pruned)"]
+    rows = []
+    for name, r in models.items():
+        label = f"**{name}** (rule's pick)" if name == d.get("pick") else name
+        rows.append([label, pct(r["validation_accuracy"]), pct(r["test_accuracy"]), us(r["p50_us"]),
+                     f"{r['p50_us'] / fp32['p50_us']:.2f}x", num(r["images_per_cpu_s_1_thread"]),
+                     f"{r['images_per_cpu_s_1_thread'] / fp32['images_per_cpu_s_1_thread']:.2f}x", num(r["gzip_bytes"])])
+    return source(relative, d["machine"], load_note(d.get("load_average")) + f"; lenet, batch-1 p50 with one thread "
+                  f"({d['runs']:,} runs per row, interleaved); batch-256 images per CPU-second of one thread") + "\n" + table(
+        ["variant", "val acc %", "test acc %", "p50 us", "p50 / fp32", "images/CPU-s", "images/CPU-s / fp32",
+         "gzip B"], rows)
+
+
+def t_int8_variants_avx2() -> str:
+    return _variants("benchmarks/results/int8-variants-lenet.json")
+
+
+def t_int8_variants_avx512() -> str:
+    return _variants("benchmarks/results/avx512-vnni/int8-variants-lenet.json")
+
+
+def t_int8_by_cpu() -> str:
+    """The one-glance answer: each pipeline variant's speed relative to fp32, on each CPU measured."""
+    files = {"AVX2": "benchmarks/results/int8-variants-lenet.json",
+             "AVX-512 VNNI": "benchmarks/results/avx512-vnni/int8-variants-lenet.json"}
+    found = {k: load(v) for k, v in files.items() if (ROOT / v).is_file()}
+    names = [n for n in next(iter(found.values()))["models"] if not n.startswith("ref:")]
+    header = ["variant"] + [f"{k}: p50 / fp32" for k in found] + [f"{k}: test acc %" for k in found]
+    rows = []
+    for n in names:
+        row = [n]
+        row += [f"{d['models'][n]['p50_us'] / d['models']['fp32 (pruned)']['p50_us']:.2f}x" if n in d["models"] else "-"
+                for d in found.values()]
+        row += [pct(d["models"][n]["test_accuracy"]) if n in d["models"] else "-" for d in found.values()]
+        rows.append(row)
+    lines = "".join(source(files[k], d["machine"], load_note(d.get("load_average"))) for k, d in found.items())
+    return lines.replace(".\nSource", ";\nsource") + "\n" + table(header, rows)
+
+
+def t_int8_bars() -> str:
+    d = load("benchmarks/results/int8-bars-lenet.json")
+    rows = [[name, pct(r["test_accuracy"]), us(r["p50_us"]), us(r["p90_us"]), num(r["images_per_s"]),
+             num(r["images_per_cpu_s_1_thread"]), num(r["gzip_bytes"])] for name, r in d["results"].items()]
+    return source("benchmarks/results/int8-bars-lenet.json", d["machine"], "; batch 1 with one thread, interleaved; "
+                  "batch 256 with all cores") + "\n" + table(
+        ["model", "test acc %", "p50 us", "p90 us", "images/s (b256)", "images/CPU-s (1 thread)", "gzip B"], rows)
+
+
+def t_int8_isa() -> str:
+    d = load("benchmarks/results/int8-isa.json")
+    (feats, measured), = d["measured"].items()
+    rows = []
+    for model, stages in d["recorded"].items():
+        for stage, rec in stages.items():
+            here = measured["models"][model][stage]
+            rows.append([model, stage, f"{pct(rec['test_accuracy'])} ({features(rec['measured_on'])})", pct(here),
+                         f"{abs(here - rec['test_accuracy']):.2f}"])
+    machine = {"cpu": measured["cpu"], "features": feats.split(), "libraries": {"onnxruntime": measured["onnxruntime"]}}
+    return source("benchmarks/results/int8-isa.json", machine, " (the right-hand column; the built column as its "
+                  "manifest records)") + "\n" + table(
+        ["model", "file", "built: test acc %", f"{features(feats)}: test acc %", "difference"], rows)
+
+
+# ---- over-parameterization ----------------------------------------------------------------------------------------
+
+def t_sparsity() -> str:
+    d = load("benchmarks/results/sparsity-lenet/sparsity.json")
+    rows = d["rows"]
+    dense = next(r for r in rows if r["target_sparsity"] == 0)["fp32_test_accuracy"]
+    out = [[f"{r['target_sparsity'] * 100:.0f}%", f"{r['kernel_sparsity'] * 100:.1f}%", num(r["nonzero_parameters"]),
+            pct(r["fp32_test_accuracy"]), pct(r["int8_test_accuracy"]), f"{r['int8_test_accuracy'] - dense:+.2f}",
+            num(r["int8_gzip_bytes"])] for r in sorted(rows, key=lambda r: r["target_sparsity"])]
+    return source("benchmarks/results/sparsity-lenet/sparsity.json", d.get("machine")) + "\n" + table(
+        ["target", "kernel sparsity", "non-zero params", "pruned fp32 %", "INT8 %", "INT8 vs dense", "INT8 gzip B"], out)
+
+
+def t_structured() -> str:
+    d = load("benchmarks/results/structured-lenet.json")
+    base = d["models"][0]
+    rows = [[r["model"], num(r["macs"]), pct(r["test_accuracy"]), us(r["p50_us"]), f"{base['p50_us'] / r['p50_us']:.2f}x",
+             num(r["images_per_s"]), f"{r['images_per_s'] / base['images_per_s']:.2f}x", num(r["gzip_bytes"])]
+            for r in d["models"]]
+    return source("benchmarks/results/structured-lenet.json", d["machine"], load_note(d.get("load_average"))
+                  + "; batch 1 with one thread, batch 256 with all cores, interleaved") + "\n" + table(
+        ["model", "MACs", "test acc %", "p50 us", "speed vs dense (b1)", "images/s (b256)", "vs dense (b256)",
+         "gzip B"], rows)
+
+
+def _compare(dataset: str) -> str:
+    relative = f"benchmarks/results/compare/compare-{dataset}.json"
+    d = load(relative)
+    rows = [[r["name"], num(r["parameters"]), num(r["nonzero_parameters"]), num(r["macs"]), pct(r["dense_test_accuracy"]),
+             pct(r["pruned_test_accuracy"]), pct(r["int8_test_accuracy"]), f"{r['int8_log_loss']:.4f}",
+             f"{r['train_time_s']:.0f}", num(r["int8_gzip_bytes"]), f"{r['pruned_p50_us']:.0f}", f"{r['int8_p50_us']:.0f}"]
+            for r in d["rows"]]
+    return source(relative, d["machine"], "; batch-1 p50 with one thread, round-robin over all files") + "\n" + table(
+        ["model", "params", "non-zero", "MACs", "dense %", "pruned %", "INT8 %", "INT8 log loss", "train s",
+         "INT8 gzip B", "pruned p50 us", "INT8 p50 us"], rows)
+
+
+def t_compare_mnist() -> str:
+    return _compare("mnist")
+
+
+def t_compare_fashion_mnist() -> str:
+    return _compare("fashion-mnist")
+
+
+def t_optimizers() -> str:
+    d = load("benchmarks/results/optimizers-lenet/optimizers.json")
+    rows = sorted(d["rows"], key=lambda r: -r["best_val_accuracy"])
+    out = [[r["id"].removeprefix("optimizer-"), f"{r['params']['overrides'].get('train.learning_rate', '-'):g}",
+            pct(r["final_val_accuracy"]), f"{pct(r['best_val_accuracy'])} ({r['best_epoch']})",
+            r["epochs_to_target"] or "not reached", f"{r['train_time_s']:.0f}", pct(r["test_accuracy"])] for r in rows]
+    return source("benchmarks/results/optimizers-lenet/optimizers.json", d.get("machine"),
+                  f"; lenet, {d['epochs']} epochs each, same seed and data order") + "\n" + table(
+        ["optimizer", "learning rate", "final val %", "best val % (epoch)", "epochs to 98.5% val", "train s",
+         "test % (ONNX)"], out)
+
+
+def t_grid() -> str:
+    d = load("benchmarks/results/grid-lenet/grid.json")
+    keys = list(d["cells"][0]["cell"])
+    rows = [[*(c["cell"][k] for k in keys), pct(c["mean_val_accuracy"]), pct(c["std_val_accuracy"]), c["folds"],
+             f"{c['mean_train_time_s']:.0f}"] for c in d["cells"]]
+    best = ", ".join(f"{k}={v}" for k, v in d["best"]["cell"].items())
+    return source("benchmarks/results/grid-lenet/grid.json", d.get("machine"), f"; {d['folds']}-fold cross-validation "
+                  "on the training images") + "\n" + table([*keys, "mean val %", "std", "folds", "mean train s"], rows) + (
+        f"\nBest cell: {best} ({pct(d['best']['mean_val_accuracy'])}% +/- {pct(d['best']['std_val_accuracy'])}).\n")
+
+
+# ---- webcam -------------------------------------------------------------------------------------------------------
+
+def t_webcam_fps() -> str:
+    d = load("benchmarks/results/webcam_fps.json")
+    m = d["machine"]
+    rows = [[r["workload"], r["frames"], f"{r['digits_per_frame']:.1f}", f"{r['frames_per_s']:.0f}", f"{r['p50_ms']:.1f}",
+             f"{r['p99_ms']:.1f}", f"{r['frames_per_s_with_decode']:.0f}", f"{r['digit_accuracy']:.2f}%",
+             f"{r['frame_exact']:.2f}%"] for r in d["results"]]
+    extra = (f"{load_note(m['load_average_before'][:1] + m['load_average_after'][:1])}; one core ({m['threads']}), "
+             f"{m['size']} frames decoded in memory, the shipped INT8 lenet")
+    return source("benchmarks/results/webcam_fps.json", {**m, "libraries": {"onnxruntime": m["onnxruntime"]}},
+                  extra) + "\n" + table(["workload", "frames", "digits per frame", "frames/s", "p50 ms", "p99 ms",
+                                         "frames/s with MJPG decode", "digits right", "frames exactly right"], rows)
+
+
+# ---- recipes (edgedigits/training/config.py) ----------------------------------------------------------------------
+
+# What each key means where config.py's own comment does not say it well enough for a user.
+KEY_NOTES = {
+    "model": "a registry name (`edgedigits models`)",
+    "dataset": "`mnist` or `fashion-mnist`; decides the number of classes",
+    "seed": "seeds weight initialization, the validation split and data order",
+    "optimizer": "sgd, adam, adamax, nadam, adadelta, adagrad or rmsprop",
+    "learning_rate": "initial learning rate",
+    "batch_size": "images per step",
+    "epochs": "maximum epochs (training: early stopping may end sooner)",
+    "opset": "ONNX opset of the export (17 or newer)",
+    "parity_images": "test images on which the ONNX export is compared with the Keras model",
+    "parity_tolerance": "largest allowed absolute difference of any probability (exit 3 beyond it)",
+    "rotation": "random rotation, +/- degrees",
+    "zoom": "random zoom, +/- fraction",
+    "shift": "random shift, +/- fraction of width and height",
+    "reduce_lr_patience": "epochs without val_loss improvement before the learning rate is multiplied by the factor",
+    "min_learning_rate": "ReduceLROnPlateau's floor",
+    "widths": "kept filters/units per layer: a count, or a fraction of the trained width (e.g. {conv1 = 4, dense1 = 0.8}); "
+              "layers not named keep their width; the classifier cannot shrink",
+    "per_channel": "one scale per output channel of each weight (true) or per tensor",
+    "variants": "INT8 variants to build and score (see docs/quantization.md)",
+    "select": "`fastest`: the lowest batch-1 p50 among variants within `max_accuracy_drop` on validation; "
+              "`accurate`: the best validation accuracy",
+}
+
+
+def _comments(path: Path) -> dict[tuple[str, str], str]:
+    """(class, field) -> the trailing comment on that field's line in config.py."""
+    out, cls = {}, None
+    lines = path.read_text().splitlines()
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if tok.type == tokenize.NAME and tok.string == "class" and tok.start[1] == 0:
+            cls = lines[tok.start[0] - 1].split()[1].split("(")[0].rstrip(":")
+        if tok.type == tokenize.COMMENT and cls:
+            code = lines[tok.start[0] - 1][: tok.start[1]].strip()
+            m = re.match(r"(\w+)\s*:", code)
+            if m:
+                out[(cls, m.group(1))] = tok.string.lstrip("# ").strip()
+    return out
+
+
+def t_recipe_keys() -> str:
+    sys.path.insert(0, str(ROOT))
+    from edgedigits.training import config
+
+    comments = _comments(ROOT / "edgedigits" / "training" / "config.py")
+    rows = []
+
+    def walk(cls, prefix):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in ("name", "path", "sha256"):
+                continue  # set from the file, not written in it
+            kind = hints[f.name]
+            if dataclasses.is_dataclass(kind):
+                walk(kind, f"{prefix}{f.name}.")
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            # the field's own comment (in its class or the class it inherits it from), else the note above
+            note = next((comments[(k.__name__, f.name)] for k in cls.__mro__ if (k.__name__, f.name) in comments),
+                        KEY_NOTES.get(f.name))
+            if not note:
+                raise SystemExit(f"docs/build.py: recipe key {prefix}{f.name} has no description: add a comment in "
+                                 "config.py or an entry in KEY_NOTES")
+            shown = json.dumps(default) if not isinstance(default, dict) else "{}"
+            rows.append([f"`{prefix}{f.name}`", kind.__name__, f"`{shown}`", note.replace("|", "/")])
+
+    walk(config.Pipeline, "")
+    return "Source: `edgedigits/training/config.py` (the dataclasses that read a recipe; defaults are theirs).\n\n" + table(
+        ["key", "type", "default", "meaning"], rows)
+
+
+TABLES = {name.removeprefix("t_").replace("_", "-"): fn for name, fn in globals().items() if name.startswith("t_")}
+
+
+def render(text: str, where: str = "") -> str:
+    """`text` with every table block rewritten from its source."""
+    def replace(m):
+        name = m.group("name")
+        if name not in TABLES:
+            raise SystemExit(f"docs/build.py: {where}: unknown table '{name}' (known: {', '.join(sorted(TABLES))})")
+        return m.group(1) + TABLES[name]() + m.group(4)
+    return BLOCK.sub(replace, text)
+
+
+def figure(path: Path = FIGURE) -> None:
+    """Accuracy against gzipped size: the shipped MNIST models (dense fp32 -> INT8) and lenet's sparsity sweep."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    found = {k: v for k, v in manifests().items() if v["dataset"] == "mnist"}
+    sweep = sorted(load("benchmarks/results/sparsity-lenet/sparsity.json")["rows"], key=lambda r: r["target_sparsity"])
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    ax.plot([r["int8_gzip_bytes"] / 1000 for r in sweep], [r["int8_test_accuracy"] for r in sweep], "-o", color="0.55",
+            ms=4, label="lenet INT8 at 0-98% sparsity (sweep)")
+    for r in sweep:
+        ax.annotate(f"{r['target_sparsity'] * 100:.0f}%", (r["int8_gzip_bytes"] / 1000, r["int8_test_accuracy"]),
+                    textcoords="offset points", xytext=(0, -11), ha="center", fontsize=7, color="0.4")
+    for i, (name, m) in enumerate(found.items()):
+        s, colour = m["stages"], f"C{i}"
+        x0, y0 = s["fp32"]["gzip_bytes"] / 1000, s["fp32"]["test_accuracy"]
+        x1, y1 = s["int8"]["gzip_bytes"] / 1000, s["int8"]["test_accuracy"]
+        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.5})
+        ax.plot([x0], [y0], "o", mfc="none", color=colour)
+        ax.plot([x1], [y1], "s", color=colour, label=f"{name}: dense fp32 (o) -> shipped INT8")
+    ax.set_xscale("log")
+    ax.set_xlabel("gzipped .onnx size (KB, log scale)")
+    ax.set_ylabel("MNIST test accuracy (%)")
+    ax.set_ylim(97.7, 99.7)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Accuracy vs download size; measured on {cpu(manifest_machine(found))}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 if a document is out of date")
+    parser.add_argument("--no-figure", action="store_true", help="tables only (no matplotlib needed)")
+    args = parser.parse_args(argv)
+    stale = []
+    for doc in DOCUMENTS:
+        text = doc.read_text()
+        new = render(text, doc.name)
+        if new != text:
+            stale.append(doc.relative_to(ROOT))
+            if not args.check:
+                doc.write_text(new)
+    if args.check:
+        if stale:
+            print(f"out of date: {', '.join(map(str, stale))} (run `python docs/build.py`)", file=sys.stderr)
+        return 1 if stale else 0
+    if not args.no_figure:
+        figure()
+    print(f"rewrote {', '.join(map(str, stale)) or 'nothing (all up to date)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
