@@ -51,7 +51,7 @@ def bare(session):
 
 
 def previous_path(session):
-    """The Classifier's batch-1 path before issue 6: astype/255, then session.run."""
+    """A naive batch-1 path, for comparison: astype/255, then session.run."""
     name_in, outputs = session.get_inputs()[0].name, [session.get_outputs()[0].name]
     return lambda img: session.run(outputs, {name_in: (img.astype(np.float32) / np.float32(255.0))[None, ..., None]})[0]
 

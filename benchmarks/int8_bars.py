@@ -1,4 +1,4 @@
-"""Issue 6's speed bars for lenet's INT8 model, in one run on this machine.
+"""Speed bars for lenet's INT8 model (against fp32 and TFLite INT8), in one run on the CPU that runs it.
 
     python benchmarks/int8_bars.py [--runs-dir runs] [--int8 FILE] [--out benchmarks/results]
 

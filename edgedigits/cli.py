@@ -214,7 +214,7 @@ def train_cmd(pipeline, runs_dir, data_dir):
 @data_dir_option
 @needs("train")
 def report_cmd(run_dir, data_dir):
-    """(Re)write a run's report: curves-*.png (seed 003's six plots), confusion-*.png, report.json and report.md.
+    """(Re)write a run's report: curves-*.png (six training curves), confusion-*.png, report.json and report.md.
 
     RUN_DIR is a directory made by `train` or `train-prune-export` (runs/NAME). Metrics are scikit-learn's, on the
     full test set through onnxruntime on each .onnx in the run: accuracy, log loss, ROC AUC (one-vs-one, macro),

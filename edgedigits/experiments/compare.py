@@ -1,4 +1,4 @@
-"""`edgedigits compare`: seed 003's "comparison at a glance", measured the same way for every model.
+"""`edgedigits compare`: models side by side ("comparison at a glance"), measured the same way for every model.
 
 Each model goes through the whole pipeline (train, prune, export, quantize), or a finished run's manifest is
 reused. Then every shipped file is scored on the full test set through onnxruntime (accuracy and log loss from

@@ -28,7 +28,7 @@ from edgedigits.runtime.artifacts import ensure_writable_dir, write_json_atomic
 from edgedigits.errors import InputError
 
 SPARSITIES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.98)
-# The thesis' optimizer table. Learning rates are Keras' defaults, except Adadelta's 1.0 (the paper's and Keras'
+# The classic optimizer comparison. Learning rates are Keras' defaults, except Adadelta's 1.0 (the paper's and Keras'
 # before 2.3: with 0.001 it barely moves in a few epochs) and SGD's momentum 0.9 for the Nesterov variant.
 OPTIMIZERS = {
     "sgd": {"optimizer": "sgd", "learning_rate": 0.01},

@@ -68,8 +68,8 @@ def latency_us(run: Callable, images: np.ndarray, warmup: int, runs: int) -> np.
 def interleaved_latency_us(runs: dict, warmup: int, count: int, rounds: int = 20) -> dict:
     """Batch-1 latency samples for several models, measured round-robin so every model sees the same machine.
 
-    `runs` maps a key to (run, images). On a shared or frequency-scaling machine (this VM: the same model measured
-    39-63 us p50 in back-to-back runs) measuring models one after another compares machine states, not models.
+    `runs` maps a key to (run, images). On a shared or frequency-scaling machine the same model's p50 can move by half
+    between back-to-back runs, so measuring models one after another compares machine states, not models.
     """
     per_round = max(1, count // rounds)
     samples = {key: [] for key in runs}

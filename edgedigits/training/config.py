@@ -49,7 +49,7 @@ class Optimizer:
 @dataclass
 class Train(Optimizer):
     augment: Augment = field(default_factory=Augment)
-    early_stopping_patience: int = 5  # epochs without val_loss improvement; best weights restored
+    early_stopping_patience: int = 5  # epochs without val_accuracy improvement; best weights restored
     reduce_lr_factor: float = 0.5  # ReduceLROnPlateau on val_loss
     reduce_lr_patience: int = 2
     min_learning_rate: float = 1e-5
@@ -101,7 +101,7 @@ class Quantize:
     calibration_method: str = "minmax"  # minmax, entropy or percentile
     # variants to build; which one is shipped is `select`'s choice (see edgedigits/training/quantize.py for why a choice)
     variants: list = field(default_factory=lambda: list(DEFAULT_QUANT_VARIANTS))
-    # fastest: the lowest batch-1 p50 on this machine among variants within max_accuracy_drop on validation;
+    # fastest: the lowest batch-1 p50 on the running CPU among variants within max_accuracy_drop on validation;
     # accurate: the best validation accuracy, whatever its speed
     select: str = "fastest"
     timing_runs: int = 2000  # batch-1 runs per variant, interleaved across variants

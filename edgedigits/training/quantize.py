@@ -2,13 +2,13 @@
 
 Several variants are built and, by default, the FASTEST one on the machine that runs the pipeline is shipped among
 those whose validation accuracy stays within max_accuracy_drop of the pruned fp32 model (never the test set).
-Why a choice at all (measured on this machine, AMD EPYC with AVX2 and no VNNI, onnxruntime 1.32; docs/int8-speed.md):
-- Without VNNI, onnxruntime's integer kernels are not faster than its fp32 ones on a network this small, and
-  a first convolution with one input channel is 10x slower as QLinearConv than as fp32 NCHWc Conv. Quantizing all
-  ops makes lenet 1.8x slower than fp32; static dense-only ~1.3x; dynamic dense-only ties fp32 at batch 1, but its
-  answers depend on the batch, so dynamic variants are built only on request (config.DEFAULT_QUANT_VARIANTS).
-- U8S8 kernels can saturate without VNNI: lenet5 (tanh) lost 0.91 points with U8S8, 0.05 with U8U8.
-On a VNNI or AMX CPU the all-ops variants may win; the choice is re-measured wherever the pipeline runs.
+Why a choice at all (docs/quantization.md has the figures, per CPU, in benchmarks/results/int8-variants-*):
+- onnxruntime's integer kernels are not faster than its fp32 ones on a network this small, with AVX2 or AVX-512
+  VNNI: a first convolution with one input channel is much slower as QLinearConv than as fp32 NCHWc Conv, and every
+  Q/DQ node costs time at batch 1. Dynamic dense-only variants are the fastest INT8 on AVX2, but their answers depend
+  on the batch, so they are built only on request (config.DEFAULT_QUANT_VARIANTS).
+- U8S8 kernels can saturate without VNNI (lenet5's tanh activations lose accuracy with U8S8, not with U8U8).
+Which variant wins depends on the CPU, so the choice is re-measured wherever the pipeline runs.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CALIBRATION = {
     "percentile": CalibrationMethod.Percentile,
 }
 DENSE_OPS = ["MatMul", "Gemm"]  # quant_pre_process fuses MatMul+Add into Gemm, so both names are needed
-TIE = 0.05  # batch-1 p50s within 5% of the fastest are noise on this VM; the smaller file wins among them
+TIE = 0.05  # batch-1 p50s within 5% of the fastest are noise on a shared machine; the smaller file wins among them
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def quantize_variant(prepared: Path, out: Path, calibration: np.ndarray, cfg: Qu
 
 def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: float) -> dict[str, dict]:
     """Batch-1 latency (one thread, interleaved across models) and batch-256 throughput (all cores, round-robin in
-    five rounds, median) of each model on this machine. Interleaving: this VM's speed drifts between runs."""
+    five rounds, median) of each model on the running CPU. Interleaving: a shared machine's speed drifts between runs."""
     one = {name: runtime.open_session(path, 1) for name, path in paths.items()}
     every = {name: runtime.open_session(path, 0) for name, path in paths.items()}
 

@@ -1,4 +1,4 @@
-"""Run reports: seed 003's six training curves, and test-set metrics of every ONNX model in a run directory.
+"""Run reports: six training curves, and test-set metrics of every ONNX model in a run directory.
 
 A run directory holds run.json (what was trained, how long), history.csv (Keras' CSVLogger) and the exported
 stages (fp32.onnx, pruned.onnx, int8.onnx). Metrics are scikit-learn's, computed on the full test set through
@@ -73,7 +73,7 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> 
 
 
 def plot_curves(history: dict, path: Path, title: str) -> None:
-    """The six plots of seed 003: loss and accuracy per epoch for train and validation, and accuracy against loss."""
+    """Six plots: loss and accuracy per epoch for train and validation, and accuracy against loss."""
     import matplotlib
 
     matplotlib.use("Agg")
