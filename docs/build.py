@@ -131,10 +131,10 @@ def t_headline() -> str:
 
 def t_stages_lenet() -> str:
     m = json.loads((EXPORTED / "lenet.json").read_text())
-    rows = [[stage, pct(s["test_accuracy"]), num(s["parameters"]), num(s["nonzero_parameters"]), num(s["bytes"]),
-             num(s["gzip_bytes"]), f"{s['time_s']:.0f}"] for stage, s in m["stages"].items()]
+    rows = [[stage, pct(s["test_accuracy"]), num(s["parameters"]), num(s["nonzero_parameters"]), num(s["macs"]),
+             num(s["bytes"]), num(s["gzip_bytes"]), f"{s['time_s']:.1f}"] for stage, s in m["stages"].items()]
     return source("exported/lenet.json", m["machine"]) + "\n```\n" + text_table(
-        ["stage", "test acc %", "params", "non-zero", "bytes", "gzip bytes", "time s"], rows) + "```\n"
+        ["stage", "test acc %", "params", "non-zero", "MACs", "bytes", "gzip bytes", "time s"], rows) + "```\n"
 
 
 def text_table(header, rows) -> str:
