@@ -93,8 +93,20 @@ def us(x) -> str:
 # ---- shipped models (exported/*.json) ----------------------------------------------------------------------------
 
 def manifests() -> dict[str, dict]:
-    return {name: json.loads((EXPORTED / f"{name}.json").read_text()) for name in SHIPPED
-            if (EXPORTED / f"{name}.json").is_file()}
+    """Every shipped manifest: the ones named in SHIPPED in that order, then any others by name."""
+    names = [n for n in SHIPPED if (EXPORTED / f"{n}.json").is_file()]
+    names += sorted(p.stem for p in EXPORTED.glob("*.json") if p.stem not in SHIPPED)
+    return {name: json.loads((EXPORTED / f"{name}.json").read_text()) for name in names}
+
+
+def describe(name: str, model: str) -> str:
+    """What a shipped model is: SHIPPED's words, else its registry entry's source."""
+    if name in SHIPPED:
+        return SHIPPED[name]
+    sys.path.insert(0, str(ROOT))
+    from edgedigits.training import models  # the registry alone: no TensorFlow
+
+    return models.get_spec(model).source
 
 
 def manifest_machine(found: dict[str, dict]) -> dict:
@@ -110,7 +122,7 @@ def t_models() -> str:
     for name, m in found.items():
         s = m["stages"]
         dense = s.get("structured", s["fp32"]) if name == "lenet-slim" else s["fp32"]
-        rows.append([f"`{name}`", SHIPPED[name], m["dataset"], num(dense["parameters"]), pct(s["fp32"]["test_accuracy"]),
+        rows.append([f"`{name}`", describe(name, m["model"]), m["dataset"], num(dense["parameters"]), pct(s["fp32"]["test_accuracy"]),
                      pct(s["int8"]["test_accuracy"]), num(s["int8"]["nonzero_parameters"]),
                      f"{s['pruned']['kernel_sparsity'] * 100:.1f}%", num(s["int8"]["gzip_bytes"]),
                      num(s["fp32"]["gzip_bytes"])])
