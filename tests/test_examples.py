@@ -85,6 +85,14 @@ def python_answers(model, paths) -> str:
     return out
 
 
+def assert_same_answers(got: str, expected: str):
+    """Same lines 'PATH: DIGIT (P)': path and digit exactly; P to its last printed digit, because the other app may
+    link another onnxruntime release whose kernels round differently in the last bits."""
+    parse = lambda text: [(line.rsplit(" (", 1)[0], float(line.rsplit("(", 1)[1].rstrip(")"))) for line in text.splitlines()]
+    assert [a for a, _ in parse(got)] == [a for a, _ in parse(expected)]
+    assert all(abs(p - q) <= 0.0100001 for (_, p), (_, q) in zip(parse(got), parse(expected)))
+
+
 def test_node_app_agrees_with_python(mnist, tmp_path):
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
@@ -104,7 +112,7 @@ def test_node_app_agrees_with_python(mnist, tmp_path):
         done = subprocess.run([node, str(app / "read_digit.js"), str(model), *map(str, paths)],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert done.stdout == python_answers(model, paths)
+        assert_same_answers(done.stdout, python_answers(model, paths))
     done = subprocess.run([node, str(app / "read_digit.js")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("usage: ")
 
@@ -143,4 +151,4 @@ def test_cpp_app_agrees_with_python(mnist, tmp_path):
     for model in (MODEL, ROOT / "exported" / "lenet.onnx"):
         done = subprocess.run([str(build / "read_digit"), str(model), *map(str, paths)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert done.stdout == python_answers(model, paths)
+        assert_same_answers(done.stdout, python_answers(model, paths))
