@@ -138,7 +138,7 @@ def t_headline() -> str:
             f"with {num(s['int8']['nonzero_parameters'])} of its {num(s['fp32']['parameters'])} parameters non-zero, in "
             f"a {num(s['int8']['gzip_bytes'])}-byte gzipped INT8 file, "
             f"{s['fp32']['gzip_bytes'] / s['int8']['gzip_bytes']:.1f}x smaller than the dense model's "
-            f"{num(s['fp32']['gzip_bytes'])} bytes (`exported/lenet.json`, measured on {cpu(m['machine'])}).\n")
+            f"{num(s['fp32']['gzip_bytes'])} bytes. Source: `exported/lenet.json`, measured on {cpu(m['machine'])}.\n")
 
 
 def t_stages_lenet() -> str:

@@ -90,3 +90,10 @@ def test_the_process_word_check_catches_them():
 def test_license_and_changelog_ship(name):
     text = (ROOT / name).read_text()
     assert ("Apache License" in text and "Version 2.0" in text) if name == "LICENSE" else "## 0.1.0" in text
+
+
+def test_readme_python_snippet_prints_what_predict_prints():
+    code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "156 288"  # what `edgedigits predict examples/digits.jpg` prints after the name
