@@ -121,9 +121,14 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such image file: {path}")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        raw = np.fromfile(path, np.uint8)
+        # imdecode asserts on an empty buffer (cv2.error) and returns None for bytes that are not an image
+        image = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
+    except (OSError, cv2.error) as exc:
+        raise InputError(f"cannot read {path} as an image: {' '.join(str(exc).split())[:200]}") from None
     if image is None:
-        raise InputError(f"cannot read {path} as an image")
+        raise InputError(f"cannot read {path} as an image" + (" (empty file)" if not raw.size else ""))
     return image
 
 
