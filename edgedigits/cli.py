@@ -160,7 +160,7 @@ def data_fetch(name, data_dir):
 @click.option("--runs", default=500, show_default=True, type=count(1, limits.MAX_RUNS), help="Timed batch-1 runs per model and target.")
 @click.option("--warmup", default=50, show_default=True, type=count(0, limits.MAX_RUNS), help="Untimed runs first.")
 @click.option("--batch", default=256, show_default=True, type=count(1, limits.MAX_BATCH), help="Batch size for throughput.")
-@click.option("--seconds", default=1.0, show_default=True, type=Finite(0.0, limits.MAX_SECONDS, min_open=True), help="Time spent measuring throughput per model and target.")
+@click.option("--seconds", default=1.0, show_default=True, type=Finite(0.0, limits.MAX_SECONDS), help="Time spent measuring throughput per model and target.")
 @click.option("--threads", default=1, show_default=True, type=count(0, limits.MAX_THREADS), help="intra-op threads for batch-1 latency (1 = the edge case).")
 @click.option("--throughput-threads", default=0, show_default=True, type=count(0, limits.MAX_THREADS), help="intra-op threads for throughput (0 = all cores).")
 @click.option("--target", "targets", multiple=True, help="ort-cpu, ort-<provider>, openvino-CPU/GPU/NPU (default: every available).")
@@ -321,12 +321,10 @@ def export_cmd(keras_model, output, pipeline, data_dir):
 @needs("train")
 def quantize_cmd(onnx_model, output, pipeline, data_dir):
     """Only quantize an ONNX model to INT8; refuses (exit 3, nothing written) past the accuracy-drop limit."""
-    import tempfile
-
     from edgedigits import runtime
     from edgedigits.runtime import data
     from edgedigits.training import config, quantize
-    from edgedigits.runtime.artifacts import ensure_writable_dir
+    from edgedigits.runtime.artifacts import atomic_path
 
     recipe = config.load(pipeline)
     ds = data.load(recipe.dataset, data_dir)
@@ -334,15 +332,12 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
     before = runtime.accuracy(onnx_model, ds.x_test, ds.y_test)
     calibration = quantize.calibration_images(ds, recipe)
     _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-    out_dir = ensure_writable_dir(Path(output).resolve().parent)
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        staged = Path(tmp) / "int8.onnx"
+    with atomic_path(output) as staged:  # OUTPUT is replaced only if the gate passes
         settings = quantize.quantize(onnx_model, staged, calibration, (x_val, y_val), recipe.quantize)
         after = runtime.accuracy(staged, ds.x_test, ds.y_test)
         if before - after > recipe.quantize.max_accuracy_drop:
             raise AccuracyGateError(f"INT8 model lost {before - after:.2f} points ({before:.2f}% -> {after:.2f}%), "
                                     f"limit {recipe.quantize.max_accuracy_drop}; nothing written")
-        staged.replace(output)
     click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']})")
     click.echo(quantize.describe(settings), err=True)
 

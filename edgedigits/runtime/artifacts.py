@@ -217,8 +217,11 @@ def verify_set(out_dir: str | os.PathLike, name: str) -> dict:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]
         expected = {files[stage]: manifest["stages"][stage]["sha256"] for stage in ("pruned", "int8")}
+        if not all(isinstance(file, str) and "/" not in file for file in expected):
+            raise TypeError("files must name files in the same folder")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{manifest_path}: not a readable manifest ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{manifest_path}: not a readable manifest ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:120]})") from None
     for file, digest in expected.items():
         path = out / file
         if not path.is_file() or file_stats(path)["sha256"] != digest:
