@@ -163,7 +163,7 @@ class Classifier:
     def probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """[N, classes] float32 for uint8 [N,28,28] (or one [28,28], or floats in [0,1]).
         One session run when N <= batch_size: the per-frame path pays no chunking or copying."""
-        if batch_size != 1000:  # the default needs no check: the per-frame path stays as cheap as it was
+        if type(batch_size) is not int or batch_size < 1:  # two cheap tests on the per-frame path
             check_count("batch_size", batch_size, 1)
         if self._bind_one and type(images) is np.ndarray and images.dtype is UINT8 and images.shape == IMAGE_SHAPE:
             # one uint8 frame, the common embedded call: normalized straight into the bound input buffer
