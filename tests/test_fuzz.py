@@ -213,6 +213,8 @@ def test_unknown_layer_names_are_refused_before_training(cli, no_training, layer
     ("[prune]\nepochs = 4\nramp_epochs = 5\n", "prune.ramp_epochs must be in [1, prune.epochs = 4]"),
     ("[structured]\nenabled = true\n", "structured.enabled needs structured.widths"),
     ('model = "resnet"\n[structured]\nenabled = true\n[structured.widths]\nconv1 = 2\n', "shrinkable: none"),
+    ("[structured]\nenabled = true\n[structured.widths]\nconv1 = 7\n", "structured.widths.conv1 must be a count in [1, 6]"),
+    ("[prune]\nfrequency = 100000\n", "prune.frequency must be in [1, 4300]"),
 ])
 @pytest.mark.parametrize("command", [RECIPE_COMMANDS[0], RECIPE_COMMANDS[1]])
 def test_sizes_against_the_dataset_are_refused_before_training(cli, no_training, text, fragment, command):

@@ -258,6 +258,11 @@ def check_layers(pipeline: "Pipeline") -> None:
     if unknown:
         raise InputError(f"structured.widths names {', '.join(unknown)}, not layers of {pipeline.model} that can "
                          f"shrink (shrinkable: {', '.join(names['shrinkable']) or 'none'})")
+    for layer, value in pipeline.structured.widths.items():
+        full = names["widths"].get(layer)
+        if isinstance(value, int) and isinstance(full, int) and value > full:
+            raise InputError(f"structured.widths.{layer} must be a count in [1, {full}] ({layer} of {pipeline.model} "
+                             f"has {full}) or a fraction in (0, 1], got {value}")
 
 
 def check_sizes(pipeline: "Pipeline", train_images: int, test_images: int) -> None:
@@ -274,6 +279,12 @@ def check_sizes(pipeline: "Pipeline", train_images: int, test_images: int) -> No
     if calibration > left - 1:
         raise InputError(f"quantize.calibration_images must be in [1, {left - 1}] (drawn from the {left} training "
                          f"images left after validation), got {calibration}")
+    p = pipeline.prune  # prune.py ends the ramp on a mask update: it must fall inside the fine-tuning steps
+    steps = math.ceil((limit or left) / p.batch_size)
+    if math.ceil(p.ramp_epochs * steps / p.frequency) * p.frequency > p.epochs * steps:
+        raise InputError(f"prune.frequency must be in [1, {max(1, steps * (p.epochs - p.ramp_epochs))}] with "
+                         f"ramp_epochs {p.ramp_epochs} of epochs {p.epochs} ({steps} steps per epoch): the ramp must "
+                         f"end on a mask update inside the fine-tuning, got {p.frequency}")
     if pipeline.export.parity_images > test_images:
         raise InputError(f"export.parity_images must be in [1, {test_images}] (the test images), got "
                          f"{pipeline.export.parity_images}")

@@ -81,7 +81,7 @@ class Layers:
 
     def __init__(self):
         self.counter = [0]
-        self.made = []  # (Keras class name, layer name or None) in the order the builder made them
+        self.made = []  # (Keras class name, layer name or None, filters/units or None) in the order they were made
 
     def _make(self, cls, **config):
         return cls(self.counter, **config)
@@ -90,7 +90,8 @@ class Layers:
         value = object.__getattribute__(self, attr)
         if attr[:1].isupper() and callable(value):  # a layer constructor: remember what it makes and its name
             def made(*args, **kwargs):
-                object.__getattribute__(self, "made").append((attr, kwargs.get("name")))
+                width = kwargs.get("filters", kwargs.get("units", args[0] if args else None))
+                object.__getattribute__(self, "made").append((attr, kwargs.get("name"), width))
                 return value(*args, **kwargs)
             return made
         return value
