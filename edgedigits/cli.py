@@ -593,7 +593,8 @@ def predict_cmd(images, as_json, model, threshold, ink, threads):
 
 
 def main(argv=None) -> None:
-    """Entry point: user errors become one line on stderr (exit 2); failed gates exit 3."""
+    """Entry point: user errors and refused reads or writes become one line on stderr (exit 2); failed gates
+    exit 3."""
     try:
         cli.main(args=argv, prog_name="edgedigits", standalone_mode=False)
     except click.exceptions.Abort:
@@ -608,6 +609,10 @@ def main(argv=None) -> None:
     except GateError as exc:
         click.echo(f"edgedigits: {exc}", err=True)
         sys.exit(EXIT_GATE)
+    except OSError as exc:  # the machine refused a read or write (disk full, permissions): the file says which
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"edgedigits: {exc.strerror or exc}{where}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

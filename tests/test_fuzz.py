@@ -35,7 +35,9 @@ from edgedigits.training import config, models
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTED = ROOT / "exported"
 IMAGE = ROOT / "examples" / "digits.jpg"
-FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+# EDGEDIGITS_FUZZ_SCALE=10 runs ten times the generated cases of every test (the default keeps the module fast)
+SCALE = int(os.environ.get("EDGEDIGITS_FUZZ_SCALE", "1"))
+FUZZ = settings(max_examples=40 * SCALE, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -192,7 +194,7 @@ def test_bad_recipe_numbers_are_refused_before_training(cli, no_training, case, 
 LAYER = st.text("abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=12)
 
 
-@settings(FUZZ, max_examples=15)
+@settings(FUZZ, max_examples=15 * SCALE)
 @given(layer=LAYER, table=st.sampled_from(["prune.layers", "structured.widths"]),
        command=st.sampled_from(RECIPE_COMMANDS[:3]))
 def test_unknown_layer_names_are_refused_before_training(cli, no_training, layer, table, command):
@@ -255,7 +257,7 @@ def bad_options(draw):
     return command, option, str(value)
 
 
-@settings(FUZZ, max_examples=80)
+@settings(FUZZ, max_examples=80 * SCALE)
 @given(case=bad_options())
 def test_option_values_out_of_bounds_are_one_line(cli, no_training, case):
     command, option, value = case
@@ -280,7 +282,7 @@ def test_sweeps_refuse_before_any_trial(cli, no_training, argv, fragment):
 # --- files ---------------------------------------------------------------------------------------------------
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=20 * SCALE)
 @given(data=st.one_of(st.just(b""), st.binary(max_size=300),
                       st.integers(0, 600).map(lambda n: IMAGE.read_bytes()[:n])),
        command=st.sampled_from(["predict", "webcam"]))
@@ -486,7 +488,7 @@ DTYPES = st.sampled_from([np.uint8, np.int8, np.int32, np.int64, np.float16, np.
                           np.complex64])
 
 
-@settings(FUZZ, max_examples=80)
+@settings(FUZZ, max_examples=80 * SCALE)
 @given(images=hnp.arrays(DTYPES, st.one_of(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=30),
                                            st.tuples(st.integers(0, 3), st.sampled_from([27, 28]),
                                                      st.sampled_from([28, 29]), st.integers(0, 3)))))
@@ -509,14 +511,14 @@ NOT_COUNTS = st.one_of(st.integers(max_value=0), st.text(max_size=3), st.floats(
                        st.just(np.float64(2.0)), st.just([1]))
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=40 * SCALE)
 @given(batch_size=NOT_COUNTS)
 def test_bad_batch_sizes_are_input_errors(classifier, batch_size):
     with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
         classifier.probabilities(np.zeros((3, 28, 28), np.uint8), batch_size=batch_size)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=40 * SCALE)
 @given(threads=st.one_of(st.integers(max_value=-1), st.integers(min_value=limits.MAX_THREADS + 1),
                          st.text(max_size=3), st.floats(), st.booleans(), st.none()))
 def test_bad_thread_counts_are_input_errors(threads):
@@ -524,7 +526,7 @@ def test_bad_thread_counts_are_input_errors(threads):
         Classifier(EXPORTED / "lenet.int8.onnx", threads=threads)
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=20 * SCALE)
 @given(n=st.integers(1, 20), m=st.integers(0, 20))
 def test_labels_must_be_one_per_image(n, m):
     if n == m:
@@ -533,7 +535,7 @@ def test_labels_must_be_one_per_image(n, m):
         accuracy(EXPORTED / "lenet.int8.onnx", np.zeros((n, 28, 28), np.uint8), np.zeros(m))
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=20 * SCALE)
 @given(threshold=st.one_of(st.floats(max_value=0, exclude_max=True), st.floats(min_value=1, exclude_min=True),
                            st.just(math.nan)))
 def test_bad_thresholds_are_input_errors(classifier, threshold):

@@ -17,7 +17,7 @@ from pathlib import Path
 from edgedigits import runtime
 from edgedigits.runtime import data, timing
 from edgedigits.training import export, graphstats, models, prune, quantize, report, structured, train
-from edgedigits.runtime.artifacts import atomic_path, ensure_writable_dir, file_stats, replace_set
+from edgedigits.runtime.artifacts import atomic_path, clean_stale, ensure_writable_dir, file_stats, replace_set
 from edgedigits.training.config import PIPELINES_DIR, Pipeline, check_sizes, to_dict
 from edgedigits.errors import AccuracyGateError
 
@@ -98,6 +98,7 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     # Every input is checked before the first line of progress, so a bad one gives exactly one line of error.
     out_dir = ensure_writable_dir(out_dir)
     run_dir = ensure_writable_dir(Path(runs_dir) / pipeline.name)
+    clean_stale(run_dir)  # temp files of an earlier run that was killed
     models.get_spec(pipeline.model)
     ds = data.load(pipeline.dataset, data_dir)
     check_sizes(pipeline, len(ds.x_train), len(ds.x_test))
