@@ -117,7 +117,7 @@ def test_unsupported_models_are_refused():
         ({"widths": {"conv1": "3"}}, "structured.widths.conv1 must be"),
         ({"criterion": "l2"}, "unknown structured.criterion"),
         ({"steps": 0}, r"structured.steps must be an integer in \[1, 100\], got 0"),
-        ({"distill": 1.5}, "structured.distill must be in"),
+        ({"distill": 1.5}, r"structured.distill must be a number in \[0, 1\], got 1.5"),
         ({"enabled": True}, "needs structured.widths"),
         ({"widhts": {}}, "unknown key 'widhts'"),
     ],
