@@ -13,12 +13,49 @@ import functools
 
 import click
 
+from edgedigits import limits
 from edgedigits.errors import AccuracyGateError, GateError, InputError
 from edgedigits.extras import require
 
 EXIT_USAGE = 2
 EXIT_GATE = 3
 EXIT_PARTIAL = 4  # bench: some models or targets failed, the rest were measured
+
+class Finite(click.FloatRange):
+    """A float range that also refuses nan and inf (click's FloatRange lets nan through: nan < x is False)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number in {self._describe_range()}", param, ctx)
+        return number
+
+
+class RayAddress(click.ParamType):
+    """A Ray address, probed with a TCP connection so an unreachable one fails in seconds (ray.init would retry
+    for minutes). 'local' starts a cluster here; 'auto' finds a running one."""
+
+    name = "address"
+
+    def convert(self, value, param, ctx):
+        import socket
+
+        if value in ("local", "auto"):
+            return value
+        host, sep, port = value.removeprefix("ray://").rpartition(":")
+        if not sep or not host or not port.isdigit():
+            self.fail(f"{value!r} is not HOST:PORT, ray://HOST:PORT, auto or local", param, ctx)
+        try:
+            socket.create_connection((host, int(port)), timeout=limits.RAY_CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            self.fail(f"cannot reach {value} within {limits.RAY_CONNECT_TIMEOUT_S:g} s "
+                      f"({exc.strerror or type(exc).__name__})", param, ctx)
+        return value
+
+
+def count(low: int, high: int) -> click.IntRange:
+    return click.IntRange(low, high, clamp=False)
+
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False), envvar="EDGEDIGITS_DATA", default=None,
@@ -31,11 +68,12 @@ def reader_options(command):
     for option in reversed([
         click.option("--model", type=click.Path(dir_okay=False), default=None,
                      help="ONNX model (default exported/lenet.int8.onnx, the shipped INT8 lenet)."),
-        click.option("--threshold", default=0.8, show_default=True, type=float,
+        click.option("--threshold", default=0.8, show_default=True, type=Finite(0.0, 1.0),
                      help="Digits below this confidence are shown as uncertain ('7?', orange) instead of guessed silently."),
         click.option("--ink", type=click.Choice(["auto", "dark", "light"]), default="auto", show_default=True,
                      help="Dark ink on light paper, light ink on dark (a board), or decide per image."),
-        click.option("--threads", default=1, show_default=True, help="onnxruntime intra-op threads (1 = one core)."),
+        click.option("--threads", default=1, show_default=True, type=count(0, limits.MAX_THREADS),
+                     help="onnxruntime intra-op threads (1 = one core, 0 = all cores)."),
     ]):
         command = option(command)
     return command
@@ -87,7 +125,7 @@ def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
 
 
 @cli.command("models")
-@click.option("--classes", default=10, show_default=True, help="Number of output classes to count parameters for.")
+@click.option("--classes", default=10, show_default=True, type=count(2, limits.MAX_CLASSES), help="Number of output classes to count parameters for.")
 def models_cmd(classes):
     """List registered models: name, parameters, source."""
     from edgedigits.training import models
@@ -119,12 +157,12 @@ def data_fetch(name, data_dir):
 
 @cli.command("bench")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--runs", default=500, show_default=True, help="Timed batch-1 runs per model and target.")
-@click.option("--warmup", default=50, show_default=True, help="Untimed runs first.")
-@click.option("--batch", default=256, show_default=True, help="Batch size for throughput.")
-@click.option("--seconds", default=1.0, show_default=True, help="Time spent measuring throughput per model and target.")
-@click.option("--threads", default=1, show_default=True, help="intra-op threads for batch-1 latency (1 = the edge case).")
-@click.option("--throughput-threads", default=0, show_default=True, help="intra-op threads for throughput (0 = all cores).")
+@click.option("--runs", default=500, show_default=True, type=count(1, limits.MAX_RUNS), help="Timed batch-1 runs per model and target.")
+@click.option("--warmup", default=50, show_default=True, type=count(0, limits.MAX_RUNS), help="Untimed runs first.")
+@click.option("--batch", default=256, show_default=True, type=count(1, limits.MAX_BATCH), help="Batch size for throughput.")
+@click.option("--seconds", default=1.0, show_default=True, type=Finite(0.0, limits.MAX_SECONDS), help="Time spent measuring throughput per model and target.")
+@click.option("--threads", default=1, show_default=True, type=count(0, limits.MAX_THREADS), help="intra-op threads for batch-1 latency (1 = the edge case).")
+@click.option("--throughput-threads", default=0, show_default=True, type=count(0, limits.MAX_THREADS), help="intra-op threads for throughput (0 = all cores).")
 @click.option("--target", "targets", multiple=True, help="ort-cpu, ort-<provider>, openvino-CPU/GPU/NPU (default: every available).")
 @click.option("--out-dir", default="bench-results", show_default=True, type=click.Path(file_okay=False),
               help="Where bench.json, bench.csv, bench.md and bench.png go.")
@@ -150,6 +188,9 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
     settings = bench.Settings(runs=runs, warmup=warmup, batch=batch, throughput_seconds=seconds,
                               latency_threads=threads, throughput_threads=throughput_threads)
     out = ensure_writable_dir(out_dir)
+    for report in (json_path, csv_path, markdown_path, png_path):  # every report writable before measuring
+        if report:
+            ensure_writable_dir(Path(report).parent)
     machine = timing.machine_info()
     found, _ = bench.select_targets(list(targets) or None)
     header = bench.header_lines(machine, settings, found)
@@ -177,9 +218,10 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
 
 def _split(recipe, data_dir):
     from edgedigits.runtime import data
-    from edgedigits.training import train
+    from edgedigits.training import config, train
 
     ds = data.load(recipe.dataset, data_dir)
+    config.check_sizes(recipe, len(ds.x_train), len(ds.x_test))
     return ds, train.Split.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
 
 
@@ -240,7 +282,8 @@ def prune_cmd(pipeline, model_path, runs_dir, data_dir):
     recipe = config.load(pipeline)
     run_dir = artifacts.ensure_writable_dir(Path(runs_dir) / recipe.name)
     model = train.load_model(model_path or run_dir / "dense.keras")
-    _, split = _split(recipe, data_dir)
+    ds, split = _split(recipe, data_dir)
+    train.check_model(model, ds.num_classes)
     pruned = prune.prune(model, split, recipe.prune, recipe.seed, run_dir, log)
     with artifacts.atomic_path(run_dir / "pruned.keras") as tmp:
         pruned.save(str(tmp))
@@ -278,27 +321,23 @@ def export_cmd(keras_model, output, pipeline, data_dir):
 @needs("train")
 def quantize_cmd(onnx_model, output, pipeline, data_dir):
     """Only quantize an ONNX model to INT8; refuses (exit 3, nothing written) past the accuracy-drop limit."""
-    import tempfile
-
     from edgedigits import runtime
     from edgedigits.runtime import data
     from edgedigits.training import config, quantize
-    from edgedigits.runtime.artifacts import ensure_writable_dir
+    from edgedigits.runtime.artifacts import atomic_path
 
     recipe = config.load(pipeline)
     ds = data.load(recipe.dataset, data_dir)
+    config.check_sizes(recipe, len(ds.x_train), len(ds.x_test))
     before = runtime.accuracy(onnx_model, ds.x_test, ds.y_test)
     calibration = quantize.calibration_images(ds, recipe)
     _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-    out_dir = ensure_writable_dir(Path(output).resolve().parent)
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        staged = Path(tmp) / "int8.onnx"
+    with atomic_path(output) as staged:  # OUTPUT is replaced only if the gate passes
         settings = quantize.quantize(onnx_model, staged, calibration, (x_val, y_val), recipe.quantize)
         after = runtime.accuracy(staged, ds.x_test, ds.y_test)
         if before - after > recipe.quantize.max_accuracy_drop:
             raise AccuracyGateError(f"INT8 model lost {before - after:.2f} points ({before:.2f}% -> {after:.2f}%), "
                                     f"limit {recipe.quantize.max_accuracy_drop}; nothing written")
-        staged.replace(output)
     click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {after:.2f}% (INT8 {settings['variant']})")
     click.echo(quantize.describe(settings), err=True)
 
@@ -311,7 +350,7 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
               help="Where finished runs are looked for first (train-prune-export's output).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--retrain", is_flag=True, help="Run every pipeline again instead of reusing finished manifests.")
-@click.option("--latency-runs", default=2000, show_default=True, help="Timed batch-1 runs per file.")
+@click.option("--latency-runs", default=2000, show_default=True, type=count(1, limits.MAX_RUNS), help="Timed batch-1 runs per file.")
 @data_dir_option
 @needs("train")
 def compare_cmd(names, dataset, out_dir, exported_dir, runs_dir, retrain, latency_runs, data_dir):
@@ -354,9 +393,9 @@ def sweep_options(command):
                      help="Results: trials/ID.json per finished trial, tables and plots (default sweeps/KIND-PIPELINE)."),
         click.option("--runs-dir", type=click.Path(file_okay=False), default=None,
                      help="Trial checkpoints and models (default runs/sweeps/KIND-PIPELINE)."),
-        click.option("--workers", type=int, default=None,
+        click.option("--workers", type=count(1, limits.MAX_WORKERS), default=None,
                      help="Local worker processes running trials at once (default: one per 2 cores)."),
-        click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+        click.option("--ray", "ray_address", default=None, metavar="ADDRESS", type=RayAddress(),
                      help="Run trials as Ray tasks on this cluster (ray://host:10001, host:6379, auto; 'local' starts "
                           "one here). Needs the [ray] extra. Result files are the same as with local workers."),
         click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
@@ -379,8 +418,6 @@ def _sweep_setup(kind, pipeline, out_dir, runs_dir, workers, settings):
             raise InputError(f"--set takes one value, got {text!r} (use --param in 'sweep grid' for several)")
         overrides[key] = values[0]
     config.with_overrides(recipe, overrides)
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
     out = Path(out_dir or Path("sweeps") / f"{kind}-{recipe.name}")
     runs = Path(runs_dir or Path("runs") / "sweeps" / f"{kind}-{recipe.name}")
     return recipe, overrides, out, runs, workers or sweep.default_workers()
@@ -411,7 +448,7 @@ def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_a
         levels = sorted({float(s) / 100 for s in sparsities.split(",")})
     except ValueError:
         raise InputError(f"--sparsities must be numbers in percent, got {sparsities!r}") from None
-    if not levels or levels[0] < 0 or levels[-1] >= 1:
+    if not levels or not all(0 <= level < 1 for level in levels):  # nan fails the comparison too
         raise InputError(f"--sparsities must be in [0, 100), got {sparsities!r}")
     if 0.0 not in levels:
         levels.insert(0, 0.0)  # the dense reference every other point is compared with
@@ -431,8 +468,8 @@ def sweep_sparsity(pipeline, sparsities, base, out_dir, runs_dir, workers, ray_a
 @click.argument("pipeline", default="lenet")
 @click.option("--optimizers", "names", default=",".join(["sgd", "sgd-nesterov", "adam", "adamax", "nadam", "adadelta",
                                                           "adagrad", "rmsprop"]), show_default=True)
-@click.option("--epochs", default=10, show_default=True, help="Training budget per optimizer (no early stopping).")
-@click.option("--target", default=0.99, show_default=True, help="Validation accuracy for 'epochs to target'.")
+@click.option("--epochs", default=10, show_default=True, type=count(1, 10_000), help="Training budget per optimizer (no early stopping).")
+@click.option("--target", default=0.99, show_default=True, type=Finite(0.0, 1.0), help="Validation accuracy for 'epochs to target'.")
 @sweep_options
 @needs("train")
 def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers, ray_address, settings, data_dir):
@@ -442,8 +479,6 @@ def sweep_optimizers(pipeline, names, epochs, target, out_dir, runs_dir, workers
     from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
 
     recipe, overrides, out, runs, workers = _sweep_setup("optimizers", pipeline, out_dir, runs_dir, workers, settings)
-    if epochs < 1:
-        raise InputError(f"--epochs must be >= 1, got {epochs}")
     rows = sweep.optimizers(recipe, [n.strip() for n in names.split(",") if n.strip()], epochs, target, out, runs,
                             data_dir, workers, ray_address, overrides, log)
     text = sweep.optimizers_markdown(rows, recipe.name, epochs, target)
@@ -482,7 +517,7 @@ def sweep_pipeline(pipeline, params, out_dir, runs_dir, workers, ray_address, se
 @click.option("--param", "params", multiple=True, required=True, metavar="KEY=V1,V2",
               help="A recipe key and the values to try, e.g. --param batch_size=32,64 --param optimizer=adam,rmsprop. "
                    "Bare keys are top-level or [train] keys; others are dotted (prune.epochs).")
-@click.option("--folds", default=5, show_default=True,
+@click.option("--folds", default=5, show_default=True, type=count(1, limits.MAX_FOLDS),
               help="Stratified k-fold cross-validation over the training images (1 = the recipe's validation split).")
 @sweep_options
 @needs("train")
@@ -509,7 +544,7 @@ def sweep_grid(pipeline, params, folds, out_dir, runs_dir, workers, ray_address,
               help="Headless: one JSON line per frame on stdout, no window. Default: a window if there is a display.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None,
               help="Also write the annotated frames to this video (.avi or .mp4).")
-@click.option("--max-frames", default=0, show_default=True,
+@click.option("--max-frames", default=0, show_default=True, type=count(0, limits.MAX_FRAMES),
               help="Stop after this many frames (0 = until the source ends, or q/Esc in the window).")
 @reader_options
 def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, threads):
@@ -558,7 +593,8 @@ def predict_cmd(images, as_json, model, threshold, ink, threads):
 
 
 def main(argv=None) -> None:
-    """Entry point: user errors become one line on stderr (exit 2); failed gates exit 3."""
+    """Entry point: user errors and refused reads or writes become one line on stderr (exit 2); failed gates
+    exit 3."""
     try:
         cli.main(args=argv, prog_name="edgedigits", standalone_mode=False)
     except click.exceptions.Abort:
@@ -573,6 +609,10 @@ def main(argv=None) -> None:
     except GateError as exc:
         click.echo(f"edgedigits: {exc}", err=True)
         sys.exit(EXIT_GATE)
+    except OSError as exc:  # the machine refused a read or write (disk full, permissions): the file says which
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"edgedigits: {exc.strerror or exc}{where}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

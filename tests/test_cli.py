@@ -111,10 +111,14 @@ def test_a_real_process_gets_one_line_and_exit_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "unknown pipeline 'nope'" in proc.stderr
 
 
-def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_path):
-    recipe = write_recipe(tmp_path, "[quantize]\ncalibration_images = 100\nmax_accuracy_drop = -100.0\n"
+def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    from edgedigits import runtime
+
+    recipe = write_recipe(tmp_path, "[quantize]\ncalibration_images = 100\nmax_accuracy_drop = 0.5\n"
                           "timing_runs = 20\nthroughput_seconds = 0.01\n")
     out = tmp_path / "lenet.int8.onnx"
+    # the INT8 file scores 1 point below its source: past the 0.5-point limit
+    monkeypatch.setattr(runtime, "accuracy", lambda path, *a, **k: 99.0 if Path(path).name == "lenet.onnx" else 98.0)
     with pytest.raises(SystemExit) as info:
         main(["quantize", str(Path(__file__).resolve().parent.parent / "exported/lenet.onnx"), str(out), "--pipeline", recipe])
     err = capsys.readouterr().err
@@ -125,7 +129,7 @@ def test_quantize_refused_by_the_gate_exits_3_and_writes_nothing(capsys, tmp_pat
 @pytest.mark.parametrize("args,fragment", [
     (["sweep", "grid", "lenet", "--param", "batchsize=32,64"], "unknown key 'batchsize'"),
     (["sweep", "grid", "lenet", "--param", "batch_size"], "--param must look like name=value1,value2"),
-    (["sweep", "grid", "lenet", "--param", "batch_size=32", "--folds", "0"], "--folds must be >= 1"),
+    (["sweep", "grid", "lenet", "--param", "batch_size=32", "--folds", "0"], "'--folds': 0 is not in the range 1<=x<=20"),
     (["sweep", "sparsity", "lenet", "--sparsities", "0,abc"], "--sparsities must be numbers"),
     (["sweep", "sparsity", "lenet", "--sparsities", "0,100"], "--sparsities must be in [0, 100)"),
     (["sweep", "sparsity", "lenet", "--base", "missing.keras", "--sparsities", "50"], "base model not found"),

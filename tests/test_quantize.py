@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import onnx
+import pytest
 from edgedigits.runtime import data
 from edgedigits.training import config, graphstats, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
+EXPORTED = ROOT / "exported"
 
 
 def figures(acc, p50, gzip=10_000):
@@ -56,3 +58,26 @@ def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candida
     stats = graphstats.weight_stats(out)
     assert stats["int8_weights"] == 256 * 120 + 120 * 84 + 84 * 10 and stats["float_weights"] == 6 * 25 + 16 * 6 * 25
 
+
+
+def test_quantization_temp_files_live_in_the_process_dir_a_later_run_removes(tmp_path, monkeypatch):
+    """A hard kill cannot leave them in $TMPDIR for good: they sit in artifacts.private_tempdir(), which the next
+    process removes (tests/test_artifacts.py kills one to check); autograph's files go there too (stack.py)."""
+    import tempfile
+
+    from edgedigits.runtime import artifacts
+
+    seen = []
+
+    def stop(source, prepared, **kwargs):
+        seen.append(Path(prepared))
+        raise RuntimeError("killed here")
+
+    monkeypatch.setattr(quantize, "quant_pre_process", stop)
+    with pytest.raises(RuntimeError, match="killed here"):
+        quantize.quantize(EXPORTED / "lenet.onnx", tmp_path / "int8.onnx", None, (None, None), config.Quantize(),
+                          timer=lambda paths: {})
+    private = artifacts.private_tempdir()
+    assert seen[0].parent.parent == private and not seen[0].parent.exists()
+    assert tempfile.gettempdir() == str(private)  # every library's temp files of this process go there too
+    assert not (tmp_path / "int8.onnx").exists()

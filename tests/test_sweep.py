@@ -25,8 +25,8 @@ def test_parse_param_reads_toml_literals_and_falls_back_to_strings():
 
 def test_overrides_resolve_bare_and_dotted_keys_and_refuse_bad_ones():
     recipe = config.load("lenet")
-    changed = config.with_overrides(recipe, {"batch_size": 32, "optimizer": "rmsprop", "prune.epochs": 3, "seed": 7})
-    assert (changed.train.batch_size, changed.train.optimizer, changed.prune.epochs, changed.seed) == (32, "rmsprop", 3, 7)
+    changed = config.with_overrides(recipe, {"batch_size": 32, "optimizer": "rmsprop", "prune.epochs": 14, "seed": 7})
+    assert (changed.train.batch_size, changed.train.optimizer, changed.prune.epochs, changed.seed) == (32, "rmsprop", 14, 7)
     assert changed.name == "lenet" and recipe.train.batch_size == 128  # the original is untouched
     with pytest.raises(InputError, match="unknown key 'batchsize'"):
         config.with_overrides(recipe, {"batchsize": 32})
@@ -34,6 +34,8 @@ def test_overrides_resolve_bare_and_dotted_keys_and_refuse_bad_ones():
         config.with_overrides(recipe, {"batch_size": "big"})
     with pytest.raises(InputError, match="unknown optimizer"):
         config.with_overrides(recipe, {"optimizer": "lion"})
+    with pytest.raises(InputError, match=r"prune.ramp_epochs must be in \[1, prune.epochs = 3\]"):
+        config.with_overrides(recipe, {"prune.epochs": 3})  # lenet's ramp is 12 epochs: it would not end
 
 
 def test_trials_run_in_worker_processes_and_a_resumed_sweep_reruns_only_missing_ones(tmp_path):

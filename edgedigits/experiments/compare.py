@@ -45,10 +45,42 @@ def finished(recipe: config.Pipeline, dirs: list[Path]) -> tuple[dict, Path] | N
     for directory in dirs:
         path = directory / f"{recipe.name}.json"
         if path.is_file():
-            manifest = json.loads(path.read_text())
+            manifest = read_manifest(directory, recipe.name)
             if manifest.get("dataset") == recipe.dataset and manifest.get("model") == recipe.model:
                 return manifest, directory
     return None
+
+
+# What `measure` reads from a manifest: stage -> keys (numbers); every one must be there.
+MANIFEST_KEYS = {
+    "fp32": ("test_accuracy", "time_s", "gzip_bytes"),
+    "pruned": ("parameters", "nonzero_parameters", "kernel_sparsity", "time_s", "gzip_bytes", "sha256"),
+    "int8": ("gzip_bytes", "sha256"),
+}
+
+
+def read_manifest(directory: Path, name: str) -> dict:
+    """A finished run's manifest, checked for what `measure` needs and against its files' sha256s
+    (artifacts.verify_set): a malformed one, or a missing or altered .onnx, is one InputError naming it."""
+    from edgedigits.runtime.artifacts import verify_set
+
+    path = directory / f"{name}.json"
+    manifest = verify_set(directory, name)
+    problem = None
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), str) for k in ("name", "model", "dataset")):
+        problem = "no name, model and dataset"
+    else:
+        stages = manifest.get("stages")
+        for stage, keys in MANIFEST_KEYS.items():
+            facts = stages.get(stage) if isinstance(stages, dict) else None
+            absent = [k for k in keys if not isinstance(facts, dict) or isinstance(facts.get(k), bool)
+                      or not isinstance(facts.get(k), (int, float, str))]
+            if absent:
+                problem = f"stages.{stage} lacks {', '.join(absent)}"
+                break
+    if problem:
+        raise InputError(f"{path} is not an edgedigits manifest: {problem}")
+    return manifest
 
 
 def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int = 2000, log=print) -> list[dict]:

@@ -26,6 +26,7 @@ import numpy as np
 from edgedigits.training import config
 from edgedigits.runtime.artifacts import ensure_writable_dir, write_json_atomic
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_FOLDS, MAX_TRIALS
 
 SPARSITIES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.98)
 # The classic optimizer comparison. Learning rates are Keras' defaults, except Adadelta's 1.0 (the paper's and Keras'
@@ -54,6 +55,7 @@ class Trial:
 def run_trials(trials: list[Trial], fn: Callable[[dict], dict], out_dir: Path, workers: int = 1,
                ray_address: str | None = None, log=print) -> dict[str, dict]:
     """Run every trial not yet finished in out_dir/trials; returns {id: result} for all trials, in trial order."""
+    check_trials(len(trials))
     trials_dir = ensure_writable_dir(Path(out_dir) / "trials")
     results, todo = {}, []
     for trial in trials:
@@ -323,9 +325,9 @@ def optimizers(recipe: config.Pipeline, names, epochs: int, target: float, out_d
 def grid(recipe: config.Pipeline, params: dict[str, list], folds: int, out_dir: Path, runs_dir: Path, data_dir=None,
          workers: int = 1, ray_address=None, overrides=None, log=print) -> dict:
     """Every combination of `params` x every fold; returns per-trial rows, per-cell mean/std, and the best cell."""
-    if folds < 1:
-        raise InputError(f"--folds must be >= 1, got {folds}")
-    cells = cells_of(params)
+    if not 1 <= folds <= MAX_FOLDS:
+        raise InputError(f"folds must be in [1, {MAX_FOLDS}], got {folds}")
+    cells = cells_of(params, folds)
     for cell in cells:
         config.with_overrides(recipe, {**(overrides or {}), **cell})  # every cell is a valid recipe before anything runs
     trials = []
@@ -340,7 +342,14 @@ def grid(recipe: config.Pipeline, params: dict[str, list], folds: int, out_dir: 
     return summarize_grid(list(results.values()), cells)
 
 
-def cells_of(params: dict[str, list]) -> list[dict]:
+def check_trials(n: int, per_cell: int = 1) -> None:
+    if n * per_cell > MAX_TRIALS:
+        raise InputError(f"{n * per_cell:,} trials{f' ({n:,} cells x {per_cell} folds)' if per_cell > 1 else ''}: "
+                         f"a sweep runs at most {MAX_TRIALS:,}")
+
+
+def cells_of(params: dict[str, list], folds: int = 1) -> list[dict]:
+    check_trials(math.prod(len(values) for values in params.values()), folds)  # before building the product
     keys = list(params)
     return [dict(zip(keys, values)) for values in itertools.product(*params.values())]
 

@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import data, normalize, open_session
+from edgedigits.runtime import artifacts, data, normalize, open_session
 from edgedigits.runtime.artifacts import file_stats
 from edgedigits.runtime.timing import interleaved_latency_us, percentiles, throughput
 
@@ -128,12 +128,15 @@ def select_targets(requested: list[str] | None) -> tuple[list[Target], list[str]
 
 
 def find_models(paths: list[str]) -> list[Path]:
-    """Every .onnx named, or inside a named folder; a folder with none, or a missing path, is an InputError."""
+    """Every .onnx named, or inside a named folder; a folder with none, or a missing path, is an InputError.
+    In a folder, what a killed writer left is finished or removed first (artifacts.recover), and hidden files
+    (temp and staging files) are never models."""
     found = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            models = sorted(path.glob("*.onnx"))
+            artifacts.recover(path)
+            models = sorted(p for p in path.glob("*.onnx") if not artifacts.is_hidden(p))
             if not models:
                 raise InputError(f"no .onnx models in {path}")
             found += models
@@ -156,9 +159,11 @@ def describe(path: Path) -> dict:
     if len(shape) != 4 or list(shape[1:]) != [28, 28, 1]:
         raise InputError(f"{path}: input must be [N,28,28,1], got {shape}")
     manifest = path.with_name(f"{name}.json")
-    if manifest.is_file():
-        stage = json.loads(manifest.read_text()).get("stages", {}).get(info["variant"], {})
-        info.update(parameters=stage.get("parameters"), nonzero_parameters=stage.get("nonzero_parameters"))
+    try:  # a manifest only adds parameter counts: an unreadable one leaves them out
+        stage = json.loads(manifest.read_text())["stages"][info["variant"]]
+        info.update(parameters=int(stage["parameters"]), nonzero_parameters=int(stage["nonzero_parameters"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     return info
 
 

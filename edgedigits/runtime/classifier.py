@@ -16,6 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_THREADS
 
 IMAGE_SHAPE = (28, 28)
 ONE_IMAGE = (1, 28, 28, 1)
@@ -34,12 +35,13 @@ def normalize(images: np.ndarray) -> np.ndarray:
     """uint8 [N,28,28] (or [28,28], or already-float [0,1]) -> the model's float32 [N,28,28,1] input.
     Float32 input that is already contiguous is returned as a view, never copied."""
     images = np.asarray(images)
+    given = list(images.shape)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim == 2:
         images = images[None]
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise InputError(f"expected images of shape [N,28,28] or [N,28,28,1], got {list(np.shape(images))}")
+        raise InputError(f"expected images of shape [N,28,28], [28,28] or [N,28,28,1], got {given}")
     if images.dtype == np.uint8:
         return _SCALE.take(images)[..., None]
     if np.issubdtype(images.dtype, np.floating):
@@ -51,6 +53,14 @@ def normalize(images: np.ndarray) -> np.ndarray:
                              f"[{x.min():g}, {x.max():g}]")
         return x[..., None]
     raise InputError(f"expected uint8 or float images, got dtype {images.dtype}")
+
+
+def check_count(name: str, value, low: int, high: int | None = None, note: str = "") -> None:
+    """An int argument of the API inside [low, high]: anything else (a string, a float, a bool) is one InputError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low or (
+            high is not None and value > high):
+        allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise InputError(f"{name} must be an integer {allowed}{f' ({note})' if note else ''}, got {value!r}")
 
 
 def default_model() -> Path:
@@ -75,8 +85,7 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model not found: {path}")
-    if threads < 0:
-        raise InputError(f"threads must be >= 0 (0 = onnxruntime's default), got {threads}")
+    check_count("threads", threads, 0, MAX_THREADS, "0 = onnxruntime's default")
     providers = list(providers or ["CPUExecutionProvider"])
     missing = [p for p in providers if p not in ort.get_available_providers()]
     if missing:
@@ -154,6 +163,8 @@ class Classifier:
     def probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """[N, classes] float32 for uint8 [N,28,28] (or one [28,28], or floats in [0,1]).
         One session run when N <= batch_size: the per-frame path pays no chunking or copying."""
+        if type(batch_size) is not int or batch_size < 1:  # two cheap tests on the per-frame path
+            check_count("batch_size", batch_size, 1)
         if self._bind_one and type(images) is np.ndarray and images.dtype is UINT8 and images.shape == IMAGE_SHAPE:
             # one uint8 frame, the common embedded call: normalized straight into the bound input buffer
             binding, _, pixels, out = self._bound()
@@ -195,5 +206,10 @@ class Classifier:
 
 def accuracy(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray, threads: int = 0) -> float:
     """Top-1 accuracy in percent through onnxruntime on the artifact itself."""
+    labels = np.asarray(labels)
     predicted = Classifier(path, threads=threads).probabilities(images).argmax(axis=1)
-    return float(100.0 * np.mean(predicted == np.asarray(labels)))
+    if labels.shape != predicted.shape:
+        raise InputError(f"labels must be one per image: {len(predicted)} images, labels of shape {list(labels.shape)}")
+    if not len(labels):
+        raise InputError("accuracy needs at least one image")
+    return float(100.0 * np.mean(predicted == labels))

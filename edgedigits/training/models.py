@@ -69,6 +69,18 @@ def count_params(name: str, num_classes: int = 10) -> int:
     return paramcount.count(get_spec(name).builder, INPUT_SHAPE, num_classes)
 
 
+def layer_names(name: str, num_classes: int = 10) -> dict:
+    """Names of the layers magnitude pruning can target (Conv2D, Dense) and of those structured pruning can shrink
+    (the same but the classifier, Sequential models only), read from the builder without TensorFlow; a test checks
+    them against the built Keras model. Unnamed layers get Keras' automatic names, which only a build knows:
+    they are left out, and the stage that builds the model checks those. "widths": filters or units per layer."""
+    traced = paramcount.trace(get_spec(name).builder, INPUT_SHAPE, num_classes)
+    made = [(layer, width) for kind, layer, width in traced.made if kind in ("Conv2D", "Dense")]
+    wide = [layer for layer, _ in made]
+    return {"prunable": [n for n in wide if n], "shrinkable": [n for n in wide[:-1] if n] if traced.sequential else [],
+            "widths": {layer: width for layer, width in made if layer}, "complete": all(wide)}
+
+
 def _keras():
     from edgedigits.training.stack import keras
 

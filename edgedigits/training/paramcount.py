@@ -81,9 +81,20 @@ class Layers:
 
     def __init__(self):
         self.counter = [0]
+        self.made = []  # (Keras class name, layer name or None, filters/units or None) in the order they were made
 
     def _make(self, cls, **config):
         return cls(self.counter, **config)
+
+    def __getattribute__(self, attr):
+        value = object.__getattribute__(self, attr)
+        if attr[:1].isupper() and callable(value):  # a layer constructor: remember what it makes and its name
+            def made(*args, **kwargs):
+                width = kwargs.get("filters", kwargs.get("units", args[0] if args else None))
+                object.__getattribute__(self, "made").append((attr, kwargs.get("name"), width))
+                return value(*args, **kwargs)
+            return made
+        return value
 
     def Conv2D(self, filters, kernel_size, strides=1, padding="valid", use_bias=True, **_):  # noqa: N802
         return self._make(_Conv, kind="conv", filters=filters, kernel_size=kernel_size, strides=strides,
@@ -133,6 +144,11 @@ class _Shape(_Layer):
 
 def count(builder, input_shape: tuple, num_classes: int) -> int:
     """All weights of the model `builder(layers, num_classes)` builds on inputs of `input_shape` (no batch)."""
+    return trace(builder, input_shape, num_classes).counter[0]
+
+
+def trace(builder, input_shape: tuple, num_classes: int) -> Layers:
+    """Run `builder` on the stand-in layers: their weight count (.counter) and what it made (.made)."""
     layers = Layers()
     built = builder(layers, num_classes)
     if callable(built) and not isinstance(built, list):
@@ -141,4 +157,5 @@ def count(builder, input_shape: tuple, num_classes: int) -> int:
         x = Tensor(input_shape)
         for layer in built:
             x = layer(x)
-    return layers.counter[0]
+    layers.sequential = isinstance(built, list)
+    return layers

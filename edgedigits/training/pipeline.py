@@ -7,6 +7,7 @@ run directory first; the three shipped files replace the old ones only after eve
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import time
@@ -16,8 +17,8 @@ from pathlib import Path
 from edgedigits import runtime
 from edgedigits.runtime import data, timing
 from edgedigits.training import export, graphstats, models, prune, quantize, report, structured, train
-from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.training.config import PIPELINES_DIR, Pipeline, to_dict
+from edgedigits.runtime.artifacts import atomic_path, clean_stale, ensure_writable_dir, file_stats, replace_set
+from edgedigits.training.config import PIPELINES_DIR, Pipeline, check_sizes, to_dict
 from edgedigits.errors import AccuracyGateError
 
 LIBRARIES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "numpy")
@@ -41,13 +42,16 @@ def timed(times: dict, step: str):
 
 
 def export_and_score(model, path: Path, split: train.Split, pipeline: Pipeline, meta: dict, log) -> dict:
-    """Export `model` to `path` with metadata, check parity, score on the full test set; returns stage facts."""
+    """Export `model` to `path` with metadata, check parity, score on the full test set; returns stage facts.
+    `path` is replaced only once parity and scoring passed: a failed export leaves the old file as it was."""
+    train.check_model(model, len(meta["labels"]))
     proto = export.to_onnx(model, pipeline.export.opset)
     export.set_metadata(proto, **meta)
-    export.save(proto, path)
     n = pipeline.export.parity_images
-    check = export.parity(model, path, split.x_test[:n], pipeline.export.parity_tolerance)
-    acc = runtime.accuracy(path, split.x_test, split.y_test)
+    with atomic_path(path) as staged:
+        export.save(proto, staged)
+        check = export.parity(model, staged, split.x_test[:n], pipeline.export.parity_tolerance)
+        acc = runtime.accuracy(staged, split.x_test, split.y_test)
     log(f"  {path.name}: parity max|diff| {check['max_abs_diff']:.2e}, argmax agreement {check['argmax_agreement']:.4f};"
         f" test accuracy {acc:.2f}% (onnxruntime, {len(split.y_test)} images)")
     return {"parity": check, "test_accuracy": acc}
@@ -94,8 +98,10 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     # Every input is checked before the first line of progress, so a bad one gives exactly one line of error.
     out_dir = ensure_writable_dir(out_dir)
     run_dir = ensure_writable_dir(Path(runs_dir) / pipeline.name)
+    clean_stale(run_dir)  # temp files of an earlier run that was killed
     models.get_spec(pipeline.model)
     ds = data.load(pipeline.dataset, data_dir)
+    check_sizes(pipeline, len(ds.x_train), len(ds.x_test))
     log(f"pipeline {pipeline.path or pipeline.name}: model {pipeline.model}, dataset {pipeline.dataset}")
     log(f"data: {pipeline.dataset} from {ds.source}")
     split = train.Split.from_dataset(ds, pipeline.validation, pipeline.seed, pipeline.train_limit)
@@ -124,7 +130,8 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
         kept = ", ".join(f"{k} {v['after']}/{v['before']}" for k, v in shrunk["widths"].items())
         log(f"  kept widths {kept}; "
             f"MACs {shrunk['macs']['before']:,} -> {shrunk['macs']['after']:,} ({shrunk['macs']['ratio']}x fewer)")
-        dense.save(str(run_dir / "structured.keras"))
+        with atomic_path(run_dir / "structured.keras") as tmp:
+            dense.save(str(tmp))
         with timed(times, "export_structured"):
             scored = export_and_score(dense, run_dir / "structured.onnx", split, pipeline, meta, log)
         stages["structured"] = {**scored, **prune.sparsity_report(dense), "macs": structured.macs(dense),
@@ -136,7 +143,8 @@ def run(pipeline: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, 
     sparsity = prune.sparsity_report(pruned)
     log("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in sparsity["layers"].items())
         + f"; all kernels {sparsity['kernel_sparsity']:.1%}")
-    pruned.save(str(run_dir / "pruned.keras"))
+    with atomic_path(run_dir / "pruned.keras") as tmp:
+        pruned.save(str(tmp))
     report.write_run_info(run_dir, prune_time_s=times["prune"])
 
     log(f"[{next(step)}/{total}] export ONNX")
@@ -214,10 +222,10 @@ def portable_path(path: Path) -> str:
 
 
 def _ship(out_dir: Path, name: str, pruned_path: Path, int8_path: Path, manifest: dict) -> None:
-    """Copy the run's artifacts into out_dir, each with an atomic rename; the manifest goes last."""
-    write_bytes_atomic(out_dir / f"{name}.onnx", pruned_path.read_bytes())
-    write_bytes_atomic(out_dir / f"{name}.int8.onnx", int8_path.read_bytes())
-    write_json_atomic(out_dir / f"{name}.json", manifest)
+    """Replace out_dir's set for `name` as one unit (artifacts.replace_set), the manifest last."""
+    replace_set(out_dir, name, [(f"{name}.onnx", pruned_path.read_bytes()),
+                                (f"{name}.int8.onnx", int8_path.read_bytes()),
+                                (f"{name}.json", (json.dumps(manifest, indent=2) + "\n").encode())])
 
 
 def table(manifest: dict) -> str:

@@ -27,7 +27,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edgedigits import runtime
 from edgedigits.runtime import data, timing
-from edgedigits.runtime.artifacts import atomic_path, file_stats
+from edgedigits.runtime.artifacts import atomic_path, file_stats, private_tempdir
 from edgedigits.training.config import Pipeline, Quantize
 
 CALIBRATION = {
@@ -152,7 +152,7 @@ def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np
     if timer is None:
         images = runtime.normalize(x_val[:256])
         timer = lambda paths: measure(paths, images, cfg.timing_runs, cfg.throughput_seconds)  # noqa: E731
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=private_tempdir()) as tmp:  # removed by the next run after a hard kill
         prepared = Path(tmp) / "prepared.onnx"
         # Fold constants and infer shapes first, as onnxruntime recommends before static quantization.
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=False)

@@ -20,6 +20,7 @@ from edgedigits.errors import InputError
 
 STAGES = ("fp32", "structured", "pruned", "int8")  # run_dir/STAGE.onnx, in pipeline order
 HISTORIES = {"history.csv": "train", "prune_history.csv": "prune"}
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")  # what the curves plot
 
 
 def write_run_info(run_dir: Path, **info) -> None:
@@ -31,11 +32,21 @@ def write_run_info(run_dir: Path, **info) -> None:
 
 def read_history(path: Path) -> dict[str, np.ndarray]:
     """Keras CSVLogger columns as float arrays (epoch, loss, accuracy, val_loss, val_accuracy, lr, ...)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise InputError(f"{path} has no epochs")
-    return {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows:
+            raise InputError(f"{path} has no epochs")
+        missing = [key for key in HISTORY_COLUMNS if key not in rows[0]]
+        if missing:
+            raise InputError(f"{path} is not a Keras training history: no column {', '.join(missing)}")
+        history = {key: np.array([float(r[key]) for r in rows]) for key in rows[0] if key is not None}
+    except (UnicodeDecodeError, ValueError, TypeError, csv.Error) as exc:
+        raise InputError(f"{path} is not a Keras training history ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:120]})") from None
+    if not all(np.isfinite(history[key]).all() for key in ("epoch", "accuracy", "val_accuracy")):
+        raise InputError(f"{path} is not a Keras training history: non-finite epochs or accuracies")
+    return history
 
 
 def proper(probabilities: np.ndarray) -> np.ndarray:
@@ -132,8 +143,10 @@ def write(run_dir: str | Path, data_dir=None, log=print) -> dict:
     try:
         info = json.loads(info_path.read_text())
         dataset = info["dataset"]
-    except (json.JSONDecodeError, KeyError):
-        raise InputError(f"{info_path} is not a run description (needs at least a 'dataset')") from None
+        if not isinstance(dataset, str):
+            raise TypeError(dataset)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise InputError(f"{info_path} is not a run description (a JSON object with at least a 'dataset')") from None
     ds = data.load(dataset, data_dir)
     names = list(ds.labels)
     title = f"{info.get('name', run_dir.name)}: {info.get('model', '?')} on {ds.name}"
@@ -149,7 +162,11 @@ def write(run_dir: str | Path, data_dir=None, log=print) -> dict:
         path = run_dir / f"{stage}.onnx"
         if not path.is_file():
             continue
-        probabilities = runtime.Classifier(path).probabilities(ds.x_test)
+        classifier = runtime.Classifier(path)
+        if classifier.num_outputs != ds.num_classes:
+            raise InputError(f"{path} has {classifier.num_outputs} outputs, but the run's dataset {ds.name} has "
+                             f"{ds.num_classes} classes")
+        probabilities = classifier.probabilities(ds.x_test)
         scored = metrics(probabilities, ds.y_test, names)
         png = run_dir / f"confusion-{stage}.png"
         plot_confusion(scored["confusion_matrix"], names, png,

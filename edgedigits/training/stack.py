@@ -8,12 +8,17 @@
 - TensorFlow's C++ side writes CUDA-probe and absl start-up lines straight to file descriptor 2 during import,
   before TF_CPP_MIN_LOG_LEVEL is read; they would bury the one-line errors the CLI promises, so fd 2 is silenced
   for the import only. Python errors raised by the import still surface normally.
+- Temporary files (autograph writes one per traced function) go to a directory of this process, which a hard
+  kill cannot leave behind for long: the next run removes it (artifacts.private_tempdir).
 """
 
 import contextlib
 import os
 import sys
 
+from edgedigits.runtime.artifacts import private_tempdir
+
+private_tempdir()  # autograph's generated files and every other temp file of the run: removed at exit, or next run
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

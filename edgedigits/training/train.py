@@ -154,6 +154,25 @@ def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, n
     return model
 
 
+def check_model(model, num_classes: int) -> None:
+    """A Keras model the pipeline can prune and export: one input [N,28,28,1], output [N,num_classes]; anything
+    else is an InputError before any work (tf2onnx and Keras would fail deep inside with a traceback)."""
+    from edgedigits.errors import InputError
+
+    shape_in, shape_out = model.input_shape, model.output_shape
+    if not isinstance(shape_in, tuple) or tuple(shape_in[1:]) != models.INPUT_SHAPE:
+        raise InputError(f"model {model.name!r} takes input {_shape(shape_in)}, expected [N, 28, 28, 1]")
+    if not isinstance(shape_out, tuple) or len(shape_out) != 2 or shape_out[1] != num_classes:
+        raise InputError(f"model {model.name!r} outputs {_shape(shape_out)}, expected [N, {num_classes}] "
+                         f"(one probability per class of the dataset)")
+
+
+def _shape(shape) -> str:
+    if isinstance(shape, list):
+        return " and ".join(_shape(s) for s in shape)
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+
 def load_model(path: str | Path):
     """Load a saved Keras model (dense or stripped-pruned); a missing or unreadable file is an InputError."""
     from edgedigits.errors import InputError

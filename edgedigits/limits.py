@@ -1,0 +1,16 @@
+"""Upper bounds on values that could exhaust the machine (memory, processes, hours of scheduled work).
+
+Shared by the CLI's option types, the runtime API and the sweeps, so each bound is said once and every message
+names it. They are far above any useful setting on the CPUs these models are for.
+"""
+
+MAX_THREADS = 256  # onnxruntime intra-op threads: each reserves a stack, and more than the cores only slows runs
+MAX_WORKERS = 64  # local worker processes of a sweep (each loads TensorFlow: ~0.5 GB)
+MAX_FOLDS = 20  # cross-validation folds
+MAX_TRIALS = 1000  # trials of one sweep (cells x folds): each trains a model
+MAX_RUNS = 1_000_000  # timed runs per model
+MAX_BATCH = 65_536  # images per batch
+MAX_SECONDS = 3600.0  # measuring time per model and target
+MAX_FRAMES = 10**9  # webcam --max-frames
+MAX_CLASSES = 1000
+RAY_CONNECT_TIMEOUT_S = 5.0  # an unreachable Ray address fails after this long, not after minutes
