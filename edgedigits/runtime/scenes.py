@@ -91,6 +91,15 @@ def render(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, dig
         alpha[y : y + h, x : x + w] = np.maximum(alpha[y : y + h, x : x + w], patch)
         boxes.append((x, y, w, h))
 
+    frame = ink_on_paper(alpha, rng, size, invert)
+    return Scene(frame, [int(labels[i]) for i in picks], boxes, [int(i) for i in picks])
+
+
+def ink_on_paper(alpha: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = SIZE, invert: bool = False,
+                 rules: np.ndarray | None = None) -> np.ndarray:
+    """The camera's view of `alpha` (ink coverage in [0,1], [H,W]) written in dark ink on warm paper: uneven light,
+    vignette, dust specks, blur, sensor noise. `rules`, if given, is a second coverage drawn as faint blue ruling."""
+    width, height = size
     paper = rng.uniform([195, 205, 210], [235, 240, 248]).astype(np.float32)  # BGR, warm white
     ink = rng.uniform(15, 80) + rng.uniform(-10, 10, 3).astype(np.float32)
     # Lighting: a linear gradient in a random direction (one side down to 55-85%) and a soft vignette; smooth, so
@@ -103,16 +112,17 @@ def render(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, dig
     light = (darkest + (1.05 - darkest) * ramp) * (1.0 - 0.15 * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2))
     light = cv2.resize(light, size, interpolation=cv2.INTER_LINEAR)
     a = alpha * rng.uniform(0.85, 1.0)  # ink opacity
-    frame = cv2.merge([(p_ + (i_ - p_) * a) * light for p_, i_ in zip(paper, ink)])
+    sheet = list(paper)
+    if rules is not None:  # printed ruling: light blue, under the ink
+        sheet = [p_ + (b_ - p_) * rules for p_, b_ in zip(paper, paper * np.float32([1.0, 0.86, 0.78]))]
+    frame = cv2.merge([(p_ + (i_ - p_) * a) * light for p_, i_ in zip(sheet, ink)])
     for _ in range(rng.integers(0, 6)):  # dust specks: too small to be digits
         cv2.circle(frame, (int(rng.uniform(0, width)), int(rng.uniform(0, height))), int(rng.integers(1, 3)),
                    tuple(float(v) for v in paper * 0.5), -1)
     frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.5, 1.4))
     frame += rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(rng.uniform(2, 6))  # sensor noise
     frame = np.clip(frame, 0, 255).astype(np.uint8)
-    if invert:
-        frame = 255 - frame
-    return Scene(frame, [int(labels[i]) for i in picks], boxes, [int(i) for i in picks])
+    return 255 - frame if invert else frame
 
 
 def write_video(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray, frames: int, seed: int = 0,

@@ -8,7 +8,7 @@ aspect filters, broken strokes merged into one digit, then the MNIST normalizati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -29,7 +29,7 @@ class Settings:
     offset: float = 12.0  # ink is at least this much darker than the window's mean (grey levels): rejects noise
     min_height: float = 0.05  # smaller blobs are dust, texture, or too small to read
     max_height: float = 0.95
-    max_aspect: float = 2.5  # width / height: wider things are lines, edges, words (slanted MNIST digits reach ~1.7)
+    max_aspect: float = 6.0  # width / height: wider things are lines, edges, words (a number written close: ~1-4)
     min_fill: float = 0.03  # ink area / box area: rejects thin frames and long edges
     max_fill: float = 0.85  # rejects solid blobs (shadows, fingers, dark objects), unless thin like a "1"
     merge_gap: float = 0.15  # pieces overlapping in x and closer than this x their height in y are one digit
@@ -48,6 +48,7 @@ class Found:
     boxes: np.ndarray  # int [N,4]: x, y, w, h in frame pixels, in reading order (lines top to bottom, then x)
     lines: np.ndarray  # int [N]: line number of each digit
     images: np.ndarray  # uint8 [N,28,28]: white on black, MNIST-normalized, ready for runtime.normalize
+    ink: list[np.ndarray] = field(default_factory=list)  # uint8 [h,w] per box: the blob's own ink (255), unscaled
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -171,7 +172,7 @@ def find_digits(frame: np.ndarray, settings: Settings = DEFAULT) -> Found:
     order, lines = order[keep], lines[keep]
     stack = (np.stack([mnist_normalize(images[i]) for i in order]) if len(order)
              else np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.uint8))
-    return Found(boxes_arr[order], lines, stack)
+    return Found(boxes_arr[order], lines, stack, [images[i] for i in order])
 
 
 def _digit_ink(crop: np.ndarray, contours: list, origin: tuple[int, int]) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, TextIO
 import cv2
 import numpy as np
 
-from edgedigits.runtime import vision, window
+from edgedigits.runtime import segment, vision, window
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, default_model
 from edgedigits.runtime.artifacts import atomic_path
@@ -40,22 +40,45 @@ class Digit:
 
 
 class Reader:
-    """Finds the digits of a frame and classifies them all in one batch."""
+    """Finds the digits of a frame and classifies them all in one batch. A blob wider than one digit (digits
+    written so close that they touch) is also cut into candidate digits, scored in the same batch, and read as the
+    digits its best-scoring cuts give (`segment`); split=False reads every blob as one digit."""
 
     def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
-                 settings: vision.Settings = vision.DEFAULT):
+                 settings: vision.Settings = vision.DEFAULT, split: bool = True):
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"confidence threshold must be in [0, 1], got {threshold}")
-        self.classifier, self.threshold, self.settings = classifier, threshold, settings
+        self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
         classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
 
     def read(self, frame: np.ndarray) -> list[Digit]:
         found = vision.find_digits(frame, self.settings)
         if not len(found):
             return []
-        result = self.classifier.classify(found.images)
-        return [Digit(tuple(int(v) for v in box), label, float(conf), int(line), bool(conf < self.threshold))
-                for box, label, conf, line in zip(found.boxes, result.labels, result.confidences, found.lines)]
+        wide = [k for k, box in enumerate(found.boxes) if self.split and segment.wide(box)]
+        cut = [segment.candidates(found.ink[k]) for k in wide]
+        probs = self.classifier.probabilities(np.concatenate([found.images, *(c.images for c in cut)]))
+        names, digits = self.classifier.labels, []
+        split, start = dict(zip(wide, cut)), len(found)
+        for k, (box, line) in enumerate(zip(found.boxes.tolist(), found.lines.tolist())):
+            whole = probs[k]
+            if k not in split:
+                digits.append(self._digit(box, names[int(whole.argmax())], float(whole.max()), line))
+                continue
+            c = split[k]
+            pieces = probs[start : start + len(c.images)]
+            start += len(c.images)
+            for piece, label in segment.best_reading(c, whole, box[2] / box[3], pieces):
+                if piece < 0:
+                    digits.append(self._digit(box, names[label], float(whole.max()), line))
+                else:
+                    x, y, w, h = c.boxes[piece].tolist()
+                    digits.append(self._digit((box[0] + x, box[1] + y, w, h), names[label],
+                                              float(pieces[piece, label]), line))
+        return digits
+
+    def _digit(self, box, label: str, confidence: float, line: int) -> Digit:
+        return Digit(tuple(int(v) for v in box), label, confidence, int(line), confidence < self.threshold)
 
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
