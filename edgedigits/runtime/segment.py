@@ -1,10 +1,12 @@
-"""Split a blob of touching or overlapping digits into the digits it holds, by letting the classifier choose the cuts.
+"""Read a line of handwritten digits as the digits it holds, letting the classifier choose where one digit ends.
 
-Digits written close together become one contour. A blob wider than one digit is over-segmented: candidate cuts are
-seams (top-to-bottom paths, as in seam carving) that cross as little ink as possible, so they bend around a
-neighbour's overhanging stroke; every run of pieces between two cuts is a candidate digit, MNIST-normalized like any
-other. The classifier scores all candidates of a frame in one batch, and a small dynamic program picks the cut
-sequence whose digits are most confidently read, with a cost per digit so that a clear "0" is not read as "(" + ")".
+Digits written close together become one blob; a thin stroke can break one digit into two. So a line is
+over-segmented into pieces: each blob wider than one digit is cut by seams (top-to-bottom paths, as in seam carving)
+that cross as little ink as possible and bend around a neighbour's overhanging stroke, and every other blob is one
+piece. Every run of up to MAX_SPAN neighbouring pieces that is not too wide is a candidate digit, MNIST-normalized like
+any other. The classifier scores all candidates of a frame in one batch, and a small dynamic program picks the
+split of each line whose digits are most confidently read and best shaped, with a cost per digit so that a clear "0"
+is not read as "(" + ")".
 This is recognition-driven segmentation (Casey & Lecolinet, "A survey of methods and strategies in character
 segmentation", 1996). numpy and OpenCV only.
 """
@@ -18,7 +20,7 @@ import numpy as np
 
 from edgedigits.runtime.vision import mnist_normalize
 
-SPLIT_ASPECT = 0.8  # width / height above which a blob may hold more than one digit (a single MNIST digit: ~0.4-0.8)
+SPLIT_ASPECT = 1.0  # width / height above which a blob may hold more than one digit (most MNIST digits: 0.5-1.0)
 WORK_HEIGHT = 32  # seams are found on the blob scaled to this height: cheap, and enough to follow a stroke
 MIN_WIDTH, MAX_WIDTH = 0.12, 1.25  # a digit's width as a fraction of the blob's height ("1" narrow, slanted "0" wide)
 MAX_SPAN = 4  # a digit spans at most this many pieces between consecutive cuts
@@ -28,28 +30,137 @@ SEAM_STRIDE = 2  # a seam starts every this many working columns
 BEND = 0.3  # a seam strays at most this x the height from where it starts
 SEAM_APART = 0.08  # seams closer than this x the height, on average, are one
 MAX_CROSSING = 0.8  # seams crossing ink on more than this share of their rows are not cuts
-PIECE_COST = 1.0  # log-confidence a reading pays per digit: more digits must be clearly better read to win
-ASPECT_WEIGHT = 0.5  # weight of the shape prior against the classifier's log-probability
+PIECE_COST = 0.5  # log-confidence a reading pays per digit: more digits must be clearly better read to win
+ASPECT_WEIGHT = 0.25  # weight of the shape prior against the classifier's log-probability
 # mean and standard deviation of log(width / height) of the ink box per class, over MNIST's 60,000 training digits
 LOG_ASPECT_MEAN = np.array([-0.10, -0.92, -0.07, -0.23, -0.24, -0.07, -0.32, -0.26, -0.28, -0.39])
 LOG_ASPECT_STD = np.array([0.19, 0.46, 0.22, 0.21, 0.21, 0.26, 0.22, 0.21, 0.22, 0.20])
+JOIN_COST = 2.0  # per blob boundary a digit spans: separate blobs are separate digits unless clearly better read
 SHORT_COST = 4.0  # per unit of height a digit lacks below 60% of the blob's: fragments are not digits
 CRUMB = 0.2  # parts of a cut piece with less than this share of its largest part's ink are the neighbour's crumbs
 SLIVER = 0.04  # pieces with less than this share of the blob's ink are specks left between cuts: no digit
 
 
 @dataclass
-class Candidates:
-    """One blob's cuts and candidate digits. cuts: [K+2, h] x of each seam per row, from the left edge to the right
-    edge; spans: (i, j) pairs, the digit between cut i and cut j; images / boxes per span (boxes in blob pixels);
-    slivers: spans with almost no ink, which the reading may skip."""
+class Line:
+    """The candidate digits of one line. A candidate is a run of pieces [start, end) in left-to-right order; a run
+    that is exactly one blob is that blob's own image (`whole` of the frame's images) and needs no new one."""
 
-    cuts: np.ndarray
-    spans: list[tuple[int, int]]
-    images: np.ndarray
-    boxes: np.ndarray
-    heights: np.ndarray
-    slivers: list[tuple[int, int]]
+    pieces: int
+    runs: list[tuple[int, int]]
+    whole: list[int]  # per run: index of the blob in the frame's images, or -1 for a new image in `images`
+    images: list[np.ndarray]  # the new images, in run order
+    boxes: list[tuple[int, int, int, int]]  # per run, of its ink, in frame pixels
+    heights: np.ndarray  # per run: ink height / the line's tallest blob
+    joins: list[int]  # per run: how many blob boundaries it spans (0: inside one blob)
+    slivers: list[tuple[int, int]]  # runs of one piece with almost no ink: the reading may skip them
+
+
+def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int], split: bool = True) -> Line:
+    """Candidates for the blobs `members` of one line (indices into boxes / inks, left to right)."""
+    tallest = float(max(boxes[k][3] for k in members))
+    pieces = []  # (blob, cut index), with each blob's cuts
+    cuts = {}
+    for k in members:
+        ink = inks[k]
+        h, w = ink.shape
+        cuts[k] = seams(ink) if split and wide(boxes[k]) else np.stack([np.zeros(h), np.full(h, w)]).astype(np.int32)
+        pieces += [(k, i) for i in range(len(cuts[k]) - 1)]
+    parts: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def part(k: int, i: int, j: int) -> np.ndarray:
+        """Blob k's ink between its cuts i and j, crumbs of cut-through neighbours removed."""
+        if (k, i, j) not in parts:
+            ink, c = inks[k], cuts[k]
+            if i == 0 and j == len(c) - 1:
+                parts[k, i, j] = ink
+            else:
+                mask = (np.arange(ink.shape[1])[None] >= c[i][:, None]) & (np.arange(ink.shape[1])[None] < c[j][:, None])
+                parts[k, i, j] = _without_crumbs(np.where(mask, ink, 0).astype(np.uint8))
+        return parts[k, i, j]
+
+    line = Line(len(pieces), [], [], [], [], np.zeros(0), [], [])
+    heights, a = [], 0
+    for k in members:  # each blob whole, with its own image
+        b = a + len(cuts[k]) - 1
+        line.runs.append((a, b)), line.whole.append(k), line.boxes.append(tuple(boxes[k])), line.joins.append(0)
+        heights.append(boxes[k][3] / tallest)
+        a = b
+    for a in range(len(pieces)):
+        for b in range(a + 1, min(len(pieces), a + MAX_SPAN) + 1):
+            run = pieces[a:b]
+            first, last = run[0][0], run[-1][0]
+            if first == last and b - a == len(cuts[first]) - 1:  # one whole blob: already there
+                continue
+            x0 = boxes[first][0] + cuts[first][run[0][1]].min()
+            x1 = boxes[last][0] + cuts[last][run[-1][1] + 1].max()
+            if x1 - x0 > MAX_WIDTH * tallest:
+                break
+            blobs = list(dict.fromkeys(k for k, _ in run))
+            spans = [(k, min(i for kk, i in run if kk == k), max(i for kk, i in run if kk == k) + 1) for k in blobs]
+            canvas, box = _paste([(boxes[k], part(k, i, j)) for k, i, j in spans])
+            ink = cv2.countNonZero(canvas)
+            if ink < SLIVER * sum(cv2.countNonZero(inks[k]) for k in blobs):
+                if b == a + 1:
+                    line.slivers.append((a, b))
+                continue
+            if not MIN_WIDTH * tallest <= box[2] <= MAX_WIDTH * tallest:
+                continue
+            line.runs.append((a, b)), line.whole.append(-1), line.boxes.append(box)
+            line.joins.append(len(blobs) - 1)
+            line.images.append(mnist_normalize(canvas))
+            heights.append(box[3] / tallest)
+    line.heights = np.array(heights)
+    return line
+
+
+def _paste(parts: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Blob inks (each with its frame box) on one canvas cropped to their ink, and that ink's box in the frame."""
+    x0, y0 = min(b[0] for b, _ in parts), min(b[1] for b, _ in parts)
+    x1, y1 = max(b[0] + b[2] for b, _ in parts), max(b[1] + b[3] for b, _ in parts)
+    canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for (x, y, w, h), ink in parts:
+        region = canvas[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
+        np.maximum(region, ink, out=region)
+    bx, by, bw, bh = cv2.boundingRect(canvas)
+    return canvas[by : by + bh, bx : bx + bw], (x0 + bx, y0 + by, bw, bh)
+
+
+def score(probs: np.ndarray, aspect: np.ndarray, height: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's best class and its score: log-probability of the class, plus how well the candidate's
+    width / height fits that class's shape (log-normal, fitted on MNIST's training digits: a blob twice as wide
+    as tall is not one "2" however sure the classifier is), minus PIECE_COST, minus SHORT_COST for short pieces."""
+    z = (np.log(np.maximum(aspect, 1e-3))[:, None] - LOG_ASPECT_MEAN) / LOG_ASPECT_STD
+    fit = np.log(np.maximum(probs, 1e-6)) - ASPECT_WEIGHT * 0.5 * z**2
+    best = fit.argmax(1)
+    gain = fit[np.arange(len(best)), best] - PIECE_COST - SHORT_COST * np.maximum(0.0, 0.6 - height)
+    return best, gain
+
+
+def best_reading(line: Line, probs: np.ndarray) -> list[tuple[int, int]]:
+    """The digits along the split of best total score, as (run index, class), left to right. probs: [runs, C]."""
+    aspect = np.array([w / max(1, h) for _, _, w, h in line.boxes])
+    classes, gain = score(probs, aspect, line.heights)
+    gain = gain - JOIN_COST * np.array(line.joins)
+    edges: dict[int, list[tuple[float, int, int]]] = {}  # end piece -> (score, start piece, run)
+    for r, (a, b) in enumerate(line.runs):
+        edges.setdefault(b, []).append((float(gain[r]), a, r))
+    for a, b in line.slivers:
+        edges.setdefault(b, []).append((0.0, a, -1))
+    best = np.full(line.pieces + 1, -np.inf)
+    back = [(-1, -1)] * (line.pieces + 1)
+    best[0] = 0.0
+    for b in range(1, line.pieces + 1):
+        for g, a, r in edges.get(b, []):
+            if best[a] + g > best[b]:
+                best[b], back[b] = best[a] + g, (a, r)
+    picks, b = [], line.pieces
+    while b > 0:
+        a, r = back[b]
+        if r >= 0:
+            picks.append((r, int(classes[r])))
+        b = a
+    return picks[::-1]
 
 
 def wide(box) -> bool:
@@ -99,81 +210,6 @@ def seams(ink: np.ndarray) -> np.ndarray:
     grid = (np.arange(h) + 0.5) * scale - 0.5
     full = [np.interp(grid, np.arange(rows), (p + 0.5).astype(np.float32)) / scale for p in kept]
     return np.stack([np.zeros(h), *full, np.full(h, float(w))]).round().astype(np.int32)
-
-
-def candidates(ink: np.ndarray) -> Candidates:
-    """Every run of one to MAX_SPAN pieces between cuts, as a candidate digit, except the whole blob (the caller
-    has that one already)."""
-    h, w = ink.shape
-    cuts = seams(ink)
-    columns = np.arange(w)[None, :]
-    total = max(1, cv2.countNonZero(ink))
-    spans, images, boxes, heights, slivers = [], [], [], [], []
-    last = len(cuts) - 1
-    for i in range(last):
-        for j in range(i + 1, min(last, i + MAX_SPAN) + 1):
-            if (i, j) == (0, last):
-                continue
-            width = float(np.mean(cuts[j] - cuts[i]))
-            if width > MAX_WIDTH * h:
-                break
-            mask = (columns >= cuts[i][:, None]) & (columns < cuts[j][:, None])
-            piece = np.where(mask, ink, 0).astype(np.uint8)
-            count = cv2.countNonZero(piece)
-            if count < SLIVER * total:
-                if j == i + 1:
-                    slivers.append((i, j))
-                continue
-            if width < MIN_WIDTH * h:
-                continue
-            piece = _without_crumbs(piece)
-            x, y, bw, bh = cv2.boundingRect(piece)
-            spans.append((i, j))
-            images.append(mnist_normalize(piece))
-            boxes.append((x, y, bw, bh))
-            heights.append(bh / h)
-    stack = np.stack(images) if images else np.zeros((0, 28, 28), np.uint8)
-    return Candidates(cuts, spans, stack, np.array(boxes, int).reshape(-1, 4), np.array(heights), slivers)
-
-
-def score(probs: np.ndarray, aspect: np.ndarray, height: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each candidate's best class and its score: log-probability of the class, plus how well the candidate's
-    width / height fits that class's shape (log-normal, fitted on MNIST's training digits: a blob twice as wide
-    as tall is not one "2" however sure the classifier is), minus PIECE_COST, minus SHORT_COST for short pieces."""
-    z = (np.log(np.maximum(aspect, 1e-3))[:, None] - LOG_ASPECT_MEAN) / LOG_ASPECT_STD
-    fit = np.log(np.maximum(probs, 1e-6)) - ASPECT_WEIGHT * 0.5 * z**2
-    best = fit.argmax(1)
-    gain = fit[np.arange(len(best)), best] - PIECE_COST - SHORT_COST * np.maximum(0.0, 0.6 - height)
-    return best, gain
-
-
-def best_reading(found: Candidates, whole: np.ndarray, whole_aspect: float, probs: np.ndarray) -> list[tuple[int, int]]:
-    """The digits along the cut sequence of best total score, as (candidate index, or -1 for the whole blob, class)."""
-    last = len(found.cuts) - 1
-    aspect = found.boxes[:, 2] / np.maximum(1, found.boxes[:, 3]) if len(found.boxes) else np.zeros(0)
-    classes, gain = score(probs, aspect, found.heights)
-    whole_class, whole_gain = score(whole[None], np.array([whole_aspect]), np.ones(1))
-    edges: dict[int, list[tuple[float, int, int]]] = {}  # end cut -> (score, start cut, candidate)
-    for k, (i, j) in enumerate(found.spans):
-        edges.setdefault(j, []).append((float(gain[k]), i, k))
-    for i, j in found.slivers:
-        edges.setdefault(j, []).append((0.0, i, -2))
-    best = np.full(last + 1, -np.inf)
-    back: list[tuple[int, int]] = [(-1, -1)] * (last + 1)
-    best[0] = 0.0
-    for j in range(1, last + 1):
-        for gain_k, i, k in edges.get(j, []):
-            if best[i] + gain_k > best[j]:
-                best[j], back[j] = best[i] + gain_k, (i, k)
-    if not np.isfinite(best[last]) or whole_gain[0] >= best[last]:
-        return [(-1, int(whole_class[0]))]
-    picks, j = [], last
-    while j > 0:
-        i, k = back[j]
-        if k >= 0:
-            picks.append((k, int(classes[k])))
-        j = i
-    return picks[::-1]
 
 
 def _without_crumbs(piece: np.ndarray) -> np.ndarray:

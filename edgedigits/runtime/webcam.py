@@ -55,30 +55,22 @@ class Reader:
         found = vision.find_digits(frame, self.settings)
         if not len(found):
             return []
-        wide = [k for k, box in enumerate(found.boxes) if self.split and segment.wide(box)]
-        cut = [segment.candidates(found.ink[k]) for k in wide]
-        probs = self.classifier.probabilities(np.concatenate([found.images, *(c.images for c in cut)]))
-        names, digits = self.classifier.labels, []
-        split, start = dict(zip(wide, cut)), len(found)
-        for k, (box, line) in enumerate(zip(found.boxes.tolist(), found.lines.tolist())):
-            whole = probs[k]
-            if k not in split:
-                digits.append(self._digit(box, names[int(whole.argmax())], float(whole.max()), line))
-                continue
-            c = split[k]
-            pieces = probs[start : start + len(c.images)]
-            start += len(c.images)
-            for piece, label in segment.best_reading(c, whole, box[2] / box[3], pieces):
-                if piece < 0:
-                    digits.append(self._digit(box, names[label], float(whole.max()), line))
-                else:
-                    x, y, w, h = c.boxes[piece].tolist()
-                    digits.append(self._digit((box[0] + x, box[1] + y, w, h), names[label],
-                                              float(pieces[piece, label]), line))
+        lines = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), self.split)
+                 for n in range(int(found.lines.max()) + 1)]
+        extra = [image for line in lines for image in line.images]
+        probs = self.classifier.probabilities(np.concatenate([found.images, np.array(extra, np.uint8).reshape(-1, 28, 28)]))
+        digits, start = [], len(found)
+        for n, line in enumerate(lines):
+            rows, new = [], 0
+            for k in line.whole:
+                rows.append(k if k >= 0 else start + new)
+                new += k < 0
+            start += new
+            for run, label in segment.best_reading(line, probs[rows]):
+                confidence = float(probs[rows[run], label])
+                digits.append(Digit(tuple(int(v) for v in line.boxes[run]), self.classifier.labels[label], confidence,
+                                    n, confidence < self.threshold))
         return digits
-
-    def _digit(self, box, label: str, confidence: float, line: int) -> Digit:
-        return Digit(tuple(int(v) for v in box), label, confidence, int(line), confidence < self.threshold)
 
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
