@@ -100,12 +100,15 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU (Linux)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--screenshot", type=Path, default=None, help="write an annotated frame (PNG) here")
+    parser.add_argument("--no-split", action="store_true",
+                        help="read every blob as one digit (the reader without touching-digit splitting)")
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     reader = webcam.load_reader(args.model, threads=1)
+    reader.split = not args.no_split
     ds = data.load("mnist")
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +122,7 @@ def main() -> None:
     info = {"model": args.model, "cpu": cpu, "cores": os.cpu_count(), "pinned_cpu": args.cpu,
             "load_average_before": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in load_after],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__, "size": "640x480",
-            "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1"}
+            "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "split": reader.split}
     print(f"{cpu}, {os.cpu_count()} cores; one core: {info['threads']}"
           + (f", pinned to CPU {args.cpu}" if args.cpu is not None else ""))
     print(f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}")

@@ -31,10 +31,11 @@ BEND = 0.3  # a seam strays at most this x the height from where it starts
 SEAM_APART = 0.08  # seams closer than this x the height, on average, are one
 MAX_CROSSING = 0.8  # seams crossing ink on more than this share of their rows are not cuts
 PIECE_COST = 0.5  # log-confidence a reading pays per digit: more digits must be clearly better read to win
-ASPECT_WEIGHT = 0.25  # weight of the shape prior against the classifier's log-probability
+ASPECT_WEIGHT = 0.5  # weight of the shape prior against the classifier's log-probability
 # mean and standard deviation of log(width / height) of the ink box per class, over MNIST's 60,000 training digits
 LOG_ASPECT_MEAN = np.array([-0.10, -0.92, -0.07, -0.23, -0.24, -0.07, -0.32, -0.26, -0.28, -0.39])
 LOG_ASPECT_STD = np.array([0.19, 0.46, 0.22, 0.21, 0.21, 0.26, 0.22, 0.21, 0.22, 0.20])
+CUT_COST = 2.0  # per share of its rows a chosen cut crosses ink: digits touch at a point, one digit is cut through
 JOIN_COST = 2.0  # per blob boundary a digit spans: separate blobs are separate digits unless clearly better read
 SHORT_COST = 4.0  # per unit of height a digit lacks below 60% of the blob's: fragments are not digits
 CRUMB = 0.2  # parts of a cut piece with less than this share of its largest part's ink are the neighbour's crumbs
@@ -53,6 +54,7 @@ class Line:
     boxes: list[tuple[int, int, int, int]]  # per run, of its ink, in frame pixels
     heights: np.ndarray  # per run: ink height / the line's tallest blob
     joins: list[int]  # per run: how many blob boundaries it spans (0: inside one blob)
+    crossing: np.ndarray  # per boundary between pieces: share of its rows where the cut crosses ink (0 between blobs)
     slivers: list[tuple[int, int]]  # runs of one piece with almost no ink: the reading may skip them
 
 
@@ -60,12 +62,15 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
     """Candidates for the blobs `members` of one line (indices into boxes / inks, left to right)."""
     tallest = float(max(boxes[k][3] for k in members))
     pieces = []  # (blob, cut index), with each blob's cuts
+    crossing = [0.0]
     cuts = {}
     for k in members:
         ink = inks[k]
         h, w = ink.shape
         cuts[k] = seams(ink) if split and wide(boxes[k]) else np.stack([np.zeros(h), np.full(h, w)]).astype(np.int32)
         pieces += [(k, i) for i in range(len(cuts[k]) - 1)]
+        rows = np.arange(h)
+        crossing += [float(np.mean(ink[rows, np.clip(c, 0, w - 1)] > 0)) for c in cuts[k][1:-1]] + [0.0]
     parts: dict[tuple[int, int, int], np.ndarray] = {}
 
     def part(k: int, i: int, j: int) -> np.ndarray:
@@ -79,7 +84,7 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
                 parts[k, i, j] = _without_crumbs(np.where(mask, ink, 0).astype(np.uint8))
         return parts[k, i, j]
 
-    line = Line(len(pieces), [], [], [], [], np.zeros(0), [], [])
+    line = Line(len(pieces), [], [], [], [], np.zeros(0), joins=[], crossing=np.array(crossing), slivers=[])
     heights, a = [], 0
     for k in members:  # each blob whole, with its own image
         b = a + len(cuts[k]) - 1
@@ -130,7 +135,7 @@ def score(probs: np.ndarray, aspect: np.ndarray, height: np.ndarray) -> tuple[np
     """Each candidate's best class and its score: log-probability of the class, plus how well the candidate's
     width / height fits that class's shape (log-normal, fitted on MNIST's training digits: a blob twice as wide
     as tall is not one "2" however sure the classifier is), minus PIECE_COST, minus SHORT_COST for short pieces."""
-    z = (np.log(np.maximum(aspect, 1e-3))[:, None] - LOG_ASPECT_MEAN) / LOG_ASPECT_STD
+    z = np.maximum(0.0, (np.log(np.maximum(aspect, 1e-3))[:, None] - LOG_ASPECT_MEAN) / LOG_ASPECT_STD)
     fit = np.log(np.maximum(probs, 1e-6)) - ASPECT_WEIGHT * 0.5 * z**2
     best = fit.argmax(1)
     gain = fit[np.arange(len(best)), best] - PIECE_COST - SHORT_COST * np.maximum(0.0, 0.6 - height)
@@ -152,6 +157,7 @@ def best_reading(line: Line, probs: np.ndarray) -> list[tuple[int, int]]:
     best[0] = 0.0
     for b in range(1, line.pieces + 1):
         for g, a, r in edges.get(b, []):
+            g -= CUT_COST * line.crossing[b]
             if best[a] + g > best[b]:
                 best[b], back[b] = best[a] + g, (a, r)
     picks, b = [], line.pieces
