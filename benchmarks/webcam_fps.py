@@ -1,10 +1,11 @@
 """Frames per second of the webcam reader's whole per-frame path, on one core, and its accuracy on the same frames.
 
     python benchmarks/webcam_fps.py [--model exported/lenet.int8.onnx] [--frames 300] [--cpu 0] [--json out.json]
-                                    [--screenshot docs/webcam-frame.png]
+                                    [--screenshot docs/webcam-frame.png] [--no-split]
 
-Per frame: find the digits (adaptive threshold, contours, merge, filters), MNIST-normalize each, classify them in
-one onnxruntime batch, draw boxes, labels and frames/s: exactly `webcam.Reader.read` + `webcam.draw`. One core:
+Per frame: find the digits (adaptive threshold, contours, merge, filters), cut blobs wider than one digit into
+candidate digits, MNIST-normalize each, classify them in one onnxruntime batch, choose each line's digits, draw boxes,
+labels and frames/s: exactly `webcam.Reader.read` + `webcam.draw`. One core:
 cv2.setNumThreads(1), onnxruntime intra-op 1 (and, with --cpu, the process pinned to that CPU). Frames are 640x480
 scenes of MNIST *test* digits (`edgedigits.runtime.scenes`) written to an MJPG video and decoded into memory first, so
 decoding is reported on its own line, not inside the per-frame figure. Two workloads: 1-6 digits per frame (mixed)

@@ -21,6 +21,7 @@ import numpy as np
 from edgedigits.runtime.vision import mnist_normalize
 
 SPLIT_ASPECT = 1.0  # width / height above which a blob may hold more than one digit (most MNIST digits: 0.5-1.0)
+PIECE_HEIGHT = 40  # candidate digits are cut from the line scaled to this height (MNIST digits are 20 px)
 WORK_HEIGHT = 32  # seams are found on the blob scaled to this height: cheap, and enough to follow a stroke
 MIN_WIDTH, MAX_WIDTH = 0.12, 1.25  # a digit's width as a fraction of the blob's height ("1" narrow, slanted "0" wide)
 MAX_SPAN = 4  # a digit spans at most this many pieces between consecutive cuts
@@ -36,6 +37,7 @@ ASPECT_WEIGHT = 0.5  # weight of the shape prior against the classifier's log-pr
 LOG_ASPECT_MEAN = np.array([-0.10, -0.92, -0.07, -0.23, -0.24, -0.07, -0.32, -0.26, -0.28, -0.39])
 LOG_ASPECT_STD = np.array([0.19, 0.46, 0.22, 0.21, 0.21, 0.26, 0.22, 0.21, 0.22, 0.20])
 CUT_COST = 2.0  # per share of its rows a chosen cut crosses ink: digits touch at a point, one digit is cut through
+JOIN_GAP = 0.1  # blobs further apart than this x the line's height never join into one digit
 JOIN_COST = 2.0  # per blob boundary a digit spans: separate blobs are separate digits unless clearly better read
 SHORT_COST = 4.0  # per unit of height a digit lacks below 60% of the blob's: fragments are not digits
 CRUMB = 0.2  # parts of a cut piece with less than this share of its largest part's ink are the neighbour's crumbs
@@ -58,16 +60,27 @@ class Line:
     slivers: list[tuple[int, int]]  # runs of one piece with almost no ink: the reading may skip them
 
 
-def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int], split: bool = True) -> Line:
-    """Candidates for the blobs `members` of one line (indices into boxes / inks, left to right)."""
-    tallest = float(max(boxes[k][3] for k in members))
+def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int], cut: set[int] = frozenset()) -> Line:
+    """Candidates for the blobs `members` of one line (indices into boxes / inks, left to right), the blobs in
+    `cut` cut into pieces, the others kept whole. Cuts and new
+    candidates are made on the line scaled to PIECE_HEIGHT (MNIST digits are 20 px: more is wasted work)."""
+    scale = min(1.0, PIECE_HEIGHT / float(max(boxes[k][3] for k in members)))
+    small, places = {}, {}
+    for k in members:
+        x, y, w, h = (int(v) for v in boxes[k])
+        ink = inks[k]
+        if scale < 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            ink = np.where(cv2.resize(ink, size, interpolation=cv2.INTER_AREA) > 127, 255, 0).astype(np.uint8)
+        small[k], places[k] = ink, (round(x * scale), round(y * scale), ink.shape[1], ink.shape[0])
+    tallest = float(max(places[k][3] for k in members))
     pieces = []  # (blob, cut index), with each blob's cuts
     crossing = [0.0]
     cuts = {}
     for k in members:
-        ink = inks[k]
+        ink = small[k]
         h, w = ink.shape
-        cuts[k] = seams(ink) if split and wide(boxes[k]) else np.stack([np.zeros(h), np.full(h, w)]).astype(np.int32)
+        cuts[k] = seams(ink) if k in cut else np.stack([np.zeros(h), np.full(h, w)]).astype(np.int32)
         pieces += [(k, i) for i in range(len(cuts[k]) - 1)]
         rows = np.arange(h)
         crossing += [float(np.mean(ink[rows, np.clip(c, 0, w - 1)] > 0)) for c in cuts[k][1:-1]] + [0.0]
@@ -76,11 +89,12 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
     def part(k: int, i: int, j: int) -> np.ndarray:
         """Blob k's ink between its cuts i and j, crumbs of cut-through neighbours removed."""
         if (k, i, j) not in parts:
-            ink, c = inks[k], cuts[k]
+            ink, c = small[k], cuts[k]
             if i == 0 and j == len(c) - 1:
                 parts[k, i, j] = ink
             else:
-                mask = (np.arange(ink.shape[1])[None] >= c[i][:, None]) & (np.arange(ink.shape[1])[None] < c[j][:, None])
+                columns = np.arange(ink.shape[1])[None]
+                mask = (columns >= c[i][:, None]) & (columns < c[j][:, None])
                 parts[k, i, j] = _without_crumbs(np.where(mask, ink, 0).astype(np.uint8))
         return parts[k, i, j]
 
@@ -88,8 +102,8 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
     heights, a = [], 0
     for k in members:  # each blob whole, with its own image
         b = a + len(cuts[k]) - 1
-        line.runs.append((a, b)), line.whole.append(k), line.boxes.append(tuple(boxes[k])), line.joins.append(0)
-        heights.append(boxes[k][3] / tallest)
+        line.runs.append((a, b)), line.whole.append(k), line.boxes.append(tuple(int(v) for v in boxes[k]))
+        line.joins.append(0), heights.append(places[k][3] / tallest)
         a = b
     for a in range(len(pieces)):
         for b in range(a + 1, min(len(pieces), a + MAX_SPAN) + 1):
@@ -97,22 +111,23 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
             first, last = run[0][0], run[-1][0]
             if first == last and b - a == len(cuts[first]) - 1:  # one whole blob: already there
                 continue
-            x0 = boxes[first][0] + cuts[first][run[0][1]].min()
-            x1 = boxes[last][0] + cuts[last][run[-1][1] + 1].max()
+            x0 = places[first][0] + cuts[first][run[0][1]].min()
+            x1 = places[last][0] + cuts[last][run[-1][1] + 1].max()
             if x1 - x0 > MAX_WIDTH * tallest:
                 break
             blobs = list(dict.fromkeys(k for k, _ in run))
+            if any(places[k][0] - (places[j][0] + places[j][2]) > JOIN_GAP * tallest for j, k in zip(blobs, blobs[1:])):
+                break  # blobs this far apart are written apart, not one digit's broken strokes
             spans = [(k, min(i for kk, i in run if kk == k), max(i for kk, i in run if kk == k) + 1) for k in blobs]
-            canvas, box = _paste([(boxes[k], part(k, i, j)) for k, i, j in spans])
-            ink = cv2.countNonZero(canvas)
-            if ink < SLIVER * sum(cv2.countNonZero(inks[k]) for k in blobs):
+            canvas, box = _paste([(places[k], part(k, i, j)) for k, i, j in spans])
+            if cv2.countNonZero(canvas) < SLIVER * sum(cv2.countNonZero(small[k]) for k in blobs):
                 if b == a + 1:
                     line.slivers.append((a, b))
                 continue
             if not MIN_WIDTH * tallest <= box[2] <= MAX_WIDTH * tallest:
                 continue
-            line.runs.append((a, b)), line.whole.append(-1), line.boxes.append(box)
-            line.joins.append(len(blobs) - 1)
+            line.runs.append((a, b)), line.whole.append(-1), line.joins.append(len(blobs) - 1)
+            line.boxes.append(tuple(int(round(v / scale)) for v in box))
             line.images.append(mnist_normalize(canvas))
             heights.append(box[3] / tallest)
     line.heights = np.array(heights)
@@ -169,9 +184,14 @@ def best_reading(line: Line, probs: np.ndarray) -> list[tuple[int, int]]:
     return picks[::-1]
 
 
-def wide(box) -> bool:
-    """Whether a blob is wide enough to hold more than one digit."""
-    return box[2] > SPLIT_ASPECT * box[3]
+def worth_cutting(boxes: np.ndarray, lines: np.ndarray, probs: np.ndarray) -> set[int]:
+    """The blobs that may hold more than one digit: wide enough, and not read so well whole that no split could
+    beat it (every digit costs at least PIECE_COST, so a blob whose whole reading scores above -2 x PIECE_COST
+    stays whole whatever its pieces read: cutting it is wasted work)."""
+    tallest = np.zeros(int(lines.max()) + 1 if len(lines) else 0)
+    np.maximum.at(tallest, lines, boxes[:, 3])
+    _, gain = score(probs, boxes[:, 2] / np.maximum(1, boxes[:, 3]), boxes[:, 3] / tallest[lines])
+    return set(np.flatnonzero((boxes[:, 2] > SPLIT_ASPECT * boxes[:, 3]) & (gain <= -2 * PIECE_COST)).tolist())
 
 
 def seams(ink: np.ndarray) -> np.ndarray:
@@ -189,15 +209,16 @@ def seams(ink: np.ndarray) -> np.ndarray:
     if not len(starts):
         return np.stack([np.zeros(h), np.full(h, float(w))]).astype(np.int32)
     band = starts[:, None] + np.arange(2 * bend + 1)[None]  # [K, B] columns of the padded energy
-    total = energy[0][band]
+    total = np.full((len(starts), band.shape[1] + 2), np.float32(np.inf))  # one inf column either side
+    total[:, 1:-1] = energy[0][band]
     came = np.zeros((rows, len(starts), band.shape[1]), np.int8)
-    inf = np.full((len(starts), 1), np.float32(np.inf))
+    step = np.float32(SEAM_STEP)
     for y in range(1, rows):
-        options = np.stack([np.hstack([inf, total[:, :-1]]) + SEAM_STEP, total,
-                            np.hstack([total[:, 1:], inf]) + SEAM_STEP])
-        best = options.argmin(0)
-        total = np.take_along_axis(options, best[None], 0)[0] + energy[y][band]
-        came[y] = best - 1
+        left, mid, right = total[:, :-2] + step, total[:, 1:-1], total[:, 2:] + step
+        low = np.minimum(np.minimum(left, mid), right)
+        came[y] = np.where(low == mid, 0, np.where(low == left, -1, 1))
+        total[:, 1:-1] = low + energy[y][band]
+    total = total[:, 1:-1]
     cost = total.min(1)
     x = total.argmin(1)
     paths = np.empty((len(starts), rows), np.int32)
@@ -225,5 +246,6 @@ def _without_crumbs(piece: np.ndarray) -> np.ndarray:
     if count <= 2:
         return piece
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.nonzero(areas >= CRUMB * areas.max())[0] + 1
-    return np.where(np.isin(labels, keep), piece, 0).astype(np.uint8)
+    keep = np.zeros(count, bool)
+    keep[1:] = areas >= CRUMB * areas.max()
+    return np.where(keep[labels], piece, 0).astype(np.uint8)

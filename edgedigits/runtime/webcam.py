@@ -40,9 +40,10 @@ class Digit:
 
 
 class Reader:
-    """Finds the digits of a frame and classifies them all in one batch. A blob wider than one digit (digits
-    written so close that they touch) is also cut into candidate digits, scored in the same batch, and read as the
-    digits its best-scoring cuts give (`segment`); split=False reads every blob as one digit."""
+    """Finds the digits of a frame and classifies them in one batch. Where that reading may be wrong because digits
+    touch (a blob wider than one digit, not clearly read as one) or a stroke broke (blobs close together), the line is
+    also cut into candidate digits, all scored in one more batch, and read as the digits its best-scoring split
+    gives (`segment`). split=False reads every blob as one digit."""
 
     def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
                  settings: vision.Settings = vision.DEFAULT, split: bool = True):
@@ -55,10 +56,16 @@ class Reader:
         found = vision.find_digits(frame, self.settings)
         if not len(found):
             return []
-        lines = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), self.split)
+        probs = self.classifier.probabilities(found.images)
+        if not self.split:
+            return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()), int(line),
+                          bool(p.max() < self.threshold)) for box, p, line in zip(found.boxes, probs, found.lines)]
+        cut = segment.worth_cutting(found.boxes, found.lines, probs)
+        lines = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), cut)
                  for n in range(int(found.lines.max()) + 1)]
         extra = [image for line in lines for image in line.images]
-        probs = self.classifier.probabilities(np.concatenate([found.images, np.array(extra, np.uint8).reshape(-1, 28, 28)]))
+        if extra:  # every candidate of the frame in one more batch
+            probs = np.concatenate([probs, self.classifier.probabilities(np.stack(extra))])
         digits, start = [], len(found)
         for n, line in enumerate(lines):
             rows, new = [], 0
