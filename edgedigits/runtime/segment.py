@@ -22,14 +22,14 @@ from edgedigits.runtime.vision import mnist_normalize
 
 SPLIT_ASPECT = 1.0  # width / height above which a blob may hold more than one digit (most MNIST digits: 0.5-1.0)
 PIECE_HEIGHT = 40  # candidate digits are cut from the line scaled to this height (MNIST digits are 20 px)
-WORK_HEIGHT = 32  # seams are found on the blob scaled to this height: cheap, and enough to follow a stroke
+WORK_HEIGHT = 24  # seams are found on the blob scaled to this height: cheap, and enough to follow a stroke
 MIN_WIDTH, MAX_WIDTH = 0.12, 1.25  # a digit's width as a fraction of the blob's height ("1" narrow, slanted "0" wide)
-MAX_SPAN = 4  # a digit spans at most this many pieces between consecutive cuts
+MAX_SPAN = 3  # a digit spans at most this many pieces between consecutive cuts
 SEAM_INK = 6.0  # cost of a seam crossing one ink pixel (per working row) against 1 for a clear one...
 SEAM_STEP = 0.3  # ...and of each sideways step, so seams run straight where nothing is in the way
 SEAM_STRIDE = 2  # a seam starts every this many working columns
 BEND = 0.3  # a seam strays at most this x the height from where it starts
-SEAM_APART = 0.08  # seams closer than this x the height, on average, are one
+SEAM_APART = 0.12  # seams closer than this x the height, on average, are one
 MAX_CROSSING = 0.8  # seams crossing ink on more than this share of their rows are not cuts
 PIECE_COST = 0.5  # log-confidence a reading pays per digit: more digits must be clearly better read to win
 ASPECT_WEIGHT = 0.5  # weight of the shape prior against the classifier's log-probability
@@ -65,31 +65,41 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
     `cut` cut into pieces, the others kept whole. Cuts and new
     candidates are made on the line scaled to PIECE_HEIGHT (MNIST digits are 20 px: more is wasted work)."""
     scale = min(1.0, PIECE_HEIGHT / float(max(boxes[k][3] for k in members)))
-    small, places = {}, {}
-    for k in members:
-        x, y, w, h = (int(v) for v in boxes[k])
-        ink = inks[k]
-        if scale < 1.0:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            ink = np.where(cv2.resize(ink, size, interpolation=cv2.INTER_AREA) > 127, 255, 0).astype(np.uint8)
-        small[k], places[k] = ink, (round(x * scale), round(y * scale), ink.shape[1], ink.shape[0])
+    places = {k: (round(x * scale), round(y * scale), max(1, round(w * scale)), max(1, round(h * scale)))
+              for k, (x, y, w, h) in ((k, boxes[k].tolist()) for k in members)}
+    scaled: dict[int, np.ndarray] = {}
+
+    def small(k: int) -> np.ndarray:
+        """Blob k's ink at the line's scale, made when first needed."""
+        if k not in scaled:
+            ink = inks[k]
+            if scale < 1.0:
+                ink = cv2.resize(ink, places[k][2:], interpolation=cv2.INTER_AREA)
+                ink = np.where(ink > 127, 255, 0).astype(np.uint8)
+            scaled[k] = ink
+        return scaled[k]
+
     tallest = float(max(places[k][3] for k in members))
     pieces = []  # (blob, cut index), with each blob's cuts
     crossing = [0.0]
     cuts = {}
     for k in members:
-        ink = small[k]
-        h, w = ink.shape
-        cuts[k] = seams(ink) if k in cut else np.stack([np.zeros(h), np.full(h, w)]).astype(np.int32)
+        w, h = places[k][2:]
+        if k in cut:
+            ink = small(k)
+            cuts[k] = seams(ink)
+            rows = np.arange(h)
+            crossing += [float(np.mean(ink[rows, np.clip(c, 0, w - 1)] > 0)) for c in cuts[k][1:-1]]
+        else:
+            cuts[k] = np.array([[0], [w]], np.int32)  # edges only: .min() / .max() are all the loop below reads
+        crossing.append(0.0)
         pieces += [(k, i) for i in range(len(cuts[k]) - 1)]
-        rows = np.arange(h)
-        crossing += [float(np.mean(ink[rows, np.clip(c, 0, w - 1)] > 0)) for c in cuts[k][1:-1]] + [0.0]
     parts: dict[tuple[int, int, int], np.ndarray] = {}
 
     def part(k: int, i: int, j: int) -> np.ndarray:
         """Blob k's ink between its cuts i and j, crumbs of cut-through neighbours removed."""
         if (k, i, j) not in parts:
-            ink, c = small[k], cuts[k]
+            ink, c = small(k), cuts[k]
             if i == 0 and j == len(c) - 1:
                 parts[k, i, j] = ink
             else:
@@ -120,7 +130,7 @@ def line_candidates(boxes: np.ndarray, inks: list[np.ndarray], members: list[int
                 break  # blobs this far apart are written apart, not one digit's broken strokes
             spans = [(k, min(i for kk, i in run if kk == k), max(i for kk, i in run if kk == k) + 1) for k in blobs]
             canvas, box = _paste([(places[k], part(k, i, j)) for k, i, j in spans])
-            if cv2.countNonZero(canvas) < SLIVER * sum(cv2.countNonZero(small[k]) for k in blobs):
+            if cv2.countNonZero(canvas) < SLIVER * sum(cv2.countNonZero(small(k)) for k in blobs):
                 if b == a + 1:
                     line.slivers.append((a, b))
                 continue
