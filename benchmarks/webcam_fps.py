@@ -118,9 +118,13 @@ def main() -> None:
         if args.screenshot:
             screenshot(reader, results[0], args.screenshot)
     load_after = os.getloadavg()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    info = {"model": args.model, "cpu": cpu, "cores": os.cpu_count(), "pinned_cpu": args.cpu,
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+               platform.processor())
+    features = sorted({flag for flag in cpuinfo.split() if flag.startswith("avx")})
+    model = Path(args.model).resolve()
+    info = {"model": str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model), "cpu": cpu,
+            "cores": os.cpu_count(), "features": features, "pinned_cpu": args.cpu,
             "load_average_before": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in load_after],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__, "size": "640x480",
             "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "split": reader.split}
