@@ -1,7 +1,7 @@
 """Frames per second of the webcam reader's whole per-frame path, on one core, and its accuracy on the same frames.
 
     python benchmarks/webcam_fps.py [--model exported/lenet.int8.onnx] [--frames 300] [--cpu 0] [--json out.json]
-                                    [--screenshot docs/webcam-frame.png] [--no-split]
+                                    [--screenshot docs/webcam-frame.png] [--no-split] [--best-of 1]
 
 Per frame: find the digits (adaptive threshold, contours, merge, filters), cut blobs wider than one digit into
 candidate digits, MNIST-normalize each, classify them in one onnxruntime batch, choose each line's digits, draw boxes,
@@ -46,28 +46,33 @@ def decode(path: Path) -> tuple[list[np.ndarray], float]:
     return frames, 1e3 * (time.perf_counter() - start) / max(1, len(frames))
 
 
-def measure(reader: webcam.Reader, frames: list[np.ndarray], warmup: int = 20) -> tuple[np.ndarray, list[str]]:
-    """Per-frame seconds of read + draw (a fresh copy of each frame, copied outside the timing), and the texts."""
+def measure(reader: webcam.Reader, frames: list[np.ndarray], warmup: int = 20,
+            best_of: int = 1) -> tuple[np.ndarray, list[str]]:
+    """Per-frame seconds of read + draw (a fresh copy of each frame, copied outside the timing), and the texts.
+    best_of > 1 times each frame that many times and keeps the fastest: on a busy machine, what the path costs."""
     for frame in frames[:warmup]:
         webcam.draw(frame.copy(), reader.read(frame), 0.0)
     times, texts, fps = [], [], 0.0
-    for frame in frames:
-        frame = frame.copy()
-        start = time.perf_counter()
-        digits = reader.read(frame)
-        webcam.draw(frame, digits, fps)
-        took = time.perf_counter() - start
+    for original in frames:
+        runs = []
+        for _ in range(best_of):
+            frame = original.copy()
+            start = time.perf_counter()
+            digits = reader.read(frame)
+            webcam.draw(frame, digits, fps)
+            runs.append(time.perf_counter() - start)
+        took = min(runs)
         fps = 1.0 / took
         times.append(took)
         texts.append(webcam.as_text(digits, mark_uncertain=False).replace(" ", ""))
     return np.array(times), texts
 
 
-def workload(name: str, reader, ds, frames: int, seed: int, digits: int | None, tmp: Path) -> dict:
+def workload(name: str, reader, ds, frames: int, seed: int, digits: int | None, tmp: Path, best_of: int = 1) -> dict:
     video = tmp / f"{name}.avi"
     truth = scenes.write_video(video, ds.x_test, ds.y_test, frames, seed=seed, digits=digits)
     decoded, decode_ms = decode(video)
-    times, texts = measure(reader, decoded)
+    times, texts = measure(reader, decoded, best_of=best_of)
     score = scenes.score(texts, truth)
     return {"workload": name, "frames": len(times), "digits_per_frame": round(score["digits"] / len(times), 2),
             "frames_per_s": round(len(times) / times.sum(), 1), "p50_ms": round(1e3 * np.median(times), 3),
@@ -101,6 +106,8 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU (Linux)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--screenshot", type=Path, default=None, help="write an annotated frame (PNG) here")
+    parser.add_argument("--best-of", type=int, default=1,
+                        help="time each frame this many times and keep the fastest (for a busy machine)")
     parser.add_argument("--no-split", action="store_true",
                         help="read every blob as one digit (the reader without touching-digit splitting)")
     args = parser.parse_args()
@@ -113,8 +120,8 @@ def main() -> None:
     ds = data.load("mnist")
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        results = [workload("1-6 digits", reader, ds, args.frames, args.seed, None, Path(tmp)),
-                   workload("6 digits", reader, ds, args.frames, args.seed + 1, 6, Path(tmp))]
+        results = [workload("1-6 digits", reader, ds, args.frames, args.seed, None, Path(tmp), args.best_of),
+                   workload("6 digits", reader, ds, args.frames, args.seed + 1, 6, Path(tmp), args.best_of)]
         if args.screenshot:
             screenshot(reader, results[0], args.screenshot)
     load_after = os.getloadavg()
@@ -127,7 +134,7 @@ def main() -> None:
             "cores": os.cpu_count(), "features": features, "pinned_cpu": args.cpu,
             "load_average_before": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in load_after],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__, "size": "640x480",
-            "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "split": reader.split}
+            "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "split": reader.split, "best_of": args.best_of}
     print(f"{cpu}, {os.cpu_count()} cores; one core: {info['threads']}"
           + (f", pinned to CPU {args.cpu}" if args.cpu is not None else ""))
     print(f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}")

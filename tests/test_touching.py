@@ -29,7 +29,7 @@ def _iou(a, b):
     return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
 
 
-# --- the scenes --------------------------------------------------------------------------------------------------------
+# --- the scenes -------------------------------------------------------------------------------------------------------
 
 
 def test_number_scenes_are_reproducible_and_true_to_their_sources(mnist):
@@ -53,7 +53,7 @@ def test_a_smaller_advance_makes_digits_touch(mnist):
     assert blobs_per_digit(numbers.CRAMPED) < 0.75
 
 
-# --- cuts and the reading of a line ------------------------------------------------------------------------------------
+# --- cuts and the reading of a line -----------------------------------------------------------------------------------
 
 
 def test_seams_cut_between_two_bars_joined_by_a_bridge():
@@ -92,7 +92,7 @@ def test_reading_keeps_a_digit_whole_when_the_halves_read_poorly():
     assert segment.best_reading(line, _probs((0, 0.999), (1, 0.6), (7, 0.5))) == [(0, 0)]
 
 
-# --- the reader ----------------------------------------------------------------------------------------------------------
+# --- the reader -------------------------------------------------------------------------------------------------------
 
 
 def _touching_pair(mnist, first, second, advance=0.55, height=120):
@@ -132,8 +132,8 @@ def test_touching_pairs_are_read_as_two_digits_with_a_box_each(mnist, readers):
 
 
 def test_numbers_with_touching_digits_are_read(mnist, readers):
-    """Some digits touch (advance 0.6-0.8): measured 84% of digits read right (numbers read as one digit per blob:
-    58%); the floor here is far below, the margin over reading each blob as one digit well above noise."""
+    """Some digits touch (advance 0.6-0.8): on these 40 numbers, measured 87.6% of digits read right (each blob read as
+    one digit: 55.9%); the floor is far below, the margin over reading each blob as one digit well above noise."""
     new, old = readers
     frames = numbers.numbers(mnist.x_test, mnist.y_test, 40, seed=11, advance=(0.6, 0.8))
     split = scenes.score([_text(new, s.frame) for s in frames], frames)
@@ -151,8 +151,8 @@ def test_split_digits_get_their_own_boxes(mnist, readers):
         if "".join(d.label for d in digits) != scene.text or len(vision.find_digits(scene.frame)) == len(digits):
             continue  # only numbers read right in which some blob was split
         overlaps += [_iou(d.box, t) for d, t in zip(digits, scene.boxes)]
-    assert len(overlaps) >= 20  # measured: 17 numbers, 65 digits
-    assert min(overlaps) > 0.25 and np.mean(overlaps) > 0.65  # measured: 0.39 and 0.79
+    assert len(overlaps) >= 20  # measured: 12 numbers, 44 digits
+    assert min(overlaps) > 0.3 and np.mean(overlaps) > 0.65  # measured: 0.55 and 0.79
 
 
 def test_digits_written_apart_read_as_before(mnist, readers):

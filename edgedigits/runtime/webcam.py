@@ -58,8 +58,9 @@ class Reader:
             return []
         probs = self.classifier.probabilities(found.images)
         if not self.split:
-            return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()), int(line),
-                          bool(p.max() < self.threshold)) for box, p, line in zip(found.boxes, probs, found.lines)]
+            return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()),
+                          int(line), bool(p.max() < self.threshold))
+                    for box, p, line in zip(found.boxes, probs, found.lines)]
         cut = segment.worth_cutting(found.boxes, found.lines, probs)
         lines = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), cut)
                  for n in range(int(found.lines.max()) + 1)]
