@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, numbers, scenes, webcam  # noqa: E402
+from edgedigits.runtime import data, numbers, scenes, timing, webcam  # noqa: E402
 
 RANGES = [((0.85, 1.3), "digits apart"), ((0.75, 0.95), "close"), ((0.6, 0.8), "some touch"),
           ((0.5, 0.75), "as many people write"), ((0.45, 0.6), "cramped, overlapping")]
@@ -61,7 +60,7 @@ def picture(reader: webcam.Reader, ds, path: Path, seed: int) -> None:
 def markdown(info: dict, rows: list[dict]) -> str:
     lines = [f"# Touching digits: {info['numbers']} numbers per range, MNIST test digits",
              "",
-             f"CPU: {info['cpu']} ({info['cores']} cores, {info['features']}); load average (1, 5, 15 min) "
+             f"CPU: {info['cpu']} ({info['cores']} cores, {' '.join(info['features'])}); load average (1, 5, 15 min) "
              f"{info['load_average']}. Model: {info['model']}. Re-measure: `python benchmarks/touching.py --json "
              "benchmarks/results/touching.json --md benchmarks/results/touching.md`.",
              "",
@@ -107,12 +106,10 @@ def main() -> None:
         print(f"{advance[0]}-{advance[1]:<5} {row['digits']:>5} digits   one blob one digit "
               f"{row['blob_digit_accuracy']:6.2f}% {row['blob_exact']:>4}/{len(frames)}   split "
               f"{row['split_digit_accuracy']:6.2f}% {row['split_exact']:>4}/{len(frames)}", flush=True)
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-               platform.processor())
-    flags = sorted({f for f in cpuinfo.split() if f.startswith("avx")})
-    info = {"model": os.path.relpath(args.model, ROOT), "cpu": cpu, "cores": os.cpu_count(),
-            "features": " ".join(flags) or "unknown", "numbers": args.numbers, "seed": args.seed,
+    machine = timing.machine_info()
+    cpu = machine["cpu"]
+    info = {"model": os.path.relpath(args.model, ROOT), "cpu": cpu, "cores": machine["cores"],
+            "features": machine["features"], "numbers": args.numbers, "seed": args.seed,
             "load_average": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in os.getloadavg()],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__}
     print(f"{cpu}; load average before {info['load_average']}, after {info['load_average_after']}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, scenes, webcam  # noqa: E402
+from edgedigits.runtime import data, scenes, timing, webcam  # noqa: E402
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], float]:
@@ -125,13 +124,11 @@ def main() -> None:
         if args.screenshot:
             screenshot(reader, results[0], args.screenshot)
     load_after = os.getloadavg()
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-               platform.processor())
-    features = sorted({flag for flag in cpuinfo.split() if flag.startswith("avx")})
+    machine = timing.machine_info()
+    cpu = machine["cpu"]
     model = Path(args.model).resolve()
     info = {"model": str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model), "cpu": cpu,
-            "cores": os.cpu_count(), "features": features, "pinned_cpu": args.cpu,
+            "cores": machine["cores"], "features": machine["features"], "pinned_cpu": args.cpu,
             "load_average_before": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in load_after],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__, "size": "640x480",
             "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "split": reader.split, "best_of": args.best_of}
