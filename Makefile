@@ -35,6 +35,7 @@ demo: data
 	$(BIN)/edgedigits train-prune-export lenet
 
 test: data fashion-data
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 test-slow: data fashion-data

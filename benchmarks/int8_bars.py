@@ -23,12 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from edgedigits import runtime  # noqa: E402
-from edgedigits.runtime import bench, data, timing
-from edgedigits.training import config, quantize
-from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 from int8_variants import cpu_throughput  # noqa: E402
 from peers import _tflite_runner  # noqa: E402
+
+from edgedigits import runtime  # noqa: E402
+from edgedigits.runtime import bench, data, timing
+from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits.training import config, quantize
 
 ROUNDS = 10
 

@@ -32,8 +32,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: 
 
 from edgedigits import runtime  # noqa: E402
 from edgedigits.runtime import bench, data, timing
-from edgedigits.training import config, quantize
 from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits.training import config, quantize
 
 U8, S8 = QuantType.QUInt8, QuantType.QInt8
 ROUNDS = 10

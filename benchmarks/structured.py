@@ -25,10 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import bench, data, timing  # noqa: E402
-from edgedigits.training import graphstats  # noqa: E402
+from edgedigits.runtime import (  # noqa: E402
+    bench,
+    data,
+    normalize,  # noqa: E402
+    timing,
+)
 from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.runtime import normalize  # noqa: E402
+from edgedigits.training import graphstats  # noqa: E402
 
 BASELINE = "lenet fp32 (dense)"
 

@@ -405,8 +405,8 @@ def t_recipe_keys() -> str:
     def walk(cls, prefix):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            if f.name in ("name", "path", "sha256"):
-                continue  # set from the file, not written in it
+            if f.name in ("name", "path", "sha256", "tables"):
+                continue  # set from the file, not written in it; `tables` holds added stages' own tables
             kind = hints[f.name]
             if dataclasses.is_dataclass(kind):
                 walk(kind, f"{prefix}{f.name}.")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 
 from edgedigits.errors import InputError
@@ -30,3 +31,17 @@ def require(extra: str, what: str) -> None:
     if lacking:
         raise MissingExtra(f"{what} needs the [{extra}] extra ({', '.join(lacking)} not installed): "
                            f"pip install 'edgedigits[{extra}]'")
+
+
+def needs(extra: str):
+    """Decorate a click command that needs an optional extra: without it, one line naming the pip install, before
+    any work."""
+    def wrap(command):
+        @functools.wraps(command)
+        def checked(*args, **kwargs):
+            import click
+
+            require(extra, f"`{click.get_current_context().command_path}`")
+            return command(*args, **kwargs)
+        return checked
+    return wrap

@@ -11,9 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgedigits.runtime import bench, timing
 from edgedigits.cli import main
-from edgedigits.errors import InputError
+from edgedigits.runtime import bench, timing
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 

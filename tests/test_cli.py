@@ -145,11 +145,27 @@ def test_experiment_commands_refuse_bad_input_before_any_work(capsys, tmp_path, 
     assert not (tmp_path / "out" / "trials").exists()
 
 
-def test_train_writes_model_onnx_and_report(capsys, tmp_path):
-    recipe = write_recipe(tmp_path, 'model = "lenet"\ntrain_limit = 1000\nvalidation = 500\n[train]\nepochs = 1\n')
+def test_single_steps_write_files_stamped_like_the_pipeline_s(capsys, tmp_path):
+    """train, then quantize its fp32.onnx: the same stage units as train-prune-export, so the same metadata."""
+    import json
+
+    import onnx
+
+    recipe = write_recipe(tmp_path, 'model = "lenet"\ntrain_limit = 1000\nvalidation = 500\n[train]\nepochs = 1\n'
+                          '[quantize]\ncalibration_images = 100\nmax_accuracy_drop = 50.0\ntiming_runs = 20\n'
+                          'throughput_seconds = 0.01\nvariants = ["u8s8"]\n')
     main(["train", recipe, "--runs-dir", str(tmp_path / "runs")])  # returns normally on success
     run_dir = tmp_path / "runs" / "recipe"
     for name in ("dense.keras", "history.csv", "fp32.onnx", "report.md", "report.json", "curves-train.png",
                  "confusion-fp32.png"):
         assert (run_dir / name).is_file(), name
     assert "| fp32 |" in (run_dir / "report.md").read_text()
+    main(["quantize", str(run_dir / "fp32.onnx"), str(tmp_path / "int8.onnx"), "--pipeline", recipe])
+    out = capsys.readouterr().out
+    for path, stage in ((run_dir / "fp32.onnx", "fp32"), (tmp_path / "int8.onnx", "int8")):
+        proto = onnx.load(str(path))
+        meta = {p.key: p.value for p in proto.metadata_props}
+        assert meta["stage"] == stage and json.loads(meta["labels"]) == list("0123456789") and "measured_on" in meta
+        assert proto.producer_name == "edgedigits" and f"{float(meta['test_accuracy']):.2f}%" in proto.doc_string
+    assert f"-> {float(meta['test_accuracy']):.2f}% (INT8 u8s8)" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8.onnx", "recipe.toml", "runs"]  # no temporary left

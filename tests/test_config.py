@@ -1,7 +1,7 @@
 import pytest
 
-from edgedigits.training import config, models
 from edgedigits.errors import InputError
+from edgedigits.training import config, models
 
 
 def test_every_shipped_pipeline_loads_and_names_a_registered_model():

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgedigits.runtime import data
 from edgedigits.errors import InputError
+from edgedigits.runtime import data, formats
 
 PUBLISHED = dict(data.PUBLISHED_SHA256)  # before the fixture below blanks it
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
-STEMS = data.IDX_FILES  # split -> file name without .gz
+STEMS = formats.IDX_FILES  # split -> file name without .gz
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +57,7 @@ def fake_arrays(n_train=50, n_test=20, seed=0) -> dict[str, np.ndarray]:
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    magic = data.IMAGES_MAGIC if array.ndim == 3 else data.LABELS_MAGIC
+    magic = formats.IMAGES_MAGIC if array.ndim == 3 else formats.LABELS_MAGIC
     return struct.pack(f">{1 + array.ndim}I", magic, *array.shape) + array.tobytes()
 
 

@@ -86,7 +86,7 @@ def cli(workdir, monkeypatch, capsys):
 
 @pytest.fixture(scope="module")
 def training_modules():
-    from edgedigits.experiments import sweep
+    from edgedigits.experiments.sweeps import runner as sweep
     from edgedigits.training import prune, structured, train
 
     return train, prune, structured, sweep

@@ -1,7 +1,7 @@
 import pytest
 
-from edgedigits.training import models
 from edgedigits.errors import InputError
+from edgedigits.training import models
 
 # Parameter counts as printed by model.summary() in the seed documents.
 SEED_COUNTS = {"lenet": 44_426, "lenet5": 44_426, "cnn": 93_322, "mlp": 266_610}

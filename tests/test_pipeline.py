@@ -8,6 +8,7 @@ import onnx
 import pytest
 
 from edgedigits import runtime
+from edgedigits.errors import AccuracyGateError
 from edgedigits.training import config, pipeline, quantize
 from tests.conftest import tiny_recipe
 
@@ -15,7 +16,7 @@ from tests.conftest import tiny_recipe
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory, mnist):
     tmp = tmp_path_factory.mktemp("tiny")
-    manifest = pipeline.run(tiny_recipe(tmp), tmp / "exported", tmp / "runs", log=lambda m: None)
+    manifest = pipeline.run(tiny_recipe(tmp), tmp / "exported", tmp / "runs")
     return tmp / "exported", manifest
 
 
@@ -119,8 +120,8 @@ def test_manifest_holds_no_local_path(shipped, mnist):
 def test_accuracy_gate_refuses_and_writes_nothing(tmp_path, mnist):
     recipe = tiny_recipe(tmp_path, train={"epochs": 1}, prune={"epochs": 1, "ramp_epochs": 1})
     recipe.quantize.max_accuracy_drop = -100.0  # an impossible gate (a recipe file may not say it: set in code)
-    with pytest.raises(pipeline.AccuracyGateError, match="nothing written"):
-        pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs", log=lambda m: None)
+    with pytest.raises(AccuracyGateError, match="nothing written"):
+        pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs")
     assert list((tmp_path / "exported").iterdir()) == []
 
 
@@ -136,7 +137,7 @@ def test_failure_mid_run_leaves_previous_artifacts_untouched(tmp_path, mnist, mo
     monkeypatch.setattr(quantize, "quantize_static", crash)
     recipe = tiny_recipe(tmp_path, train={"epochs": 1}, prune={"epochs": 1, "ramp_epochs": 1})
     with pytest.raises(RuntimeError, match="power cut"):
-        pipeline.run(recipe, out, tmp_path / "runs", log=lambda m: None)
+        pipeline.run(recipe, out, tmp_path / "runs")
     assert {p.name: p.read_text() for p in out.iterdir()} == {n: f"good {n}" for n in ("tiny.onnx", "tiny.int8.onnx", "tiny.json")}
 
 
@@ -175,8 +176,8 @@ def test_report_command_regenerates_and_refuses_a_non_run(shipped, tmp_path):
     result = CliRunner().invoke(cli, ["report", str(run_dir)])
     assert result.exit_code == 0, result.output
     assert (run_dir / "report.md").is_file()
-    from edgedigits.training import report
     from edgedigits.errors import InputError
+    from edgedigits.training import report
 
     with pytest.raises(InputError, match="no run.json"):
         report.write(tmp_path)
@@ -186,8 +187,7 @@ def test_compare_rescores_and_times_the_shipped_files(shipped, mnist):
     from edgedigits.experiments import compare
 
     out, manifest = shipped
-    rows = compare.measure([{"manifest": manifest, "dir": out, "reused": True}], "mnist", latency_runs=40,
-                           log=lambda m: None)
+    rows = compare.measure([{"manifest": manifest, "dir": out, "reused": True}], "mnist", latency_runs=40)
     (row,) = rows
     assert row["int8_test_accuracy"] == pytest.approx(manifest["stages"]["int8"]["test_accuracy"], abs=0.005)
     assert row["pruned_test_accuracy"] == pytest.approx(manifest["stages"]["pruned"]["test_accuracy"], abs=0.005)
@@ -199,8 +199,8 @@ def test_compare_rescores_and_times_the_shipped_files(shipped, mnist):
 
 
 def test_compare_finds_recipes_by_pipeline_or_model_and_refuses_mismatches():
-    from edgedigits.experiments import compare
     from edgedigits.errors import InputError
+    from edgedigits.experiments import compare
 
     assert compare.recipe_for("lenet", "mnist").name == "lenet"
     assert compare.recipe_for("cnn7", "fashion-mnist").name == "fashion-cnn7"

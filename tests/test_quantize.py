@@ -4,6 +4,7 @@ from pathlib import Path
 
 import onnx
 import pytest
+
 from edgedigits.runtime import data
 from edgedigits.training import config, graphstats, quantize
 

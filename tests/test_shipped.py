@@ -85,7 +85,7 @@ def test_full_lenet_pipeline_from_scratch(tmp_path):
     """The main job on full MNIST (~6 minutes on 2 cores): the bars hold for a fresh run, not only the shipped one."""
     from edgedigits.training import config, pipeline
 
-    m = pipeline.run(config.load("lenet"), tmp_path / "exported", tmp_path / "runs", log=print)
+    m = pipeline.run(config.load("lenet"), tmp_path / "exported", tmp_path / "runs")
     stages = m["stages"]
     assert stages["fp32"]["test_accuracy"] >= 99.0
     assert stages["pruned"]["kernel_sparsity"] >= 0.90 and stages["pruned"]["test_accuracy"] >= 98.9

@@ -6,8 +6,8 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits.training import config, graphstats, models, pipeline, structured
 from edgedigits.errors import InputError
+from edgedigits.training import config, graphstats, models, pipeline, structured
 from edgedigits.training.stack import keras
 from tests.conftest import tiny_recipe
 
@@ -137,7 +137,7 @@ def test_pipeline_ships_a_narrow_model_and_records_widths_and_macs(tmp_path, mni
     recipe = tiny_recipe(tmp_path, train={"epochs": 1}, prune={"epochs": 1, "ramp_epochs": 1},
                          structured={"enabled": True, "widths": {"conv1": 3, "conv2": 0.5, "dense1": 60},
                                      "steps": 2, "epochs": 1})
-    manifest = pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs", log=lambda m: None)
+    manifest = pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs")
     assert json.loads((tmp_path / "exported" / "tiny.json").read_text()) == manifest
     facts = manifest["structured"]
     assert facts["widths"] == {"conv1": {"before": 6, "after": 3}, "conv2": {"before": 16, "after": 8},
@@ -185,7 +185,7 @@ def test_distillation_trains_the_student_and_leaves_the_teacher_alone(tmp_path, 
     split = train.Split.from_dataset(mnist, 500, 0, 1000)
     teacher = random_model("lenet")
     before = [w.copy() for w in teacher.get_weights()]
-    narrow, facts = structured.structured_prune(teacher, split, recipe.structured, 0, tmp_path, log=lambda m: None)
+    narrow, facts = structured.structured_prune(teacher, split, recipe.structured, 0, tmp_path)
     assert all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights()))
     assert isinstance(narrow, keras.Sequential) and structured.widths(narrow)["conv2"] == 8
     assert facts["distill"] == 0.5 and facts["steps"][0]["epochs"] == 1

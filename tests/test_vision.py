@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits.runtime import scenes, vision
 from edgedigits.errors import InputError
+from edgedigits.runtime import scenes, vision
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 

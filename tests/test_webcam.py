@@ -2,12 +2,12 @@
 
 import importlib.util
 import json
-import time
-import shutil
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from edgedigits import cli
-from edgedigits.runtime import scenes, webcam
 from edgedigits.errors import InputError
-from edgedigits.runtime import Classifier
+from edgedigits.runtime import Classifier, scenes, webcam
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 

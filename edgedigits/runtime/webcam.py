@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import logging
 import os
 import sys
 import time
@@ -20,14 +21,14 @@ from typing import Callable, Iterator, TextIO
 import cv2
 import numpy as np
 
-from edgedigits.runtime import segment, vision, window
 from edgedigits.errors import InputError
-from edgedigits.runtime import Classifier, default_model
+from edgedigits.runtime import Classifier, default_model, segment, vision, window
 from edgedigits.runtime.artifacts import atomic_path
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 GREEN, ORANGE, WHITE, BLACK = (60, 200, 60), (0, 140, 255), (255, 255, 255), (0, 0, 0)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -224,7 +225,8 @@ def _images(files: list[Path], name: str) -> Source:
 # --- the loop --------------------------------------------------------------------------------------------------------
 
 
-def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int], shown: str | None = None) -> cv2.VideoWriter:
+def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int],
+                shown: str | None = None) -> cv2.VideoWriter:
     """An annotated-video writer: MJPG in .avi (every OpenCV build has it), mp4v in .mp4. `shown` is the name
     messages use (the target, when `path` is its temporary file)."""
     path = Path(path)
@@ -313,3 +315,36 @@ def _wait(source: Source, began: float) -> float | None:
     if source.kind == "video" and source.fps > 0:
         return max(0.0, 1.0 / source.fps - (time.perf_counter() - began))
     return 0.0
+
+
+def live(spec: str, headless: bool | None, save=None, max_frames: int = 0, model=None, threads: int = 1,
+         threshold: float = DEFAULT_THRESHOLD, ink: str = "auto") -> Stats:
+    """`edgedigits webcam`: read source `spec` in a window, or headless (None: a window when there is a display)."""
+    reason = window.why_not()
+    automatic = headless is None
+    if automatic:
+        headless = reason is not None
+    elif not headless and reason:
+        raise InputError(f"--window: {reason}; or use --headless")
+    reader = load_reader(model, threads, threshold, ink)
+    source = open_source(spec)
+    if automatic and headless:
+        log.info(f"running headless, one JSON line per frame on stdout: {reason}")
+    stats = run(source, reader, headless=headless, save=save, max_frames=max_frames)
+    log.info(f"{stats.frames} frames from {source.name} in {stats.seconds:.1f} s ({stats.fps:.0f} frames/s)"
+             + (f"; wrote {save}" if save and stats.frames else ""))
+    return stats
+
+
+def predict(images: list[str], model=None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD, ink: str = "auto",
+            as_json: bool = False) -> Iterator[str]:
+    """`edgedigits predict`: 'IMAGE: 1234' (or a JSON line) per image; every image is read before the first line."""
+    quiet_opencv()
+    frames = [read_image(path) for path in images]
+    reader = load_reader(model, threads, threshold, ink)
+    for path, frame in zip(images, frames):
+        digits = reader.read(frame)
+        if as_json:
+            yield json.dumps({"image": path, **as_record(digits)})
+        else:
+            yield f"{path}: {as_text(digits) or '(no digits found)'}"

@@ -121,6 +121,7 @@ class Pipeline:
     structured: Structured = field(default_factory=Structured)
     export: Export = field(default_factory=Export)
     quantize: Quantize = field(default_factory=Quantize)
+    tables: dict = field(default_factory=dict)  # tables of stages that bring their own (training/stages)
     name: str = ""  # set from the file name
     path: str = ""
     sha256: str = ""  # of the recipe's settings (settings_sha256): names exactly what was trained, comments aside
@@ -334,9 +335,12 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
     if not isinstance(raw, dict):
         raise InputError(f"{where}: expected a table, got {raw!r}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(cls)} - {"tables"}
     kwargs = {}
     for key, value in raw.items():
+        if cls is Pipeline and key not in known and _stage_table(key):
+            kwargs.setdefault("tables", {})[key] = from_dict(_stage_table(key), value, where=f"{where} [{key}]")
+            continue
         if key not in known:
             raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
         kind = hints[key]
@@ -353,8 +357,18 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
         raise InputError(f"{where}: {exc}") from None
 
 
+def _stage_table(name: str):
+    """The table dataclass of a registered stage that brings its own (edgedigits/training/stages), else None."""
+    from edgedigits.training import stages
+
+    return stages.table(name)
+
+
 def to_dict(pipeline: Pipeline) -> dict:
-    return dataclasses.asdict(pipeline)
+    """The recipe as its TOML tables would say it (a stage's own table at the top level, like the built-in ones)."""
+    raw = dataclasses.asdict(pipeline)
+    raw.update(raw.pop("tables"))
+    return raw
 
 
 def parse_value(text: str):

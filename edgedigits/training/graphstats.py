@@ -15,8 +15,9 @@ import onnx
 def macs(path: Path) -> int:
     """Multiply-accumulates per image in the Conv and MatMul/Gemm nodes, from the graph's inferred shapes.
 
-    Counts what edgedigits.training.structured.macs counts in Keras (conv: output pixels x kernel x input channels per group;
-    matmul: weight rows x columns), read from the file itself, so a QDQ INT8 graph counts like its fp32 source.
+    Counts what edgedigits.training.structured.macs counts in Keras (conv: output pixels x kernel x input channels
+    per group; matmul: weight rows x columns), read from the file itself, so a QDQ INT8 graph counts like its fp32
+    source.
     Bias adds, activations and pooling are left out; QOperator nodes (QLinearConv) are not counted.
     """
     proto = onnx.load(str(path))

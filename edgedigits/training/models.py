@@ -12,7 +12,6 @@ from typing import Callable
 from edgedigits.errors import InputError
 from edgedigits.training import paramcount
 
-
 INPUT_SHAPE = (28, 28, 1)
 
 
@@ -93,28 +92,24 @@ def _classifier(layers, num_classes):
 
 @register("LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as in parameter-efficiency studies", "conv6 5x5, pool, conv16 5x5, pool, dense 120-84")
 def lenet(layers, num_classes):
-    return [
-        layers.Conv2D(6, 5, activation="relu", name="conv1"),
-        layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(16, 5, activation="relu", name="conv2"),
-        layers.MaxPooling2D(2, name="pool2"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(120, activation="relu", name="dense1"),
-        layers.Dense(84, activation="relu", name="dense2"),
-        _classifier(layers, num_classes),
-    ]
+    return _lenet_layers(layers, num_classes, "relu", layers.MaxPooling2D)
 
 
 @register("classic LeNet-5 (LeCun et al. 1998): tanh and average pooling", "conv6 5x5, avgpool, conv16 5x5, avgpool, dense 120-84")
 def lenet5(layers, num_classes):
+    return _lenet_layers(layers, num_classes, "tanh", layers.AveragePooling2D)
+
+
+def _lenet_layers(layers, num_classes, activation: str, pool):
+    """LeNet-5's shape: conv6 5x5, pool, conv16 5x5, pool, dense 120-84, with the given activation and pooling."""
     return [
-        layers.Conv2D(6, 5, activation="tanh", name="conv1"),
-        layers.AveragePooling2D(2, name="pool1"),
-        layers.Conv2D(16, 5, activation="tanh", name="conv2"),
-        layers.AveragePooling2D(2, name="pool2"),
+        layers.Conv2D(6, 5, activation=activation, name="conv1"),
+        pool(2, name="pool1"),
+        layers.Conv2D(16, 5, activation=activation, name="conv2"),
+        pool(2, name="pool2"),
         layers.Flatten(name="flatten"),
-        layers.Dense(120, activation="tanh", name="dense1"),
-        layers.Dense(84, activation="tanh", name="dense2"),
+        layers.Dense(120, activation=activation, name="dense1"),
+        layers.Dense(84, activation=activation, name="dense2"),
         _classifier(layers, num_classes),
     ]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.training.config import Prune
 from edgedigits.errors import InputError
-from edgedigits.training.train import Split, fit, steps_per_epoch
+from edgedigits.training.config import Prune
 from edgedigits.training.stack import keras, tfmot
+from edgedigits.training.train import Split, fit, steps_per_epoch
 
 PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
 
@@ -51,7 +51,7 @@ def scaled_targets(model, cfg: Prune, overall: float) -> dict[str, float]:
     return {name: min(0.999, round(1 - min(1.0, high * (1 - recipe[name])), 4)) for name in sizes}  # tfmot: < 1
 
 
-def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, log=print):
+def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path):
     """Fine-tune `model` while its kernels are pruned to their targets; returns the stripped (plain Keras) model."""
     keras.utils.set_random_seed(seed)
     targets = layer_targets(model, cfg)
@@ -60,13 +60,15 @@ def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, log=print):
     end_step = math.ceil(cfg.ramp_epochs * steps / cfg.frequency) * cfg.frequency
     if end_step > cfg.epochs * steps:
         raise InputError(
-            f"prune.ramp_epochs ({cfg.ramp_epochs}) must leave room inside prune.epochs ({cfg.epochs}) for the ramp to end"
+            f"prune.ramp_epochs ({cfg.ramp_epochs}) must leave room inside prune.epochs ({cfg.epochs}) for the ramp "
+            "to end"
         )
     ramp_done_epoch = math.ceil(end_step / steps)  # first epoch index whose end has the final sparsity
 
     def wrap(layer):
         if layer.name in targets and targets[layer.name] > 0:
-            schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, targets[layer.name], 0, end_step, frequency=cfg.frequency)
+            schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, targets[layer.name], 0, end_step,
+                                                            frequency=cfg.frequency)
             return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
         return layer
 
@@ -84,7 +86,7 @@ def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, log=print):
         keras.callbacks.CSVLogger(str(run_dir / "prune_history.csv")),
     ]
     run_dir.mkdir(parents=True, exist_ok=True)
-    fit(pruned, split, cfg, cfg.augment, seed, callbacks, "prune", log)
+    fit(pruned, split, cfg, cfg.augment, seed, callbacks, "prune")
     return tfmot.sparsity.keras.strip_pruning(pruned)
 
 

@@ -13,6 +13,7 @@ Which variant wins depends on the CPU, so the choice is re-measured wherever the
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -21,14 +22,23 @@ from typing import Callable
 
 import numpy as np
 import onnx
-from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                      quantize_dynamic, quantize_static)
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edgedigits import runtime
+from edgedigits.errors import AccuracyGateError
 from edgedigits.runtime import data, timing
 from edgedigits.runtime.artifacts import atomic_path, file_stats, private_tempdir
 from edgedigits.training.config import Pipeline, Quantize
+
+log = logging.getLogger(__name__)
 
 CALIBRATION = {
     "minmax": CalibrationMethod.MinMax,
@@ -106,19 +116,15 @@ def quantize_variant(prepared: Path, out: Path, calibration: np.ndarray, cfg: Qu
 
 def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: float) -> dict[str, dict]:
     """Batch-1 latency (one thread, interleaved across models) and batch-256 throughput (all cores, round-robin in
-    five rounds, median) of each model on the running CPU. Interleaving: a shared machine's speed drifts between runs."""
-    one = {name: runtime.open_session(path, 1) for name, path in paths.items()}
-    every = {name: runtime.open_session(path, 0) for name, path in paths.items()}
-
-    def runner(session):
-        name_in = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name_in: x})[0]
-
-    latency = timing.interleaved_latency_us({n: (runner(s), images) for n, s in one.items()}, min(200, runs), runs)
+    five rounds, median) of each model on the running CPU. Interleaving: a shared machine's speed drifts between
+    runs."""
+    one = {name: runtime.session_runner(runtime.open_session(path, 1)) for name, path in paths.items()}
+    every = {name: runtime.session_runner(runtime.open_session(path, 0)) for name, path in paths.items()}
+    latency = timing.interleaved_latency_us({n: (run, images) for n, run in one.items()}, min(200, runs), runs)
     throughput = {name: [] for name in paths}
     for _ in range(5):
-        for name, session in every.items():
-            throughput[name].append(timing.throughput(runner(session), images, 256, seconds / 5))
+        for name, run in every.items():
+            throughput[name].append(timing.throughput(run, images, 256, seconds / 5))
     out = {}
     for name in paths:
         p50, p90 = np.percentile(latency[name], [50, 90])
@@ -132,7 +138,8 @@ def select(candidates: dict[str, dict], reference_accuracy: float, cfg: Quantize
     validation, p50s within TIE of the best counting as equal (then the smaller gzip file, then the faster); when
     none is within the drop, or with "accurate": the best validation accuracy, ties to the faster."""
     accurate = lambda n: (candidates[n]["validation_accuracy"], -candidates[n]["p50_us"])  # noqa: E731
-    within = [n for n, c in candidates.items() if c["validation_accuracy"] >= reference_accuracy - cfg.max_accuracy_drop]
+    floor = reference_accuracy - cfg.max_accuracy_drop
+    within = [n for n, c in candidates.items() if c["validation_accuracy"] >= floor]
     if cfg.select == "accurate" or not within:
         return max(candidates, key=accurate)
     best = min(candidates[n]["p50_us"] for n in within)
@@ -190,12 +197,30 @@ def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np
     }
 
 
+def quantize_with_accuracy_control(fp32_path, int8_path, reference_accuracy: float, ds: data.Dataset, split,
+                                   recipe: Pipeline, max_drop: float | None) -> tuple[dict, float]:
+    """The accuracy gate, in one place: quantize (variants chosen on validation images), score the INT8 file on the
+    full test set, and refuse it (AccuracyGateError) when it lost more than `max_drop` points against
+    `reference_accuracy`, the fp32 file's test accuracy; max_drop None measures the loss without refusing (sweeps).
+    Returns the quantization settings and the INT8 test accuracy."""
+    settings = quantize(fp32_path, int8_path, calibration_images(ds, recipe), (split.x_val, split.y_val),
+                        recipe.quantize)
+    log.info(describe(settings))
+    accuracy = runtime.accuracy(int8_path, split.x_test, split.y_test)
+    drop = reference_accuracy - accuracy
+    limit = recipe.quantize.max_accuracy_drop
+    log.info(f"  int8 test accuracy {accuracy:.2f}% (drop {drop:+.2f} points, limit {limit})")
+    if max_drop is not None and drop > max_drop:
+        raise AccuracyGateError(f"INT8 model lost {drop:.2f} accuracy points ({reference_accuracy:.2f}% -> "
+                                f"{accuracy:.2f}%, limit {max_drop}); nothing written")
+    return settings, accuracy
+
+
 def _with_metadata(path: Path, source) -> onnx.ModelProto:
     proto = onnx.load(str(path))
     if not proto.metadata_props:
         proto.metadata_props.extend(onnx.load(str(source)).metadata_props)
     return proto
-
 
 
 def describe(settings: dict) -> str:

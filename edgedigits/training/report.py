@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from edgedigits import runtime
-from edgedigits.runtime import data
-from edgedigits.runtime.artifacts import atomic_path, write_bytes_atomic, write_json_atomic
+from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
+from edgedigits.runtime import data
+from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 STAGES = ("fp32", "structured", "pruned", "int8")  # run_dir/STAGE.onnx, in pipeline order
 HISTORIES = {"history.csv": "train", "prune_history.csv": "prune"}
@@ -85,11 +88,7 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> 
 
 def plot_curves(history: dict, path: Path, title: str) -> None:
     """Six plots: loss and accuracy per epoch for train and validation, and accuracy against loss."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = plots.pyplot()
     epoch = history["epoch"] + 1
     panels = [
         ("train loss", epoch, history["loss"], "epoch", "loss"),
@@ -106,40 +105,29 @@ def plot_curves(history: dict, path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    plots.save(fig, path)
 
 
 def plot_confusion(matrix: list, names: list[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig, ax = plots.pyplot().subplots(figsize=(7.5, 6.5))
     ConfusionMatrixDisplay(np.array(matrix), display_labels=names).plot(ax=ax, colorbar=False, values_format="d",
                                                                        xticks_rotation=45 if len(names[0]) > 2 else 0)
     ax.set_title(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    plots.save(fig, path)
 
 
-def _save_figure(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-
-
-def write(run_dir: str | Path, data_dir=None, log=print) -> dict:
+def write(run_dir: str | Path, data_dir=None) -> dict:
     """(Re)generate report.json, report.md, curves and confusion matrices for a run directory."""
     run_dir = Path(run_dir)
     info_path = run_dir / "run.json"
     if not run_dir.is_dir():
         raise InputError(f"run directory not found: {run_dir}")
     if not info_path.is_file():
-        raise InputError(f"{run_dir} is not a run directory (no run.json; runs are made by train or train-prune-export)")
+        raise InputError(f"{run_dir} is not a run directory (no run.json; runs are made by train or "
+                         "train-prune-export)")
     try:
         info = json.loads(info_path.read_text())
         dataset = info["dataset"]
@@ -172,7 +160,7 @@ def write(run_dir: str | Path, data_dir=None, log=print) -> dict:
         plot_confusion(scored["confusion_matrix"], names, png,
                        f"{title}, {stage} ({scored['accuracy']:.2f}% of {scored['images']:,} test images)")
         report["models"][stage] = {"file": path.name, "bytes": path.stat().st_size, "confusion_png": png.name, **scored}
-        log(f"  report {stage}: accuracy {scored['accuracy']:.2f}%, log loss {scored['log_loss']:.4f}, "
+        log.info(f"  report {stage}: accuracy {scored['accuracy']:.2f}%, log loss {scored['log_loss']:.4f}, "
             f"ROC AUC (OvO) {scored['roc_auc_ovo']:.5f}, macro F1 {scored['f1_macro']:.4f}")
     if not report["curves"] and not report["models"]:
         raise InputError(f"{run_dir} has neither a history CSV nor an exported .onnx to report on")
@@ -194,17 +182,14 @@ def markdown(report: dict, names: list[str]) -> str:
                      f"{curve['best_val_accuracy']:.2f}% ([{curve['png']}]({curve['png']}))")
     if report["models"]:
         first = next(iter(report["models"].values()))
-        lines += ["", f"## Test set ({first['images']:,} images, onnxruntime on each file)", "",
-                  "| model | accuracy % | log loss | ROC AUC (OvO) | F1 macro | F1 weighted | bytes |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["", f"## Test set ({first['images']:,} images, onnxruntime on each file)", "", tables.markdown(
+            ["model", "accuracy %", "log loss", "ROC AUC (OvO)", "F1 macro", "F1 weighted", "bytes"],
+            [[stage, f"{m['accuracy']:.2f}", f"{m['log_loss']:.4f}", f"{m['roc_auc_ovo']:.5f}", f"{m['f1_macro']:.4f}",
+              f"{m['f1_weighted']:.4f}", f"{m['bytes']:,}"] for stage, m in report["models"].items()])]
         for stage, m in report["models"].items():
-            lines.append(f"| {stage} | {m['accuracy']:.2f} | {m['log_loss']:.4f} | {m['roc_auc_ovo']:.5f} | "
-                         f"{m['f1_macro']:.4f} | {m['f1_weighted']:.4f} | {m['bytes']:,} |")
-        for stage, m in report["models"].items():
+            per_class = [(name, m["classification_report"][name]) for name in [*names, "macro avg", "weighted avg"]]
             lines += ["", f"### {stage}: classification report ([confusion matrix]({m['confusion_png']}))", "",
-                      "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            for name in [*names, "macro avg", "weighted avg"]:
-                row = m["classification_report"][name]
-                lines.append(f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1-score']:.4f} | "
-                             f"{int(row['support']):,} |")
+                      tables.markdown(["class", "precision", "recall", "F1", "support"],
+                                      [[name, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1-score']:.4f}",
+                                        f"{int(r['support']):,}"] for name, r in per_class])]
     return "\n".join(lines) + "\n"

@@ -30,17 +30,19 @@ lenet's work and not multiplies of weights).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from edgedigits.training.config import CRITERIA, Structured
 from edgedigits.errors import InputError
-from edgedigits.training.train import Split, fit
+from edgedigits.training.config import CRITERIA, Structured
 from edgedigits.training.stack import keras, tf
+from edgedigits.training.train import Split, fit
 
 L = keras.layers
 WIDE = (L.Conv2D, L.Dense)  # layers whose output width can shrink
+log = logging.getLogger(__name__)
 PASS = (L.MaxPooling2D, L.AveragePooling2D, L.Dropout, L.Activation, L.ReLU, L.Flatten, L.BatchNormalization)
 
 
@@ -220,7 +222,7 @@ class Distiller(keras.Model):
         return {"loss": loss, **{m.name: m.result() for m in self.metrics if m.name != "loss"}}
 
 
-def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: Path, log=print):
+def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: Path):
     """Shrink `model` to cfg.widths in cfg.steps steps with fine-tuning between; returns (narrow model, facts)."""
     _check(model)
     keras.utils.set_random_seed(seed)
@@ -234,7 +236,7 @@ def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: P
         current = shrink(current, keep)
         last = step == len(plan)
         epochs = cfg.final_epochs if last and cfg.final_epochs else cfg.epochs
-        log(f"  structured step {step}/{len(plan)}: widths {_fmt(step_widths)}, {macs(current):,} MACs; "
+        log.info(f"  structured step {step}/{len(plan)}: widths {_fmt(step_widths)}, {macs(current):,} MACs; "
             f"fine-tune {epochs} epochs")
         hist = {}
         if epochs:
@@ -244,7 +246,7 @@ def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: P
                 keras.callbacks.CSVLogger(str(run_dir / f"structured_step{step}.csv")),
             ]
             trainee = Distiller(current, model, cfg.distill, cfg.temperature) if cfg.distill else current
-            hist = fit(trainee, split, tune, cfg.augment, seed + step, callbacks, f"structured {step}", log)
+            hist = fit(trainee, split, tune, cfg.augment, seed + step, callbacks, f"structured {step}")
         history.append({"step": step, "widths": dict(step_widths), "macs": macs(current), "epochs": epochs,
                         "best_val_accuracy": round(100 * max(hist.get("val_accuracy", [float("nan")])), 2)})
     facts = {

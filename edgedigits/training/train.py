@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -15,29 +15,11 @@ import numpy as np
 
 from edgedigits.training import models
 from edgedigits.training.config import Augment, Optimizer, Train
-from edgedigits.runtime.data import Dataset, split_validation
-from edgedigits.runtime import normalize
+from edgedigits.training.split import Split
 from edgedigits.training.stack import keras
 
-
-@dataclass
-class Split:
-    """Model-ready arrays: training images, the held-out validation images (model selection) and the test set."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray  # uint8, only ever scored through onnxruntime on the exported artifact
-    y_test: np.ndarray
-
-    @classmethod
-    def from_dataset(cls, ds: Dataset, validation: int, seed: int, train_limit: int = 0) -> "Split":
-        x, y = ds.x_train, ds.y_train
-        x_tr, y_tr, x_val, y_val = split_validation(x, y, validation, seed)
-        if train_limit:
-            x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
-        return cls(normalize(x_tr), y_tr.astype(np.int64), normalize(x_val), y_val.astype(np.int64), ds.x_test, ds.y_test)
+__all__ = ["Split", "fit", "load_model", "make_optimizer", "steps_per_epoch", "train"]
+log = logging.getLogger(__name__)
 
 
 def make_optimizer(cfg: Optimizer, total_steps: int = 0):
@@ -99,9 +81,9 @@ class Batches(keras.utils.Sequence):
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch: what a user watching a minutes-long run wants to see."""
 
-    def __init__(self, label: str, total: int, log):
+    def __init__(self, label: str, total: int):
         super().__init__()
-        self.label, self.total, self.log = label, total, log
+        self.label, self.total = label, total
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
@@ -110,14 +92,15 @@ class EpochLog(keras.callbacks.Callback):
         logs = logs or {}
         lr = float(keras.backend.get_value(self.model.optimizer.learning_rate))
         extra = f" sparsity {logs['sparsity']:.3f}" if "sparsity" in logs else ""
-        self.log(
-            f"  {self.label} epoch {epoch + 1}/{self.total}: loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f}"
+        log.info(
+            f"  {self.label} epoch {epoch + 1}/{self.total}: loss {logs.get('loss', 0):.4f} "
+            f"acc {logs.get('accuracy', 0):.4f}"
             f"  val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}  lr {lr:.2g}{extra}"
             f"  ({time.perf_counter() - self.t0:.1f}s)"
         )
 
 
-def fit(model, split: Split, cfg: Optimizer, augment: Augment, seed: int, callbacks: list, label: str, log) -> dict:
+def fit(model, split: Split, cfg: Optimizer, augment: Augment, seed: int, callbacks: list, label: str) -> dict:
     """Compile and fit `model` on the split; returns the Keras history dict."""
     data = Batches(split.x_train, split.y_train, cfg.batch_size, augment, seed)
     optimizer = make_optimizer(cfg, total_steps=len(data) * cfg.epochs)
@@ -127,7 +110,7 @@ def fit(model, split: Split, cfg: Optimizer, augment: Augment, seed: int, callba
         epochs=cfg.epochs,
         validation_data=(split.x_val, split.y_val),
         validation_batch_size=1000,
-        callbacks=callbacks + [EpochLog(label, cfg.epochs, log)],
+        callbacks=callbacks + [EpochLog(label, cfg.epochs)],
         verbose=0,
     )
     return history.history
@@ -137,7 +120,7 @@ def steps_per_epoch(split: Split, batch_size: int) -> int:
     return math.ceil(len(split.x_train) / batch_size)
 
 
-def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, num_classes: int, log=print):
+def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, num_classes: int):
     """Train a fresh registry model; keeps the best validation epoch, writes history.csv and best.keras."""
     keras.utils.set_random_seed(seed)
     model = models.create_model(model_name, num_classes)
@@ -150,7 +133,7 @@ def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, n
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=True),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
     ]
-    fit(model, split, cfg, cfg.augment, seed, callbacks, "train", log)
+    fit(model, split, cfg, cfg.augment, seed, callbacks, "train")
     return model
 
 

@@ -1,0 +1,83 @@
+"""What every shipped ONNX file says about itself (metadata_props, doc string, producer): onnx only, no TensorFlow,
+so quantizing or re-stamping a file needs none of the training stack."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import onnx
+
+from edgedigits import __version__
+from edgedigits.runtime import NORMALIZATION
+from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.training import models
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "probabilities"
+BATCH = "N"  # the batch dimension's name in every shipped graph (tf2onnx would call it unk__49)
+
+
+def set_metadata(proto: onnx.ModelProto, **values) -> None:
+    """Store values in metadata_props (non-strings as JSON), replacing keys already present."""
+    current = {p.key: p.value for p in proto.metadata_props}
+    current.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+    del proto.metadata_props[:]
+    for key, value in current.items():
+        proto.metadata_props.add(key=key, value=value)
+
+
+def base_metadata(labels, dataset: str, pipeline: str) -> dict:
+    """The contract an app needs, as metadata_props: the sentence, and the same facts as machine-readable keys."""
+    return {
+        "labels": list(labels),
+        "dataset": dataset,
+        "normalization": NORMALIZATION,
+        "input_name": INPUT_NAME,
+        "input_dtype": "float32",
+        "input_layout": "NHWC",
+        "input_shape": [BATCH, *models.INPUT_SHAPE],
+        "input_scale": 1 / 255,  # float input = uint8 pixel * input_scale
+        "ink": "white-on-black",
+        "output_name": OUTPUT_NAME,
+        "pipeline": pipeline,
+        "producer": "edgedigits",
+    }
+
+
+def finalize(proto: onnx.ModelProto, description: str, version: int = 1, **meta) -> None:
+    """Make a graph read well in other tools (Netron, model zoos, any app): producer and version, a doc string
+    saying what the model is, the batch dimension named N, no opset imports that no node uses (the quantizer
+    adds eight), and `meta` merged into metadata_props."""
+    proto.producer_name, proto.producer_version = "edgedigits", __version__
+    proto.model_version = version
+    proto.doc_string = description
+    graph = proto.graph
+    batch = {t.type.tensor_type.shape.dim[0].dim_param for t in [*graph.input, *graph.output]
+             if t.type.tensor_type.shape.dim and t.type.tensor_type.shape.dim[0].dim_param}
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in batch:
+                dim.dim_param = BATCH
+    used = {node.domain or "ai.onnx" for node in graph.node} | {"ai.onnx"}
+    kept = [o for o in proto.opset_import if (o.domain or "ai.onnx") in used]
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
+    set_metadata(proto, **meta)
+
+
+def describe(meta: dict, source: str) -> str:
+    """The doc string of a shipped graph: what it is, its input contract and its measured accuracy."""
+    labels = meta["labels"]
+    text = (f"{meta['pipeline']} ({meta.get('stage', 'fp32')}), made by edgedigits: {source}. Classifies 28x28 "
+            f"{meta['dataset']} images into {len(labels)} classes ({', '.join(labels)}). Input '{meta['input_name']}':"
+            f" {NORMALIZATION}. Output '{meta['output_name']}': [{BATCH},{len(labels)}] probabilities.")
+    if "test_accuracy" in meta:
+        text += (f" Test accuracy {meta['test_accuracy']:.2f}% on the {meta['dataset']} test set through onnxruntime"
+                 + (f" (CPU features: {' '.join(meta['measured_on'])})." if meta.get("measured_on") else "."))
+    return text
+
+
+def save(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        onnx.save(proto, str(tmp))
