@@ -84,3 +84,38 @@ def test_the_newest_opset_a_recipe_may_ask_for_is_the_converters():
     from edgedigits.training import config
 
     assert config.MAX_OPSET == max(tf2onnx.constants.OPSET_TO_IR_VERSION)
+
+
+def test_gap_nets_fold_batch_norm_and_the_file_counts_what_is_left(tmp_path, mnist):
+    """The export folds each batch norm into its convolution: the file holds one bias per channel, not four
+    statistics, and graphstats counts kernels and biases (zeros apart) in the fp32 and the INT8 file alike."""
+    import numpy as np
+
+    from edgedigits.training import config, export, graphstats, quantize
+
+    model = models.create_model("gapnet-8")
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    weights[0][0, 0, 0, :] = 0  # four zero kernel weights in conv1
+    model.set_weights(weights)
+    fp32, int8 = tmp_path / "m.onnx", tmp_path / "m.int8.onnx"
+    export.save(export.to_onnx(model, 17), fp32)
+    assert "BatchNormalization" not in {n.op_type for n in onnx_nodes(fp32)}
+    channels = 4 + 8 + 8 + 8 + 8
+    kernels = 9 * (4 + 4 * 8 + 3 * 8 * 8) + 8 * 10
+    expected = {"parameters": kernels + channels + 10, "nonzero_parameters": kernels + channels + 10 - 4}
+    assert models.count_params("gapnet-8") == kernels + 4 * channels + 10  # Keras counts BN's four per channel
+    assert graphstats.parameter_stats(fp32) == expected
+    cfg = config.Quantize(calibration_images=50, variants=["u8s8"])
+    x = mnist.x_train[:50]
+    quantize.quantize(fp32, int8, x, (x, mnist.y_train[:50]), cfg, timer=lambda paths: {
+        n: {"p50_us": 1.0, "p90_us": 1.0, "images_per_s": 1} for n in paths})
+    stats = graphstats.parameter_stats(int8)
+    assert stats["parameters"] == expected["parameters"] and stats["nonzero_parameters"] <= expected["nonzero_parameters"]
+    assert stats["nonzero_parameters"] >= expected["nonzero_parameters"] - channels - 10  # only biases may round to 0
+
+
+def onnx_nodes(path):
+    import onnx
+
+    return onnx.load(str(path)).graph.node

@@ -74,3 +74,48 @@ def weight_stats(path: str | Path) -> dict:
     total = counts["int8_weights"] + counts["float_weights"]
     zeros = counts["int8_zeros"] + counts["float_zeros"]
     return {**counts, "kernel_sparsity": round(zeros / total, 4) if total else 0.0}
+
+
+# The nodes whose constant inputs are a model's parameters (kernels and biases; tf2onnx adds a dense bias with Add).
+_PARAMETER_OPS = ("Conv", "ConvInteger", "Gemm", "MatMul", "MatMulInteger", "Add")
+
+
+def parameter_stats(path: str | Path) -> dict:
+    """All parameters a user pays for, counted in the file: every kernel and bias element feeding a Conv, Gemm,
+    MatMul or bias Add, directly or through a DequantizeLinear (INT8 kernels and int32 biases), and how many are
+    not zero. Batch norm is already folded into the convolutions by the export; quantization scales, zero points
+    and shape constants are not parameters and are left out.
+    """
+    graph = onnx.load(str(path)).graph
+    inits = {t.name: t for t in graph.initializer}
+    dequantized = {n.output[0]: n for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
+    integer_inputs = {"ConvInteger": (1,), "MatMulInteger": (1,)}
+    seen, total, nonzero = set(), 0, 0
+    for node in graph.node:
+        if node.op_type not in _PARAMETER_OPS:
+            continue
+        for i, name in enumerate(node.input):
+            if node.op_type in integer_inputs and i not in integer_inputs[node.op_type]:
+                continue  # zero points of the integer ops
+            if name in dequantized:
+                dq = dequantized[name]
+                name, zp_name = dq.input[0], (dq.input[2] if len(dq.input) > 2 else "")
+            elif name in inits:
+                zp_name = ""
+            else:
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            values = onnx.numpy_helper.to_array(inits[name]).astype(np.float64)
+            if zp_name:
+                zp = onnx.numpy_helper.to_array(inits[zp_name]).astype(np.float64)
+                if zp.size > 1:  # per-channel: along the DequantizeLinear's axis
+                    axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+                    shape = [1] * values.ndim
+                    shape[axis] = zp.size
+                    zp = zp.reshape(shape)
+                values = values - zp
+            total += values.size
+            nonzero += int(np.count_nonzero(values))
+    return {"parameters": total, "nonzero_parameters": nonzero}

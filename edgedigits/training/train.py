@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def make_optimizer(cfg: Optimizer, total_steps: int = 0):
-    """The pipeline's optimizer; with `cosine_decay` (pruning only) and `total_steps`, a cosine-decayed rate."""
+    """The pipeline's optimizer; with `cosine_decay` and `total_steps`, a cosine-decayed rate."""
     lr = cfg.learning_rate
     if getattr(cfg, "cosine_decay", False) and total_steps:
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
@@ -127,12 +127,13 @@ def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, n
     run_dir.mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(
-            "val_loss", factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience, min_lr=cfg.min_learning_rate
-        ),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=True),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
     ]
+    if not cfg.cosine_decay:  # a cosine schedule owns the learning rate (make_optimizer)
+        callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
+            "val_loss", factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience, min_lr=cfg.min_learning_rate
+        ))
     fit(model, split, cfg, cfg.augment, seed, callbacks, "train")
     return model
 

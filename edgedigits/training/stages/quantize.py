@@ -24,13 +24,7 @@ def run(ctx: Run) -> Result:
 
 
 def _counts(source: dict, path) -> dict:
-    """Parameters and non-zero parameters of the INT8 graph, with its weight statistics. Kernels are counted in the
-    INT8 graph itself (a weight can round to 0; a variant may keep some in fp32); other parameters are as in the
-    source (known when the source model's per-layer sparsity is)."""
-    weights = graphstats.weight_stats(path)
-    if "layers" not in source:
-        return weights
-    kernel_nonzero = sum(layer["kernel"] - layer["zeros"] for layer in source["layers"].values())
-    nonzero = (source["nonzero_parameters"] - kernel_nonzero + weights["int8_weights"] - weights["int8_zeros"]
-               + weights["float_weights"] - weights["float_zeros"])
-    return {"parameters": source["parameters"], "nonzero_parameters": nonzero, **weights}
+    """Parameters and non-zero parameters counted in the INT8 graph itself, as a user gets it (a weight can round
+    to 0, a variant may keep some kernels in fp32, batch norm is folded into the convolutions: one bias per channel,
+    not four statistics), with its weight statistics."""
+    return {**graphstats.parameter_stats(path), **graphstats.weight_stats(path)}

@@ -1,0 +1,178 @@
+"""Accuracy against what a model costs: the Pareto front of every shipped model, the lenet sparsity sweep and
+published reference points.
+
+    python benchmarks/pareto.py [--exported exported] [--sweep benchmarks/results/sparsity-lenet/sparsity.json]
+                                [--out benchmarks/results]
+
+Writes pareto.json, pareto.md and pareto.png. Every shipped point is read from its INT8 ONNX file: test accuracy
+through onnxruntime on the full test set (as its manifest records it), non-zero and all parameters counted in the
+graph (kernels and biases; batch norm is folded into the convolutions by the export), multiply-accumulates and
+gzipped bytes. The sweep's points are its recorded INT8 figures. Reference points are dense models as their sources
+report them: no INT8 file, so they appear on the weights panel only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edgedigits.runtime import artifacts  # noqa: E402
+from edgedigits.training import graphstats  # noqa: E402
+
+# (label, dataset, parameters, test accuracy %): published figures for dense, unpruned models
+REFERENCES = [
+    ("BN + global-average-pooling CNN (about 7,000 params)", "mnist", 7_000, 99.4),
+    ("BN + global-average-pooling CNN (about 8,900 params)", "mnist", 8_900, 99.4),
+    ("neural golfing (575 params)", "mnist", 575, 98.0),
+    ("LeNet-5 of a Keras MNIST course", "mnist", 44_426, 98.38),
+    ("'LeNet-5 v2' of a Keras MNIST course", "mnist", 276_438, 99.50),
+]
+# The issue's bars: (dataset, at most this many non-zero parameters, at least this accuracy)
+BARS = [("mnist", 500, 98.0), ("mnist", 2_000, 99.0), ("mnist", 8_000, 99.4), ("fashion-mnist", 10_000, 91.0)]
+
+
+def shipped_points(exported: Path) -> list[dict]:
+    points = []
+    for manifest_path in sorted(exported.glob("*.json")):
+        m = json.loads(manifest_path.read_text())
+        int8 = exported / m["files"]["int8"]
+        counts = graphstats.parameter_stats(int8)
+        stats = artifacts.file_stats(int8)
+        points.append({
+            "name": m["name"], "model": m["model"], "dataset": m["dataset"], "kind": "shipped",
+            "test_accuracy": round(m["stages"]["int8"]["test_accuracy"], 2),
+            "fp32_test_accuracy": round(m["stages"]["fp32"]["test_accuracy"], 2),
+            "pruned_test_accuracy": round(m["stages"]["pruned"]["test_accuracy"], 2),
+            "nonzero_parameters": counts["nonzero_parameters"], "parameters": counts["parameters"],
+            "macs": graphstats.macs(int8), "gzip_bytes": stats["gzip_bytes"],
+            "measured_on": m["stages"]["int8"].get("measured_on"),
+        })
+    return points
+
+
+def sweep_points(sweep: Path) -> list[dict]:
+    if not sweep.is_file():
+        return []
+    rows = json.loads(sweep.read_text())["rows"]
+    return [{"name": f"lenet {r['target_sparsity']:.0%} pruned", "model": "lenet", "dataset": "mnist", "kind": "sweep",
+             "test_accuracy": round(r["int8_test_accuracy"], 2), "nonzero_parameters": r["int8_nonzero_parameters"],
+             "parameters": r["parameters"], "gzip_bytes": r["int8_gzip_bytes"]} for r in rows]
+
+
+def front(points: list[dict], cost: str) -> list[dict]:
+    """The points no other point beats: none is as cheap and at least as accurate (strictly better in one)."""
+    best, kept = -1.0, []
+    for p in sorted(points, key=lambda p: (p[cost], -p["test_accuracy"])):
+        if p["test_accuracy"] > best:
+            kept.append(p)
+            best = p["test_accuracy"]
+    return kept
+
+
+def bars_met(points: list[dict]) -> list[dict]:
+    out = []
+    for dataset, budget, accuracy in BARS:
+        within = [p for p in points if p["kind"] == "shipped" and p["dataset"] == dataset
+                  and p["nonzero_parameters"] <= budget]
+        best = max(within, key=lambda p: p["test_accuracy"], default=None)
+        out.append({"dataset": dataset, "max_nonzero": budget, "min_accuracy": accuracy,
+                    "best": best and best["name"], "best_accuracy": best and best["test_accuracy"],
+                    "met": bool(best and best["test_accuracy"] >= accuracy)})
+    return out
+
+
+def markdown(points: list[dict], bars: list[dict]) -> str:
+    lines = ["# Accuracy against non-zero parameters and gzipped bytes", "",
+             "Shipped INT8 ONNX files (exported/), counted in the files themselves: non-zero and all parameters "
+             "(kernels and biases, batch norm folded into the convolutions), multiply-accumulates per image, gzipped "
+             "bytes. Test accuracy through onnxruntime on the full 10,000-image test set.", "",
+             "| model | dataset | INT8 test acc % | fp32 / pruned % | non-zero params | all params | MACs | gzip bytes |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for p in sorted((p for p in points if p["kind"] == "shipped"), key=lambda p: (p["dataset"], p["nonzero_parameters"])):
+        lines.append(f"| {p['name']} ({p['model']}) | {p['dataset']} | {p['test_accuracy']:.2f} | "
+                     f"{p['fp32_test_accuracy']:.2f} / {p['pruned_test_accuracy']:.2f} | {p['nonzero_parameters']:,} | "
+                     f"{p['parameters']:,} | {p['macs']:,} | {p['gzip_bytes']:,} |")
+    cpus = sorted({" ".join(p["measured_on"]) for p in points if p.get("measured_on")})
+    lines += ["", f"INT8 accuracies measured on CPUs with: {'; '.join(cpus)}.", "",
+              "## Bars", "", "| dataset | at most non-zero | at least % | best shipped within | its % | met |",
+              "|---|---:|---:|---|---:|---|"]
+    for b in bars:
+        acc = f"{b['best_accuracy']:.2f}" if b["best_accuracy"] is not None else "-"
+        lines.append(f"| {b['dataset']} | {b['max_nonzero']:,} | {b['min_accuracy']} | {b['best'] or '-'} | {acc} | "
+                     f"{'yes' if b['met'] else 'no'} |")
+    lines += ["", "## Reference points (dense models, as published)", ""]
+    lines += [f"- {label}: {acc}% with {params:,} parameters ({dataset})" for label, dataset, params, acc in REFERENCES]
+    lines += ["- Han et al. (2015) pruned LeNet-5 12x with no loss of accuracy.",
+              "- The best Fashion-MNIST CNN of a cross-validation study: 90.68%.", ""]
+    return "\n".join(lines)
+
+
+def plot(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, cost, label in ((axes[0], "nonzero_parameters", "non-zero parameters in the INT8 file (log)"),
+                            (axes[1], "gzip_bytes", "gzipped INT8 file, bytes (log)")):
+        for dataset, colour in (("mnist", "tab:blue"), ("fashion-mnist", "tab:purple")):
+            mine = [p for p in points if p["dataset"] == dataset]
+            shipped = [p for p in mine if p["kind"] == "shipped"]
+            sweep = sorted((p for p in mine if p["kind"] == "sweep"), key=lambda p: p[cost])
+            if sweep:
+                ax.plot([p[cost] for p in sweep], [p["test_accuracy"] for p in sweep], "s--", color="tab:gray",
+                        label="lenet sparsity sweep (INT8)")
+            ax.scatter([p[cost] for p in shipped], [p["test_accuracy"] for p in shipped], color=colour, zorder=3,
+                       label=f"shipped INT8, {dataset}")
+            for p in shipped:
+                ax.annotate(p["name"], (p[cost], p["test_accuracy"]), textcoords="offset points", xytext=(4, 4),
+                            fontsize=7)
+            best = front(mine, cost)
+            ax.plot([p[cost] for p in best], [p["test_accuracy"] for p in best], "-", color=colour, alpha=0.35)
+        if cost == "nonzero_parameters":
+            ax.scatter([r[2] for r in REFERENCES], [r[3] for r in REFERENCES], marker="x", color="tab:red", zorder=3,
+                       label="published dense models")
+            for name, _, params, acc in REFERENCES:
+                ax.annotate(name, (params, acc), textcoords="offset points", xytext=(4, -10), fontsize=6,
+                            color="tab:red")
+            for dataset, budget, accuracy in BARS:
+                ax.plot([budget], [accuracy], marker="^", color="black", markersize=6, linestyle="none",
+                        label="bars: at least this accurate, at most this many" if budget == 500 else None)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy %")
+        ax.set_ylim(89, 100)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Accuracy against cost: INT8 ONNX files, full test sets through onnxruntime")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exported", default=str(ROOT / "exported"))
+    parser.add_argument("--sweep", default=str(ROOT / "benchmarks/results/sparsity-lenet/sparsity.json"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    args = parser.parse_args()
+    points = shipped_points(Path(args.exported)) + sweep_points(Path(args.sweep))
+    bars = bars_met(points)
+    out = Path(args.out)
+    artifacts.write_json_atomic(out / "pareto.json", {
+        "points": points, "bars": bars,
+        "front": {cost: [p["name"] for p in front([p for p in points if p["dataset"] == "mnist"], cost)]
+                  for cost in ("nonzero_parameters", "gzip_bytes")},
+        "references": [dict(zip(("label", "dataset", "parameters", "test_accuracy"), r)) for r in REFERENCES]})
+    (out / "pareto.md").write_text(markdown(points, bars))
+    plot(points, out / "pareto.png")
+    print(markdown(points, bars))
+
+
+if __name__ == "__main__":
+    main()
