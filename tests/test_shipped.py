@@ -15,7 +15,10 @@ from edgedigits.training import config, graphstats
 from edgedigits.training.config import PIPELINES_DIR
 
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
-SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim"]
+# parameter-efficiency records: (dataset, at most this many non-zero parameters in the INT8 file, at least this
+# test accuracy % of the INT8 file)
+RECORDS = {"gapnet-2k": ("mnist", 2_000, 99.0)}
+SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", *RECORDS]
 # onnxruntime's INT8 kernels differ by instruction set (AVX2 U8S8 sums saturate in int16, VNNI/AMX accumulate in
 # int32), so an INT8 file's accuracy is a property of the file and the CPU. Measured on the CPU features the manifest
 # names, it must match exactly; elsewhere within this many points (largest difference seen between AVX2, AVX-512 and
@@ -78,6 +81,20 @@ def test_lenet_slim_meets_the_structured_pruning_bars():
     assert slim == graphstats.macs(EXPORTED / "lenet-slim.int8.onnx") == stages["pruned"]["macs"] == m["structured"]["macs"]["after"]
     assert graphstats.macs(EXPORTED / "lenet.onnx") == m["structured"]["macs"]["before"] >= 2 * slim
     assert {k: v["after"] for k, v in m["structured"]["widths"].items()} == m["pipeline"]["structured"]["widths"]
+
+
+@pytest.mark.parametrize("name", sorted(RECORDS))
+def test_records_meet_their_bars_counted_in_the_int8_file(name):
+    """Non-zero parameters (kernels and biases, batch norm folded) counted in the shipped INT8 file, training
+    within 30 minutes."""
+    dataset, budget, accuracy = RECORDS[name]
+    m = manifest(name)
+    int8 = m["stages"]["int8"]
+    counted = graphstats.parameter_stats(EXPORTED / f"{name}.int8.onnx")
+    assert m["dataset"] == dataset and counted["nonzero_parameters"] == int8["nonzero_parameters"] <= budget
+    assert counted["parameters"] == int8["parameters"] and graphstats.macs(EXPORTED / f"{name}.int8.onnx") == int8["macs"]
+    assert int8["test_accuracy"] >= accuracy
+    assert m["times_s"]["train"] + m["times_s"]["prune"] <= 30 * 60
 
 
 @pytest.mark.slow
