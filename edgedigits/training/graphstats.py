@@ -62,60 +62,54 @@ def weight_stats(path: str | Path) -> dict:
             continue
         if len(node.input) <= weight or node.input[weight] not in inits or inits[node.input[weight]].ndim < 2:
             continue
-        q = inits[node.input[weight]].astype(np.int32)
-        zp_name = node.input[zp_input] if len(node.input) > zp_input else ""
-        zp = inits[zp_name].astype(np.int32) if zp_name else np.zeros(1, np.int32)
-        if zp.size > 1:  # per-channel: align the zero points with their axis
-            shape = [1] * q.ndim
-            shape[axis] = zp.size
-            zp = zp.reshape(shape)
+        q = _centred(inits, node, weight, zp_input, axis)
         counts["int8_weights"] += q.size
-        counts["int8_zeros"] += int(np.sum(q == zp))
+        counts["int8_zeros"] += int(np.sum(q == 0))
     total = counts["int8_weights"] + counts["float_weights"]
     zeros = counts["int8_zeros"] + counts["float_zeros"]
     return {**counts, "kernel_sparsity": round(zeros / total, 4) if total else 0.0}
 
 
-# The nodes whose constant inputs are a model's parameters (kernels and biases; tf2onnx adds a dense bias with Add).
-_PARAMETER_OPS = ("Conv", "ConvInteger", "Gemm", "MatMul", "MatMulInteger", "Add")
+def _centred(inits: dict, node, weight: int, zp_input: int, axis: int) -> np.ndarray:
+    """The integer tensor node.input[weight] minus its zero point (per channel along `axis`): 0 where it encodes 0."""
+    q = inits[node.input[weight]].astype(np.int64)
+    zp_name = node.input[zp_input] if len(node.input) > zp_input else ""
+    zp = inits[zp_name].astype(np.int64) if zp_name else np.zeros(1, np.int64)
+    if zp.size > 1:  # per-channel: align the zero points with their axis
+        shape = [1] * q.ndim
+        shape[axis] = zp.size
+        zp = zp.reshape(shape)
+    return q - zp
+
+
+# The nodes whose constant inputs are a model's parameters (kernels and biases; tf2onnx adds a dense bias with Add),
+# and for the integer ops of dynamic variants, which input is the weight and where its zero point is.
+_PARAMETER_OPS = ("Conv", "Gemm", "MatMul", "Add")
+_INTEGER_OPS = {"MatMulInteger": (1, 3, -1), "ConvInteger": (1, 3, 0)}
 
 
 def parameter_stats(path: str | Path) -> dict:
     """All parameters a user pays for, counted in the file: every kernel and bias element feeding a Conv, Gemm,
-    MatMul or bias Add, directly or through a DequantizeLinear (INT8 kernels and int32 biases), and how many are
-    not zero. Batch norm is already folded into the convolutions by the export; quantization scales, zero points
-    and shape constants are not parameters and are left out.
+    MatMul or bias Add, directly or through a DequantizeLinear (INT8 kernels and int32 biases), and the integer
+    weights of dynamic variants; and how many of them encode a non-zero value. Batch norm is already folded into
+    the convolutions by the export; quantization scales, zero points and shape constants are not parameters.
     """
     graph = onnx.load(str(path)).graph
-    inits = {t.name: t for t in graph.initializer}
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
     dequantized = {n.output[0]: n for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
-    integer_inputs = {"ConvInteger": (1,), "MatMulInteger": (1,)}
-    seen, total, nonzero = set(), 0, 0
+    tensors = {}  # parameter name -> its values, zero where they encode 0
     for node in graph.node:
-        if node.op_type not in _PARAMETER_OPS:
-            continue
-        for i, name in enumerate(node.input):
-            if node.op_type in integer_inputs and i not in integer_inputs[node.op_type]:
-                continue  # zero points of the integer ops
-            if name in dequantized:
-                dq = dequantized[name]
-                name, zp_name = dq.input[0], (dq.input[2] if len(dq.input) > 2 else "")
-            elif name in inits:
-                zp_name = ""
-            else:
-                continue
-            if name in seen:
-                continue
-            seen.add(name)
-            values = onnx.numpy_helper.to_array(inits[name]).astype(np.float64)
-            if zp_name:
-                zp = onnx.numpy_helper.to_array(inits[zp_name]).astype(np.float64)
-                if zp.size > 1:  # per-channel: along the DequantizeLinear's axis
+        if node.op_type in _INTEGER_OPS:
+            weight, zp_input, axis = _INTEGER_OPS[node.op_type]
+            if node.input[weight] in inits:
+                tensors[node.input[weight]] = _centred(inits, node, weight, zp_input, axis)
+        elif node.op_type in _PARAMETER_OPS:
+            for name in node.input:
+                if name in dequantized:
+                    dq = dequantized[name]
                     axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
-                    shape = [1] * values.ndim
-                    shape[axis] = zp.size
-                    zp = zp.reshape(shape)
-                values = values - zp
-            total += values.size
-            nonzero += int(np.count_nonzero(values))
-    return {"parameters": total, "nonzero_parameters": nonzero}
+                    tensors[dq.input[0]] = _centred(inits, dq, 0, 2, axis)
+                elif name in inits:
+                    tensors[name] = inits[name]
+    return {"parameters": sum(int(t.size) for t in tensors.values()),
+            "nonzero_parameters": sum(int(np.count_nonzero(t)) for t in tensors.values())}
