@@ -63,9 +63,7 @@ class Train(Optimizer):
     reduce_lr_factor: float = 0.5  # ReduceLROnPlateau on val_loss
     reduce_lr_patience: int = 2
     min_learning_rate: float = 1e-5
-    # decay the learning rate to 0 along a cosine over all epochs instead of ReduceLROnPlateau (small nets train
-    # best with a fixed schedule they finish)
-    cosine_decay: bool = False
+    cosine_decay: bool = False  # decay the learning rate to 0 along a cosine over all epochs, no ReduceLROnPlateau
 
 
 @dataclass
