@@ -294,8 +294,3 @@ def gapnet_12(layers, num_classes):
 @register(_GAP_SOURCE, "3x3 conv 4-8, pool, 3x3 conv 8-8-8, BN each, global average pool, dense (2.1k weights)")
 def gapnet_8(layers, num_classes):
     return _gap_net(layers, num_classes, [(4, 8), (8, 8, 8)])
-
-
-@register(_GAP_SOURCE, "3x3 conv 16-32, pool, 3x3 conv 32-32-32, BN each, global average pool, dense (32.7k weights)")
-def gapnet_32(layers, num_classes):
-    return _gap_net(layers, num_classes, [(16, 32), (32, 32, 32)])
