@@ -2,6 +2,8 @@
 (edgedigits.runtime.segment), and the reader that uses them. Accuracy floors sit well below the figures measured by
 benchmarks/touching.py, so they hold on any CPU; nothing here is timed."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from edgedigits.runtime import Classifier, numbers, scenes, segment, vision, web
 
 pytestmark = pytest.mark.runtime
 
-MODEL = "exported/lenet.int8.onnx"
+MODEL = Path(__file__).resolve().parent.parent / "exported/lenet.int8.onnx"  # any working directory
 
 
 @pytest.fixture(scope="module")
