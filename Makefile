@@ -70,8 +70,8 @@ bench: data
 	$(BIN)/edgedigits bench exported --out-dir benchmarks/results
 
 peers: data
-	$(BIN)/python -m pip install --quiet -e '.[intel]'
-	$(BIN)/python benchmarks/peers.py lenet
+	$(BIN)/python -m pip install --quiet -e '.[benchmarks]'
+	$(BIN)/python benchmarks/peers.py lenet --also exported/lenet-fast.onnx exported/lenet-fast.int8.onnx
 	$(BIN)/python benchmarks/int8_variants.py lenet
 
 clean:

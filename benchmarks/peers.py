@@ -1,15 +1,26 @@
-"""The same trained network through every engine a user might pick instead of edgedigits' shipped INT8 ONNX model.
+"""The same trained network through every engine a user might pick instead of edgedigits' shipped INT8 ONNX model,
+each engine called its fastest documented way, and any other shipped ONNX models beside them in the same run.
 
-    python benchmarks/peers.py [PIPELINE] [--runs-dir runs] [--exported exported] [--out benchmarks/results]
+    python benchmarks/peers.py [PIPELINE] [--also exported/lenet-fast.onnx ...] [--runs-dir runs] [--exported exported]
 
-Needs the run directory of `edgedigits train-prune-export PIPELINE` (the Keras models and the dense fp32 ONNX).
-Engines: Keras `model(x)` and `model.predict`, TFLite/LiteRT fp32 and its own INT8 post-training quantization
-(calibrated on the same training images), onnxruntime fp32 (dense), pruned and INT8 (the shipped files), and
-OpenVINO on the shipped files when installed. Inputs are real test images; accuracy is the full test set.
+The Keras network is runs/PIPELINE/pruned.keras when `edgedigits train-prune-export PIPELINE` ran here; otherwise it
+is rebuilt from the shipped exported/PIPELINE.onnx (its weights copied layer by layer into the registry model, checked
+against onnxruntime to 1e-4), so the comparison needs no retraining. Engines and how each is called:
+- Keras: tf_keras `model(x, training=False)` and `model.predict(x, batch_size=len(x))`.
+- LiteRT (`ai-edge-litert`, TensorFlow Lite's successor; the .tflite files are converted with TensorFlow's
+  TFLiteConverter, fp32 and its own full-integer post-training quantization calibrated on the same training images):
+  Interpreter with its default XNNPACK delegate, num_threads as below, one interpreter per batch size, set_tensor,
+  invoke, get_tensor.
+- onnxruntime: bench's ort-cpu target (IOBinding at batch 1, session.run for batches); the dense fp32 parent too
+  when the run directory has it.
+- OpenVINO (when installed): bench's openvino-DEVICE target (PERFORMANCE_HINT=LATENCY, static shapes, one reused infer
+  request, shared-memory input tensor); onnxruntime with the OpenVINO plugin EP (ort-openvino-DEVICE) where it
+  exposes a device.
+Inputs are real test images; accuracy is the full test set.
 
 Thread settings must be equal across engines, and TensorFlow fixes its thread pools once per process, so the
-script measures in two child processes: batch-1 latency with one thread everywhere, then throughput at batch 256
-with all cores everywhere. The parent merges them into one table with ratios to the shipped INT8 model.
+script measures in two child processes: batch-1 latency with one thread everywhere, interleaved round-robin across
+engines; then throughput at batch 256 with all cores everywhere, also round-robin (median of the rounds).
 """
 
 from __future__ import annotations
@@ -20,92 +31,114 @@ import os
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import (  # noqa: E402
-    bench,
-    data,
-    normalize,  # noqa: E402
-    timing,
-)
+from edgedigits.runtime import bench, data, normalize, timing  # noqa: E402
 from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.training import config, quantize
+from edgedigits.training import config, quantize  # noqa: E402
 
-SHIPPED = "ort-int8 (shipped)"
-
-
-def engines(args, threads: int) -> dict:
-    """name -> (run(x) -> probabilities, file or None). Built in the child, after thread pools are set.
-
-    Keras and TFLite run the pruned network, the one whose ONNX export is shipped; ORT fp32 is its dense parent.
-    """
-    from edgedigits.training.stack import keras, tf
-
-    run_dir = Path(args.runs_dir) / args.pipeline
-    pruned = keras.models.load_model(str(run_dir / "pruned.keras"))
-    out = {
-        "keras model(x)": (lambda x: pruned(x, training=False).numpy(), None),
-        "keras predict": (lambda x: pruned.predict(x, batch_size=len(x), verbose=0), None),
-    }
-    tflite_dir = Path(args.out) / "tflite"
-    tflite_dir.mkdir(parents=True, exist_ok=True)
-    for name, model, int8 in (("tflite fp32", pruned, False), ("tflite int8 (own PTQ)", pruned, True)):
-        path = tflite_dir / f"{args.pipeline}{'.int8' if int8 else ''}.tflite"
-        if not path.exists():
-            path.write_bytes(_tflite(tf, model, int8, args))
-        out[name] = (_tflite_runner(path, threads), path)
-    ort_cpu = bench.discover_targets()["ort-cpu"]
-    files = {
-        "ort fp32 (dense)": run_dir / "fp32.onnx",
-        "ort pruned": Path(args.exported) / f"{args.pipeline}.onnx",
-        SHIPPED: Path(args.exported) / f"{args.pipeline}.int8.onnx",
-    }
-    for name, path in files.items():
-        out[name] = (ort_cpu.make(path, threads), path)
-    for device in bench.openvino_devices():
-        target = bench.discover_targets()[f"openvino-{device}"]
-        for label, path in (("pruned", files["ort pruned"]), ("int8", files[SHIPPED])):
-            out[f"openvino-{device} {label}"] = (target.make(path, threads), path)
-    return out
+SHIPPED = "ort int8 (shipped)"
+REFERENCE = "litert int8 (own PTQ)"  # the ratios columns compare every row with this one
+ROUNDS = 5  # throughput rounds
 
 
-def _tflite(tf, model, int8: bool, args) -> bytes:
+def keras_model(args):
+    """runs/PIPELINE/pruned.keras, else the registry model with the weights of exported/PIPELINE.onnx."""
+    from edgedigits.training import models
+    from edgedigits.training.stack import keras
+
+    saved = Path(args.runs_dir) / args.pipeline / "pruned.keras"
+    if saved.is_file():
+        return keras.models.load_model(str(saved)), str(saved)
+    import onnx
+    from onnx import numpy_helper
+
+    recipe = config.load(args.pipeline)
+    path = Path(args.exported) / f"{args.pipeline}.onnx"
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    model = models.create_model(recipe.model)
+    for layer in model.layers:  # tf2onnx names each weight after its Keras layer
+        prefix = f"{model.name}/{layer.name}"
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel = weights[f"{prefix}/Conv2D/ReadVariableOp:0"].transpose(2, 3, 1, 0)  # OIHW -> HWIO
+            layer.set_weights([kernel, weights[f"{prefix}/BiasAdd/ReadVariableOp:0"]])
+        elif isinstance(layer, keras.layers.Dense):
+            layer.set_weights([weights[f"{prefix}/MatMul/ReadVariableOp:0"], weights[f"{prefix}/BiasAdd/ReadVariableOp:0"]])
+        elif layer.weights:
+            sys.exit(f"peers: cannot rebuild layer {layer.name} of {recipe.model} from {path}; run the pipeline first")
+    return model, f"rebuilt from {path}"
+
+
+def _litert_runner(path: Path, threads: int):
+    """A LiteRT interpreter per batch size (its tensors have a fixed shape once allocated)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreters = {}
+
+    def run(x):
+        slot = interpreters.get(len(x))
+        if slot is None:
+            it = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
+            index = it.get_input_details()[0]["index"]
+            it.resize_tensor_input(index, x.shape)
+            it.allocate_tensors()
+            slot = interpreters[len(x)] = (it, index, it.get_output_details()[0]["index"])
+        it, index, out = slot
+        it.set_tensor(index, x)
+        it.invoke()
+        return it.get_tensor(out)
+
+    return run
+
+
+def _tflite(model, int8: bool, args) -> bytes:
+    from edgedigits.training.stack import tf
+
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         recipe = config.load(args.pipeline)
-        ds = data.load(recipe.dataset)
-        calibration = normalize(quantize.calibration_images(ds, recipe))
+        calibration = normalize(quantize.calibration_images(data.load(recipe.dataset), recipe))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([calibration[i : i + 1]] for i in range(len(calibration)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return converter.convert()
 
 
-def _tflite_runner(path: Path, threads: int):
-    """A TFLite interpreter per batch size (TFLite tensors have a fixed shape once allocated)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    interpreters = {}
-
-    def run(x):
-        it = interpreters.get(len(x))
-        if it is None:
-            it = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
-            it.resize_tensor_input(it.get_input_details()[0]["index"], x.shape)
-            it.allocate_tensors()
-            interpreters[len(x)] = it
-        it.set_tensor(it.get_input_details()[0]["index"], x)
-        it.invoke()
-        return it.get_tensor(it.get_output_details()[0]["index"])
-
-    return run
+def engines(args, threads: int) -> dict:
+    """name -> (run(x) -> probabilities, file or None, how it is called). Built in the child, after thread pools are set."""
+    keras, source = keras_model(args)
+    targets = bench.discover_targets()
+    out = {
+        "keras model(x)": (lambda x: keras(x, training=False).numpy(), None, f"tf_keras model(x), {source}"),
+        "keras predict": (lambda x: keras.predict(x, batch_size=len(x), verbose=0), None, "tf_keras model.predict"),
+    }
+    litert = f"ai-edge-litert {metadata.version('ai-edge-litert')} Interpreter, XNNPACK, num_threads={threads or 'all'}"
+    tflite_dir = Path(args.out) / "tflite"
+    tflite_dir.mkdir(parents=True, exist_ok=True)
+    for name, int8 in (("litert fp32", False), (REFERENCE, True)):
+        path = tflite_dir / f"{args.pipeline}{'.int8' if int8 else ''}.tflite"
+        if args.phase == "throughput":  # the first child converts; the second measures the same files
+            write_bytes_atomic(path, _tflite(keras, int8, args))
+        out[name] = (_litert_runner(path, threads), path, litert)
+    files = {"ort fp32 (dense)": Path(args.runs_dir) / args.pipeline / "fp32.onnx",
+             "ort pruned": Path(args.exported) / f"{args.pipeline}.onnx",
+             SHIPPED: Path(args.exported) / f"{args.pipeline}.int8.onnx"}
+    for extra in args.also:
+        path = Path(extra)
+        out_name = f"ort {path.name.removesuffix('.onnx')}"
+        files[out_name] = path
+    for name, path in files.items():
+        if path.is_file():
+            out[name] = (targets["ort-cpu"].make(path, threads), path, targets["ort-cpu"].options)
+    for target in targets.values():
+        if target.name.startswith(("openvino-", "ort-openvino-")):
+            for label, path in (("pruned", files["ort pruned"]), ("int8", files[SHIPPED])):
+                out[f"{target.name} {label}"] = (target.make(path, threads), path, target.options)
+    return out
 
 
 def child(args) -> None:
@@ -118,34 +151,51 @@ def child(args) -> None:
     recipe = config.load(args.pipeline)
     ds = data.load(recipe.dataset)
     x, y = normalize(ds.x_test), ds.y_test
-    results = {}
     built = engines(args, threads)
+    results = {name: {"how": how} for name, (_, _, how) in built.items()}
     if args.phase == "latency":  # round-robin across engines, so all see the same machine (see bench.py)
-        samples = timing.interleaved_latency_us({name: (run, x) for name, (run, _) in built.items()}, args.warmup, args.runs)
-        results = {name: timing.percentiles(values) for name, values in samples.items()}
+        samples = timing.interleaved_latency_us({name: (run, x) for name, (run, _, _) in built.items()},
+                                                args.warmup, args.runs)
+        for name, values in samples.items():
+            results[name].update(timing.percentiles(values))
     else:
-        for name, (run, path) in built.items():
-            results[name] = {
-                "accuracy": bench.accuracy(run, x, y),
-                "throughput_ips": timing.throughput(run, x, args.batch, args.seconds),
-                **(file_stats(path) if path else {}),
-            }
-            print(f"  throughput: {name} done", file=sys.stderr, flush=True)
+        rates = {name: [] for name in built}
+        for name, (run, path, _) in built.items():
+            results[name].update(accuracy=bench.accuracy(run, x, y), **(file_stats(path) if path else {}))
+        for _ in range(ROUNDS):
+            for name, (run, _, _) in built.items():
+                rates[name].append(timing.throughput(run, x, args.batch, args.seconds / ROUNDS))
+        for name in built:
+            results[name]["throughput_ips"] = float(np.median(rates[name]))
     print(json.dumps(results))
 
 
+def int8_partner(name: str, merged: dict) -> str | None:
+    """The fp32 row an INT8 row is compared with: the same engine's pruned/fp32 file."""
+    partners = {REFERENCE: "litert fp32", SHIPPED: "ort pruned"}
+    if name in partners:
+        return partners[name]
+    if name.endswith(".int8"):  # an --also file: ort NAME.int8 against ort NAME
+        return name.removesuffix(".int8")
+    if name.endswith(" int8"):
+        return name.removesuffix(" int8") + " pruned"
+    return None
+
+
 def table(merged: dict) -> tuple[list[str], list[list[str]]]:
-    ref = merged[SHIPPED]
+    ref = merged[REFERENCE]
     header = ["engine", "acc %", "bytes", "gzip bytes", "p50 us", "p90 us", "p99 us", "images/s (b256)",
-              "p50 / shipped", "images/s / shipped", "gzip / shipped"]
+              "INT8 / fp32 p50", "INT8 / fp32 images/s", "p50 / LiteRT INT8", "images/s / LiteRT INT8"]
     rows = []
     for name, m in merged.items():
         gz = m.get("gzip_bytes")
+        partner = merged.get(int8_partner(name, merged) or "")
         rows.append([
             name, f"{m['accuracy']:.2f}", f"{m['bytes']:,}" if gz else "-", f"{gz:,}" if gz else "-",
             f"{m['p50_us']:.1f}", f"{m['p90_us']:.1f}", f"{m['p99_us']:.1f}", f"{m['throughput_ips']:,.0f}",
+            f"{m['p50_us'] / partner['p50_us']:.2f}x" if partner else "-",
+            f"{m['throughput_ips'] / partner['throughput_ips']:.2f}x" if partner else "-",
             f"{m['p50_us'] / ref['p50_us']:.2f}x", f"{m['throughput_ips'] / ref['throughput_ips']:.2f}x",
-            f"{gz / ref['gzip_bytes']:.2f}x" if gz else "-",
         ])
     return header, rows
 
@@ -153,10 +203,11 @@ def table(merged: dict) -> tuple[list[str], list[list[str]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pipeline", nargs="?", default="lenet")
+    parser.add_argument("--also", nargs="*", default=[], help="more .onnx files measured through onnxruntime")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--exported", default="exported")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    parser.add_argument("--runs", type=int, default=2000, help="timed batch-1 runs per engine")
+    parser.add_argument("--runs", type=int, default=4000, help="timed batch-1 runs per engine")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=2.0, help="throughput measuring time per engine")
@@ -164,36 +215,41 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         return child(args)
-    run_dir = Path(args.runs_dir) / args.pipeline
-    needed = [run_dir / "pruned.keras", run_dir / "fp32.onnx",
-              Path(args.exported) / f"{args.pipeline}.int8.onnx"]
-    missing = [str(p) for p in needed if not p.exists()]
+    needed = [Path(args.exported) / f"{args.pipeline}{suffix}" for suffix in (".onnx", ".int8.onnx")]
+    missing = [str(p) for p in needed + [Path(p) for p in args.also] if not p.exists()]
     if missing:
         sys.exit(f"peers: missing {', '.join(missing)}; run `edgedigits train-prune-export {args.pipeline}` first")
-    t0, load_before = time.time(), os.getloadavg()[0]
+    t0, load_before = time.time(), os.getloadavg()
     merged: dict = {}
     for phase in ("throughput", "latency"):
         cmd = [sys.executable, __file__, *sys.argv[1:], "--phase", phase]
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         for name, values in json.loads(out.strip().splitlines()[-1]).items():
             merged.setdefault(name, {}).update(values)
-    machine, load_after = timing.machine_info(), os.getloadavg()[0]
-    settings = (f"batch-1: {args.warmup} warm-up + {args.runs} timed runs, 1 thread in every engine; throughput: batch "
-                f"{args.batch}, {args.seconds:g} s, all {machine['cores']} cores in every engine; accuracy: full test set")
+    load_after = os.getloadavg()
+    machine = timing.machine_info()
+    settings = (f"batch-1: {args.warmup} warm-up + {args.runs} timed runs, 1 thread in every engine, interleaved "
+                f"round-robin; throughput: batch {args.batch}, {args.seconds:g} s per engine in {ROUNDS} round-robin "
+                f"rounds (median), all {machine['cores']} cores in every engine; accuracy: full test set")
+    load = (f"load average (1, 5, 15 min) {' '.join(f'{v:.2f}' for v in load_before)} at the start, "
+            f"{' '.join(f'{v:.2f}' for v in load_after)} at the end, on {machine['cores']} cores")
     header, rows = table(merged)
+    hows = dict.fromkeys(m["how"] for m in merged.values())
     lines = [f"> machine: {machine['cpu']}, {machine['cores']} cores, features: {' '.join(machine['features'])}",
              f"> libraries: {', '.join(f'{k} {v}' for k, v in machine['libraries'].items())}, "
-             f"tensorflow {__import__('importlib.metadata').metadata.version('tensorflow')}",
-             f"> {settings}",
-             f"> load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {machine['cores']} cores",
-             f"> pipeline: {args.pipeline}; model: the same trained network in every engine", "",
+             f"tensorflow {metadata.version('tensorflow')}, ai-edge-litert {metadata.version('ai-edge-litert')}",
+             f"> {settings}", f"> {load}",
+             f"> pipeline: {args.pipeline}; the same trained network in every engine"
+             + (f"; also through onnxruntime: {', '.join(args.also)}" if args.also else ""), "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "How each engine was called:", ""]
+    lines += [f"- {', '.join(n for n, m in merged.items() if m['how'] == how)}: {how}" for how in hows]
     out_dir = Path(args.out)
     write_bytes_atomic(out_dir / f"peers-{args.pipeline}.md", ("\n".join(lines) + "\n").encode())
     write_json_atomic(out_dir / f"peers-{args.pipeline}.json", {"machine": machine, "settings": settings,
-                                                             "load_average": [round(load_before, 2), round(load_after, 2)],
-                                                             "engines": merged})
+                                                               "load_average": {"start": load_before, "end": load_after},
+                                                               "engines": merged})
     print("\n".join(lines))
     print(f"\nwrote {out_dir / f'peers-{args.pipeline}.md'} and .json in {time.time() - t0:.0f} s")
 

@@ -102,23 +102,48 @@ def test_without_manifest_is_measured_without_its_columns(tmp_path):
     assert bench.cells(row)[4:6] == ["-", "-"]
 
 
-def fake_openvino(devices):
-    """A stand-in for the openvino package: reports `devices` and runs models through onnxruntime."""
+def fake_openvino(devices, calls=None):
+    """A stand-in for the openvino package: reports `devices` and runs models through onnxruntime, recording the
+    calls bench makes (compile config, input tensor set once, infer without arguments)."""
     module = types.ModuleType("openvino")
+    calls = calls if calls is not None else []
+
+    class Model:
+        def __init__(self, path):
+            self.path, self.inputs, self.shape = path, ["input"], None
+
+        def reshape(self, shapes):
+            self.shape = list(shapes.values())[0]
+
+    class Request:
+        def __init__(self, model):
+            self.run, self.model, self.input = bench._ort_target("CPUExecutionProvider").make(model.path, 1), model, None
+
+        def set_input_tensor(self, tensor):
+            calls.append(("set_input_tensor", tensor.shared))
+            self.input = tensor.array
+
+        def infer(self, *feeds):
+            assert not feeds, "the input is set once, not passed per call"
+            assert list(self.input.shape) == self.model.shape
+            self.output = types.SimpleNamespace(data=self.run(self.input).copy())
+
+        def get_output_tensor(self):
+            return self.output
 
     class Core:
         available_devices = devices
 
-        def compile_model(self, path, device, config):
-            run = bench._ort_target("CPUExecutionProvider").make(path, 1)
+        def read_model(self, path):
+            return Model(path)
 
-            class Compiled:
-                def create_infer_request(self):
-                    return types.SimpleNamespace(infer=lambda feeds: {"out": run(feeds[0])})
-
-            return Compiled()
+        def compile_model(self, model, device, config):
+            calls.append(("compile", device, dict(config), tuple(model.shape)))
+            return types.SimpleNamespace(create_infer_request=lambda: Request(model))
 
     module.Core = Core
+    module.PartialShape = list
+    module.Tensor = lambda array, shared_memory=False: types.SimpleNamespace(array=array, shared=shared_memory)
     return module
 
 
@@ -128,6 +153,49 @@ def test_target_discovery_with_openvino(monkeypatch, tmp_path):
     assert {"ort-cpu", "openvino-CPU", "openvino-GPU"} <= set(targets) and "ort-azure" not in targets
     row, _, _ = bench.bench_model(pixel_model(tmp_path / "pix.onnx"), targets["openvino-GPU"], FAST, {"mnist": known_set()})
     assert row.target == "openvino-GPU" and row.accuracy == pytest.approx(80.0)
+
+
+def test_openvino_is_called_its_fast_way(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setitem(sys.modules, "openvino", fake_openvino(["CPU"], calls))
+    run = bench.discover_targets()["openvino-CPU"].make(pixel_model(tmp_path / "pix.onnx"), 1)
+    x, _ = known_set(20, wrong=0)
+    for i in range(3):
+        assert run(x[i : i + 1]).argmax() == i
+    assert run(x).argmax(1).tolist() == (np.arange(20) % 10).tolist()
+    # one static-shape compile and one shared input tensor per batch size, reused across calls
+    assert calls == [("compile", "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1}, (1, 28, 28, 1)),
+                     ("set_input_tensor", True),
+                     ("compile", "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1}, (20, 28, 28, 1)),
+                     ("set_input_tensor", True)]
+
+
+def test_ort_batch_one_runs_through_a_binding_that_matches_session_run(tmp_path):
+    path = pixel_model(tmp_path / "pix.onnx")
+    run = bench.discover_targets()["ort-cpu"].make(path, 1)
+    x, _ = known_set(30, wrong=0)
+    plain = bench.open_session(path, 1).run(None, {"input": x})[0]
+    single = np.concatenate([run(x[i : i + 1]).copy() for i in range(len(x))])  # the bound buffer is reused
+    assert np.array_equal(single, plain) and np.array_equal(run(x), plain)
+
+
+def test_int8_rows_get_their_ratio_to_the_same_models_fp32_file():
+    rows = [bench.Row("m", "pruned", "mnist", "ort-cpu", p50_us=10.0, throughput_ips=1000.0),
+            bench.Row("m", "fp32", "mnist", "ort-cpu", p50_us=12.0, throughput_ips=900.0),
+            bench.Row("m", "int8", "mnist", "ort-cpu", p50_us=15.0, throughput_ips=800.0),
+            bench.Row("m", "int8", "mnist", "openvino-CPU", p50_us=5.0, throughput_ips=800.0),  # no fp32 there
+            bench.Row("n", "int8", "mnist", "ort-cpu", p50_us=5.0, throughput_ips=800.0)]  # nor for this model
+    bench.int8_ratios(rows)
+    assert (rows[2].int8_p50_ratio, rows[2].int8_ips_ratio) == (1.5, 0.8)  # against the pruned file
+    assert [r.int8_p50_ratio for r in rows[:2] + rows[3:]] == [None] * 4
+    assert bench.cells(rows[2])[12:14] == ["1.50x", "0.80x"]
+
+
+def test_ort_openvino_plugin_without_a_device_is_one_line(monkeypatch):
+    monkeypatch.setattr(bench, "ort_openvino_devices", lambda: {})
+    found, missing = bench.select_targets(["ort-cpu", "ort-openvino-CPU"])
+    assert [t.name for t in found] == ["ort-cpu"] and len(missing) == 1
+    assert missing[0].startswith("target ort-openvino-CPU: ") and "\n" not in missing[0]
 
 
 def test_target_discovery_without_openvino(monkeypatch):

@@ -32,6 +32,16 @@ def test_fastest_within_the_gate_wins_and_ties_go_to_the_smaller_file():
     assert quantize.select(CANDIDATES, 99.0, config.Quantize(max_accuracy_drop=1.5)) == "fast-but-wrong"
 
 
+def test_a_wider_tie_band_trades_a_little_speed_for_the_smallest_file():
+    tiny = {**CANDIDATES, "small-slower": figures(98.9, 47.0, gzip=9_000)}  # 17.5% slower than the fastest, smallest
+    assert quantize.select(tiny, 99.0, config.Quantize()) == "as-fast-smaller"  # outside the default 5% band
+    assert quantize.select(tiny, 99.0, config.Quantize(tie_band=0.2)) == "small-slower"
+    assert quantize.select(tiny, 99.0, config.Quantize(tie_band=0.15)) == "as-fast-smaller"
+    # the band never admits a variant outside the accuracy gate, however small
+    tiny["small-wrong"] = figures(98.0, 40.5, gzip=5_000)
+    assert quantize.select(tiny, 99.0, config.Quantize(tie_band=0.2)) == "small-slower"
+
+
 def test_accurate_rule_and_fallback_when_none_is_within_the_gate():
     assert quantize.select(CANDIDATES, 99.0, config.Quantize(select="accurate")) == "slow-accurate"
     assert quantize.select(CANDIDATES, 100.0, config.Quantize(max_accuracy_drop=0.1)) == "slow-accurate"

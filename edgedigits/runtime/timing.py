@@ -30,7 +30,7 @@ def machine_info() -> dict:
     except OSError:
         pass
     libs = {}
-    for name in ("onnxruntime", "onnx", "numpy", "openvino"):
+    for name in ("onnxruntime", "onnx", "numpy", "openvino", "onnxruntime-ep-openvino"):
         try:
             libs[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:

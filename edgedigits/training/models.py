@@ -294,3 +294,23 @@ def gapnet_12(layers, num_classes):
 @register(_GAP_SOURCE, "3x3 conv 4-8, pool, 3x3 conv 8-8-8, BN each, global average pool, dense (2.1k weights)")
 def gapnet_8(layers, num_classes):
     return _gap_net(layers, num_classes, [(4, 8), (8, 8, 8)])
+
+
+# Built for onnxruntime's batch-1 speed: its cost on nets this small is mostly per graph node, not per
+# multiply-add. Stride-2 convolutions replace pooling, batch norm folds into the convolution at load time, there is
+# no hidden dense layer, and 16 channels (a multiple of the AVX-512 NCHWc block) keep both convolutions in one
+# blocked layout, so the optimized graph is Reshape, Conv, Conv, ReorderOutput, Reshape, Gemm, Softmax.
+@register("LeNet-class network shaped for onnxruntime's optimized graph: stride-2 convolutions instead of pooling, "
+          "batch norm folded, no hidden dense layer", "conv16 3x3/2 + BN, conv16 3x3/2 + BN, dropout, dense softmax")
+def lenet_fast(layers, num_classes):
+    return [
+        layers.Conv2D(16, 3, strides=2, use_bias=False, name="conv1"),
+        layers.BatchNormalization(name="bn1"),
+        layers.ReLU(name="relu1"),
+        layers.Conv2D(16, 3, strides=2, use_bias=False, name="conv2"),
+        layers.BatchNormalization(name="bn2"),
+        layers.ReLU(name="relu2"),
+        layers.Flatten(name="flatten"),
+        layers.Dropout(0.25, name="drop1"),
+        _classifier(layers, num_classes),
+    ]

@@ -46,7 +46,6 @@ CALIBRATION = {
     "percentile": CalibrationMethod.Percentile,
 }
 DENSE_OPS = ["MatMul", "Gemm"]  # quant_pre_process fuses MatMul+Add into Gemm, so both names are needed
-TIE = 0.05  # batch-1 p50s within 5% of the fastest are noise on a shared machine; the smaller file wins among them
 
 
 @dataclass(frozen=True)
@@ -135,15 +134,16 @@ def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: floa
 
 def select(candidates: dict[str, dict], reference_accuracy: float, cfg: Quantize) -> str:
     """The variant to ship. "fastest": lowest batch-1 p50 among those within max_accuracy_drop of the fp32 model on
-    validation, p50s within TIE of the best counting as equal (then the smaller gzip file, then the faster); when
-    none is within the drop, or with "accurate": the best validation accuracy, ties to the faster."""
+    validation, p50s within cfg.tie_band of the best counting as equal (a size-aware tie band: then the smaller gzip
+    file, then the faster); when none is within the drop, or with "accurate": the best validation accuracy, ties to
+    the faster."""
     accurate = lambda n: (candidates[n]["validation_accuracy"], -candidates[n]["p50_us"])  # noqa: E731
     floor = reference_accuracy - cfg.max_accuracy_drop
     within = [n for n, c in candidates.items() if c["validation_accuracy"] >= floor]
     if cfg.select == "accurate" or not within:
         return max(candidates, key=accurate)
     best = min(candidates[n]["p50_us"] for n in within)
-    tied = [n for n in within if candidates[n]["p50_us"] <= best * (1 + TIE)]
+    tied = [n for n in within if candidates[n]["p50_us"] <= best * (1 + cfg.tie_band)]
     return min(tied, key=lambda n: (candidates[n]["gzip_bytes"], candidates[n]["p50_us"]))
 
 
@@ -185,6 +185,7 @@ def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np
         "format": v.format,
         "ops": v.ops,
         "select": cfg.select,
+        "tie_band": cfg.tie_band,  # p50s within this fraction of the fastest are tied; the smallest file wins
         "validation_accuracy": {n: c["validation_accuracy"] for n, c in candidates.items()},
         "candidates": candidates,
         "reference": reference,
