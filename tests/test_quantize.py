@@ -58,6 +58,7 @@ def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candida
     assert set(settings["candidates"]) == {"u8s8", "dynamic-dense"} and settings["reference"]["p50_us"] == 50.0
     assert settings["candidates"]["u8s8"]["p50_us"] == 30.0 and settings["candidates"]["u8s8"]["gzip_bytes"] > 0
     assert settings["variant"] == "u8s8" and settings["format"] == "QDQ" and settings["ops"] == "all"
+    assert settings["tie_band"] == cfg.tie_band == 0.05  # the manifest states the band the choice used
     assert "QLinearConv" not in {n.op_type for n in onnx.load(str(out)).graph.node}  # QDQ, fused only at load
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(out)).graph.node}
     # the same models on a machine where dense-only is faster: the dynamic file ships, with its contract

@@ -19,7 +19,7 @@ EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 # test accuracy % of the INT8 file)
 RECORDS = {"gapnet-500": ("mnist", 500, 98.0), "gapnet-2k": ("mnist", 2_000, 99.0), "gapnet-8k": ("mnist", 8_000, 99.4),
            "fashion-gapnet": ("fashion-mnist", 10_000, 91.0)}
-SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", *RECORDS]
+SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", "lenet-fast", *RECORDS]
 # onnxruntime's INT8 kernels differ by instruction set (AVX2 U8S8 sums saturate in int16, VNNI/AMX accumulate in
 # int32), so an INT8 file's accuracy is a property of the file and the CPU. Measured on the CPU features the manifest
 # names, it must match exactly; elsewhere within this many points (largest difference seen between AVX2, AVX-512 and
@@ -96,6 +96,33 @@ def test_records_meet_their_bars_counted_in_the_int8_file(name):
     assert counted["parameters"] == int8["parameters"] and graphstats.macs(EXPORTED / f"{name}.int8.onnx") == int8["macs"]
     assert int8["test_accuracy"] >= accuracy
     assert m["times_s"]["train"] + m["times_s"]["prune"] <= 30 * 60
+
+
+def optimized_ops(path):
+    """The op types onnxruntime runs for `path` on the CPU after its graph optimizations."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = runtime.session_options(1)
+        options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return [node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node]
+
+
+def test_lenet_fast_is_lenet_class_with_fewer_macs_and_nodes_and_a_small_int8_file():
+    """>= 99.0% with fewer multiply-adds than lenet and a shorter optimized graph (what batch-1 time follows on nets
+    this small); its INT8 file no bigger than TFLite's INT8 lenet (11,573 gzip bytes) and within 0.2 points."""
+    m = manifest("lenet-fast")
+    stages = m["stages"]
+    assert stages["pruned"]["test_accuracy"] >= 99.0
+    assert stages["int8"]["gzip_bytes"] <= 11_573
+    assert stages["pruned"]["test_accuracy"] - stages["int8"]["test_accuracy"] <= 0.2
+    assert m["stages"]["int8"]["quantization"]["tie_band"] == m["pipeline"]["quantize"]["tie_band"]
+    assert graphstats.macs(EXPORTED / "lenet-fast.onnx") * 1.5 <= graphstats.macs(EXPORTED / "lenet.onnx")
+    fast, lenet = optimized_ops(EXPORTED / "lenet-fast.onnx"), optimized_ops(EXPORTED / "lenet.onnx")
+    assert len(fast) <= 7 < len(lenet) and "MaxPool" not in fast and fast.count("Gemm") == 1
 
 
 @pytest.mark.slow
