@@ -5,7 +5,8 @@
 Builds each candidate directly as ONNX (random weights: time does not depend on them), with the layout tf2onnx gives
 a Keras model (NHWC input reshaped to NCHW, convolutions with ReLU, flatten, Gemm, Softmax), and times it through
 bench's ort-cpu target (IOBinding at batch 1, one thread), interleaved round-robin with an identity graph (the call
-floor) and, when benchmarks/peers.py has written it, LiteRT's INT8 lenet (XNNPACK, one thread). Records the op types
+floor) and, when benchmarks/peers.py has written it, LiteRT's INT8 lenet (XNNPACK, one thread) beside LiteRT's
+own call floor (a Flatten model, converted with TensorFlow). Records the op types
 onnxruntime runs after its optimizations and the multiply-adds. Writes graph-shapes.md and .json.
 """
 
@@ -88,6 +89,16 @@ def identity() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def litert_flatten(tmp: Path) -> Path:
+    """A .tflite of a Keras Flatten model (TensorFlow's converter): LiteRT's call floor."""
+    from edgedigits.training.stack import keras, tf
+
+    model = keras.Sequential([keras.layers.InputLayer(input_shape=(28, 28, 1)), keras.layers.Flatten()])
+    path = tmp / "flatten.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    return path
+
+
 def optimized_ops(path: Path, tmp: Path) -> list[str]:
     options = runtime.session_options(1)
     options.optimized_model_filepath = str(tmp / "optimized.onnx")
@@ -120,6 +131,8 @@ def main() -> None:
 
             runs["LiteRT INT8 lenet (XNNPACK, 1 thread)"] = (_litert_runner(litert, 1), images)
             facts["LiteRT INT8 lenet (XNNPACK, 1 thread)"] = {"macs": 281_640, "nodes": None, "ops": []}
+            runs["LiteRT Flatten (its call floor)"] = (_litert_runner(litert_flatten(tmp), 1), images)
+            facts["LiteRT Flatten (its call floor)"] = {"macs": 0, "nodes": 1, "ops": ["RESHAPE"]}
         samples = timing.interleaved_latency_us(runs, 200, args.runs)
     load_after = os.getloadavg()
     machine = timing.machine_info()
