@@ -159,7 +159,10 @@ def ort_openvino_devices() -> dict:
     except ImportError:
         return {}
     if not _plugin_registered:
-        ort.register_execution_provider_library("openvino_ep", plugin.get_library_path())
+        try:  # needs onnxruntime >= 1.23 and the plugin's bundled OpenVINO libraries
+            ort.register_execution_provider_library("openvino_ep", plugin.get_library_path())
+        except Exception:  # a plugin that cannot load exposes no device, like one on a non-Intel CPU
+            return {}
         _plugin_registered = True
     return {d.ep_metadata.get("ov_device", str(d.device.type)): d for d in ort.get_ep_devices()
             if d.ep_name == plugin.get_ep_name()}
