@@ -19,8 +19,9 @@ against onnxruntime to 1e-4), so the comparison needs no retraining. Engines and
 Inputs are real test images; accuracy is the full test set.
 
 Thread settings must be equal across engines, and TensorFlow fixes its thread pools once per process, so the
-script measures in two child processes: batch-1 latency with one thread everywhere, interleaved round-robin across
-engines; then throughput at batch 256 with all cores everywhere, also round-robin (median of the rounds).
+script measures in child processes: batch-1 latency with one thread everywhere, all engines in one process,
+interleaved round-robin; throughput at batch 256 with all cores everywhere, each engine alone in its own process (idle
+thread pools of the others would spin on its cores), round-robin over engines, median of the rounds.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from edgedigits.training import config, quantize  # noqa: E402
 
 SHIPPED = "ort int8 (shipped)"
 REFERENCE = "litert int8 (own PTQ)"  # the ratios columns compare every row with this one
-ROUNDS = 5  # throughput rounds
+ROUNDS = 3  # throughput rounds, each engine once per round in its own process
 
 
 def keras_model(args):
@@ -109,64 +110,83 @@ def _tflite(model, int8: bool, args) -> bytes:
 
 
 def engines(args, threads: int) -> dict:
-    """name -> (run(x) -> probabilities, file or None, how it is called). Built in the child, after thread pools are set."""
-    keras, source = keras_model(args)
+    """name -> (build() -> run(x) -> probabilities, file or None, how it is called). Nothing is built until asked:
+    a child builds only the engines it measures, after its thread pools are set."""
+    keras = {}
+
+    def model():  # loaded once per process, on first use
+        if not keras:
+            keras["model"], keras["source"] = keras_model(args)
+        return keras["model"]
+
     targets = bench.discover_targets()
     out = {
-        "keras model(x)": (lambda x: keras(x, training=False).numpy(), None, f"tf_keras model(x), {source}"),
-        "keras predict": (lambda x: keras.predict(x, batch_size=len(x), verbose=0), None, "tf_keras model.predict"),
+        "keras model(x)": (lambda: lambda x: model()(x, training=False).numpy(), None, "tf_keras model(x, training=False)"),
+        "keras predict": (lambda: lambda x: model().predict(x, batch_size=len(x), verbose=0), None,
+                          "tf_keras model.predict(x, batch_size=len(x))"),
     }
-    litert = f"ai-edge-litert {metadata.version('ai-edge-litert')} Interpreter, XNNPACK, num_threads={threads or 'all'}"
-    tflite_dir = Path(args.out) / "tflite"
-    tflite_dir.mkdir(parents=True, exist_ok=True)
-    for name, int8 in (("litert fp32", False), (REFERENCE, True)):
-        path = tflite_dir / f"{args.pipeline}{'.int8' if int8 else ''}.tflite"
-        if args.phase == "throughput":  # the first child converts; the second measures the same files
-            write_bytes_atomic(path, _tflite(keras, int8, args))
-        out[name] = (_litert_runner(path, threads), path, litert)
+    litert = (f"ai-edge-litert {metadata.version('ai-edge-litert')} Interpreter, XNNPACK (its default delegate), "
+              "num_threads=1 at batch 1 and all cores at batch 256, set_tensor/invoke/get_tensor")
+    for name, path in tflite_files(args).items():
+        out[name] = (lambda path=path: _litert_runner(path, threads), path, litert)
     files = {"ort fp32 (dense)": Path(args.runs_dir) / args.pipeline / "fp32.onnx",
              "ort pruned": Path(args.exported) / f"{args.pipeline}.onnx",
              SHIPPED: Path(args.exported) / f"{args.pipeline}.int8.onnx"}
-    for extra in args.also:
-        path = Path(extra)
-        out_name = f"ort {path.name.removesuffix('.onnx')}"
-        files[out_name] = path
+    files.update({f"ort {Path(extra).name.removesuffix('.onnx')}": Path(extra) for extra in args.also})
+    cpu = targets["ort-cpu"]
     for name, path in files.items():
         if path.is_file():
-            out[name] = (targets["ort-cpu"].make(path, threads), path, targets["ort-cpu"].options)
+            out[name] = (lambda path=path: cpu.make(path, threads), path, cpu.options)
     for target in targets.values():
         if target.name.startswith(("openvino-", "ort-openvino-")):
             for label, path in (("pruned", files["ort pruned"]), ("int8", files[SHIPPED])):
-                out[f"{target.name} {label}"] = (target.make(path, threads), path, target.options)
+                out[f"{target.name} {label}"] = (lambda t=target, path=path: t.make(path, threads), path, target.options)
     return out
 
 
-def child(args) -> None:
-    """Measure one phase with every engine at one thread setting; print JSON on stdout."""
-    from edgedigits.training.stack import tf
+def tflite_files(args) -> dict[str, Path]:
+    tflite_dir = Path(args.out) / "tflite"
+    return {name: tflite_dir / f"{args.pipeline}{suffix}.tflite" for name, suffix in (("litert fp32", ""), (REFERENCE, ".int8"))}
 
+
+def convert(args) -> None:
+    """The .tflite files, converted with TensorFlow from the Keras network (the LiteRT rows measure these)."""
+    model, source = keras_model(args)
+    for name, path in tflite_files(args).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, _tflite(model, name == REFERENCE, args))
+    print(json.dumps({"keras": source}))
+
+
+def child(args) -> None:
+    """Measure one phase at one thread setting; print JSON on stdout. Latency: every engine in this process,
+    interleaved (one thread each: no engine has idle worker threads). Throughput: only --engine, because idle
+    thread pools of other engines in the same process (OpenVINO's, TensorFlow's, XNNPACK's) keep spinning on the
+    cores the measured engine needs: onnxruntime at batch 256 ran 3-5x slower beside them here."""
+    if args.phase == "convert":
+        return convert(args)
     threads = 1 if args.phase == "latency" else 0
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1 if threads else 0)
+    if args.phase == "latency" or args.engine.startswith("keras"):
+        from edgedigits.training.stack import tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1 if threads else 0)
     recipe = config.load(args.pipeline)
     ds = data.load(recipe.dataset)
     x, y = normalize(ds.x_test), ds.y_test
-    built = engines(args, threads)
-    results = {name: {"how": how} for name, (_, _, how) in built.items()}
+    chosen = {n: e for n, e in engines(args, threads).items() if args.phase == "latency" or n == args.engine}
+    results = {name: {"how": how} for name, (_, _, how) in chosen.items()}
+    built = {name: build() for name, (build, _, _) in chosen.items()}
     if args.phase == "latency":  # round-robin across engines, so all see the same machine (see bench.py)
-        samples = timing.interleaved_latency_us({name: (run, x) for name, (run, _, _) in built.items()},
-                                                args.warmup, args.runs)
+        samples = timing.interleaved_latency_us({name: (run, x) for name, run in built.items()}, args.warmup, args.runs)
         for name, values in samples.items():
             results[name].update(timing.percentiles(values))
     else:
-        rates = {name: [] for name in built}
-        for name, (run, path, _) in built.items():
+        (name, run), = built.items()
+        path = chosen[name][1]
+        if args.round == 0:
             results[name].update(accuracy=bench.accuracy(run, x, y), **(file_stats(path) if path else {}))
-        for _ in range(ROUNDS):
-            for name, (run, _, _) in built.items():
-                rates[name].append(timing.throughput(run, x, args.batch, args.seconds / ROUNDS))
-        for name in built:
-            results[name]["throughput_ips"] = float(np.median(rates[name]))
+        results[name]["throughput_ips"] = timing.throughput(run, x, args.batch, args.seconds / ROUNDS)
     print(json.dumps(results))
 
 
@@ -207,11 +227,13 @@ def main() -> None:
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--exported", default="exported")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    parser.add_argument("--runs", type=int, default=4000, help="timed batch-1 runs per engine")
+    parser.add_argument("--runs", type=int, default=2000, help="timed batch-1 runs per engine")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=2.0, help="throughput measuring time per engine")
-    parser.add_argument("--phase", choices=["latency", "throughput"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["convert", "latency", "throughput"], help=argparse.SUPPRESS)
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         return child(args)
@@ -220,17 +242,29 @@ def main() -> None:
     if missing:
         sys.exit(f"peers: missing {', '.join(missing)}; run `edgedigits train-prune-export {args.pipeline}` first")
     t0, load_before = time.time(), os.getloadavg()
+
+    def measure(*extra) -> dict:
+        cmd = [sys.executable, __file__, *sys.argv[1:], *extra]
+        return json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1])
+
+    source = measure("--phase", "convert")["keras"]
     merged: dict = {}
-    for phase in ("throughput", "latency"):
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--phase", phase]
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-        for name, values in json.loads(out.strip().splitlines()[-1]).items():
-            merged.setdefault(name, {}).update(values)
+    rates: dict = {}
+    names = list(engines(args, 0))
+    for round_ in range(ROUNDS):  # round-robin over engines, one process each
+        for name in names:
+            for key, values in measure("--phase", "throughput", "--engine", name, "--round", str(round_)).items():
+                rates.setdefault(key, []).append(values.pop("throughput_ips"))
+                merged.setdefault(key, {}).update(values)
+        print(f"  throughput round {round_ + 1}/{ROUNDS} done", file=sys.stderr, flush=True)
+    for name, values in measure("--phase", "latency").items():
+        merged[name].update(values, throughput_ips=float(np.median(rates[name])))
     load_after = os.getloadavg()
     machine = timing.machine_info()
     settings = (f"batch-1: {args.warmup} warm-up + {args.runs} timed runs, 1 thread in every engine, interleaved "
-                f"round-robin; throughput: batch {args.batch}, {args.seconds:g} s per engine in {ROUNDS} round-robin "
-                f"rounds (median), all {machine['cores']} cores in every engine; accuracy: full test set")
+                f"round-robin in one process; throughput: batch {args.batch}, {args.seconds:g} s per engine in "
+                f"{ROUNDS} round-robin rounds (median), each engine alone in its own process, all {machine['cores']} "
+                f"cores in every engine; accuracy: full test set; Keras network: {source}")
     load = (f"load average (1, 5, 15 min) {' '.join(f'{v:.2f}' for v in load_before)} at the start, "
             f"{' '.join(f'{v:.2f}' for v in load_after)} at the end, on {machine['cores']} cores")
     header, rows = table(merged)
