@@ -1,6 +1,6 @@
 """What makes a LeNet-class graph fast in onnxruntime at batch 1? Random-weight graphs of candidate shapes, timed.
 
-    python benchmarks/graph_shapes.py [--runs 4000] [--out benchmarks/results]
+    python benchmarks/graph_shapes.py [--runs 4000] [--out benchmarks/results] [--litert FILE.tflite]
 
 Builds each candidate directly as ONNX (random weights: time does not depend on them), with the layout tf2onnx gives
 a Keras model (NHWC input reshaped to NCHW, convolutions with ReLU, flatten, Gemm, Softmax), and times it through
@@ -110,6 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=4000)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--litert", default=str(ROOT / "benchmarks" / "results" / "tflite" / "lenet.int8.tflite"),
+                        help="LiteRT INT8 lenet to compare with (benchmarks/peers.py writes it)")
     args = parser.parse_args()
     rng, load_before = np.random.default_rng(0), os.getloadavg()
     images = rng.random((256, 28, 28, 1)).astype(np.float32)
@@ -124,7 +126,7 @@ def main() -> None:
             runs[name] = (cpu.make(path, 1), images)
             ops = optimized_ops(path, tmp)
             facts[name] = {"macs": macs, "nodes": len(ops), "ops": ops}
-        litert = Path(args.out) / "tflite" / "lenet.int8.tflite"
+        litert = Path(args.litert)
         if litert.is_file():
             sys.path.insert(0, str(ROOT / "benchmarks"))
             from peers import _litert_runner

@@ -42,7 +42,7 @@ from edgedigits.runtime import bench, data, normalize, timing  # noqa: E402
 from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
 from edgedigits.training import config, quantize  # noqa: E402
 
-SHIPPED = "ort int8 (shipped)"
+SHIPPED = "ort-int8 (shipped)"
 REFERENCE = "litert int8 (own PTQ)"  # the ratios columns compare every row with this one
 ROUNDS = 3  # throughput rounds, each engine once per round in its own process
 

@@ -36,6 +36,7 @@ SHIPPED = {
     "mlp": "300-100 multilayer perceptron",
     "lenet-slim": "lenet structured-pruned to conv 4-8, dense 100-84",
     "fashion-lenet": "lenet on Fashion-MNIST",
+    "lenet-fast": "LeNet-class, shaped for onnxruntime: stride-2 convs, no pooling, no hidden dense layer",
 }
 # The parameter-efficiency records (docs/over-parameterization.md, Records): their own table, as they were measured
 # on another CPU than the models above. (dataset, at most this many non-zero parameters, at least this accuracy %)
@@ -114,23 +115,32 @@ def describe(name: str, model: str) -> str:
 
 
 def manifest_machine(found: dict[str, dict]) -> dict:
-    machines = {json.dumps(m["machine"].get("features")) for m in found.values()}
-    first = next(iter(found.values()))["machine"]
-    assert len(machines) == 1, "shipped manifests measured on different CPUs: split the table"
-    return first
+    """The CPU most shipped manifests were measured on (the others are marked in their rows)."""
+    machines = [json.dumps(m["machine"].get("features")) for m in found.values()]
+    common = max(set(machines), key=machines.count)
+    return next(m["machine"] for m in found.values() if json.dumps(m["machine"].get("features")) == common)
+
+
+def built_elsewhere(m: dict, common: dict) -> str:
+    """' (built on AVX-512 VNNI ...)' for a manifest measured on other CPU features than the table's."""
+    if m["machine"].get("features") == common.get("features"):
+        return ""
+    strongest = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in m["machine"]["features"]][-1:]
+    return f" (measured on {FEATURE_NAMES.get(strongest[0], strongest[0]) if strongest else 'another CPU'})"
 
 
 def t_models() -> str:
     found = manifests()
+    common = manifest_machine(found)
     rows = []
     for name, m in found.items():
         s = m["stages"]
         dense = s.get("structured", s["fp32"]) if name == "lenet-slim" else s["fp32"]
-        rows.append([f"`{name}`", describe(name, m["model"]), m["dataset"], num(dense["parameters"]), pct(s["fp32"]["test_accuracy"]),
+        rows.append([f"`{name}`", describe(name, m["model"]) + built_elsewhere(m, common), m["dataset"], num(dense["parameters"]), pct(s["fp32"]["test_accuracy"]),
                      pct(s["int8"]["test_accuracy"]), num(s["int8"]["nonzero_parameters"]),
                      f"{s['pruned']['kernel_sparsity'] * 100:.1f}%", num(s["int8"]["gzip_bytes"]),
                      num(s["fp32"]["gzip_bytes"])])
-    return source("exported/*.json", manifest_machine(found), "; test accuracy on the full 10,000-image test set") + "\n" + table(
+    return source("exported/*.json", common, "; test accuracy on the full 10,000-image test set") + "\n" + table(
         ["recipe", "model", "dataset", "params", "dense fp32 %", "INT8 %", "non-zero params", "kernel sparsity",
          "INT8 gzip B", "dense gzip B"], rows)
 
@@ -187,15 +197,25 @@ def t_bench() -> str:
 
 
 def _peers(relative: str) -> str:
+    """Ratios to LiteRT's INT8 file when the run has one (engines called their fastest way), else to the shipped file."""
     d = load(relative)
     e = d["engines"]
-    shipped = e["ort-int8 (shipped)"]
+    ref_name = "litert int8 (own PTQ)" if "litert int8 (own PTQ)" in e else "ort-int8 (shipped)"
+    ref, label = e[ref_name], "LiteRT INT8" if ref_name.startswith("litert") else "shipped"
     rows = [[name, pct(r["accuracy"]), num(r["gzip_bytes"]) if "gzip_bytes" in r else "-", us(r["p50_us"]),
-             us(r["p90_us"]), num(r["throughput_ips"]), f"{r['p50_us'] / shipped['p50_us']:.2f}x",
-             f"{r['throughput_ips'] / shipped['throughput_ips']:.2f}x"] for name, r in e.items()]
-    return source(relative, d["machine"], load_note(d.get("load_average")) + "; " + d["settings"]) + "\n" + table(
-        ["engine", "test acc %", "gzip B", "p50 us", "p90 us", "images/s (b256)", "p50 / shipped",
-         "images/s / shipped"], rows)
+             us(r["p90_us"]), num(r["throughput_ips"]), f"{r['p50_us'] / ref['p50_us']:.2f}x",
+             f"{r['throughput_ips'] / ref['throughput_ips']:.2f}x"] for name, r in e.items()]
+    load_avg = d.get("load_average")
+    if isinstance(load_avg, dict):  # (1, 5, 15 min) at the start and the end
+        load_avg = [load_avg["start"][0], load_avg["end"][0]]
+    hows = {}
+    for name, r in e.items():
+        if r.get("how"):
+            hows.setdefault(r["how"], []).append(name)
+    called = "".join(f"- {', '.join(names)}: {how}\n" for how, names in hows.items())
+    return source(relative, d["machine"], load_note(load_avg) + "; " + d["settings"]) + "\n" + table(
+        ["engine", "test acc %", "gzip B", "p50 us", "p90 us", "images/s (b256)", f"p50 / {label}",
+         f"images/s / {label}"], rows) + (f"\nHow each engine was called:\n\n{called}" if called else "")
 
 
 def t_peers_avx2() -> str:
@@ -443,6 +463,36 @@ def t_recipe_keys() -> str:
     walk(config.Pipeline, "")
     return "Source: `edgedigits/training/config.py` (the dataclasses that read a recipe; defaults are theirs).\n\n" + table(
         ["key", "type", "default", "meaning"], rows)
+
+
+def t_int8_crossover() -> str:
+    d = load("benchmarks/results/int8-crossover.json")
+    rows = []
+    for name, m in sorted(d["models"].items(), key=lambda kv: kv[1]["macs"]):
+        f = m["figures"]
+        fp32, shipped, u8s8 = f["fp32"], f.get("shipped"), f["u8s8"]
+        ratio = lambda a, key: f"{a[key] / fp32[key]:.2f}x"  # noqa: E731
+        b = m.get("built_on") or {}
+        rows.append([f"`{name}`" + (" (random weights)" if m.get("weights") else ""), num(m["macs"]), us(fp32["p50_us"]),
+                     f"{m['shipped_variant']}: {ratio(shipped, 'p50_us')}, {ratio(shipped, 'images_per_s')}" if shipped else "-",
+                     f"{ratio(u8s8, 'p50_us')}, {ratio(u8s8, 'images_per_s')}",
+                     f"{b['shipped_p50']}x, {b['u8s8_p50']}x ({features(b['features'])})" if b else "-"])
+    load_avg = [d["load_average"]["start"][0], d["load_average"]["end"][0]]
+    return source("benchmarks/results/int8-crossover.json", d["machine"], load_note(load_avg) + "; bench's ort-cpu "
+                  "target, batch 1 with one thread interleaved across all files, batch 256 with all cores round-robin") + "\n" + table(
+        ["model", "MACs", "fp32 p50 us", "shipped INT8 / fp32: p50, images/s", "all-ops u8s8 / fp32: p50, images/s",
+         "batch-1 INT8 / fp32 where built: shipped, u8s8"], rows)
+
+
+def t_graph_shapes() -> str:
+    d = load("benchmarks/results/graph-shapes.json")
+    ref = next((g for n, g in d["graphs"].items() if n.startswith("LiteRT INT8")), None)
+    rows = [[name, num(g["macs"]), g["nodes"] if g["nodes"] is not None else "-", f"{g['p50_us']:.2f}",
+             f"{g['p50_us'] / ref['p50_us']:.2f}x" if ref else "-", ", ".join(g["ops"]) or "-"] for name, g in d["graphs"].items()]
+    load_avg = [d["load_average"]["start"][0], d["load_average"]["end"][0]]
+    return source("benchmarks/results/graph-shapes.json", d["machine"], load_note(load_avg) + "; random weights, "
+                  "batch 1, one thread, interleaved; onnxruntime through IOBinding") + "\n" + table(
+        ["graph", "MACs", "nodes run", "p50 us", "p50 / LiteRT INT8 lenet", "ops after onnxruntime's optimizations"], rows)
 
 
 TABLES = {name.removeprefix("t_").replace("_", "-"): fn for name, fn in globals().items() if name.startswith("t_")}

@@ -115,9 +115,7 @@ class Quantize:
     # fastest: the lowest batch-1 p50 on the running CPU among variants within max_accuracy_drop on validation;
     # accurate: the best validation accuracy, whatever its speed
     select: str = "fastest"
-    # size-aware tie band of "fastest": variants whose batch-1 p50 is within this fraction of the fastest one's count
-    # as equally fast, and the smallest gzipped file among them is shipped (0.05: the noise of a shared VM)
-    tie_band: float = 0.05
+    tie_band: float = 0.05  # "fastest": p50s within this fraction of the fastest count as tied; the smallest file wins
     timing_runs: int = 2000  # batch-1 runs per variant, interleaved across variants
     throughput_seconds: float = 1.0  # batch-256 throughput time per variant
 
