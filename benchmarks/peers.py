@@ -35,6 +35,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
