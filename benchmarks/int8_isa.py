@@ -7,6 +7,11 @@ int32), so an INT8 file's accuracy belongs to the file and the CPU. This scores 
 INT8) on the full test set on the running CPU and merges the result into int8-isa.json under this CPU's feature set;
 the manifests' own figures (measured when the file was built) are kept beside them. tests/test_shipped.py allows the
 largest INT8 difference seen here between CPUs, and keeps fp32 exact.
+
+Another instruction set on the same host: run it under QEMU's user-mode emulator with an older CPU model, which
+changes what onnxruntime's kernel dispatch sees (cpuid) but not /proc/cpuinfo, so name the features yourself:
+
+    qemu-x86_64 -cpu Haswell-v4 .venv/bin/python benchmarks/int8_isa.py --features avx2 --cpu "QEMU Haswell-v4"
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--exported", default=str(ROOT / "exported"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--features", help="the instruction-set features to file the results under (emulation)")
+    parser.add_argument("--cpu", help="the CPU name to record with them (emulation)")
     args = parser.parse_args()
     out = Path(args.out) / "int8-isa.json"
     results = json.loads(out.read_text()) if out.exists() else {"measured": {}, "recorded": {}}
     machine = timing.machine_info()
-    here = features_key(machine["features"])
-    results["measured"][here] = {"cpu": machine["cpu"], "onnxruntime": machine["libraries"]["onnxruntime"], "models": {}}
+    here = features_key(args.features.split() if args.features else machine["features"])
+    results["measured"][here] = {"cpu": args.cpu or machine["cpu"], "onnxruntime": machine["libraries"]["onnxruntime"], "models": {}}
     for manifest_path in sorted(Path(args.exported).glob("*.json")):
         name, m = manifest_path.stem, json.loads(manifest_path.read_text())
         ds = data.load(m["dataset"])
