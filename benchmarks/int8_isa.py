@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgedigits import runtime  # noqa: E402
 from edgedigits.runtime import data, timing  # noqa: E402
-from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits.runtime.artifacts import write_json_atomic  # noqa: E402
 
 STAGES = (("pruned", "{}.onnx"), ("int8", "{}.int8.onnx"))
 
@@ -61,31 +61,7 @@ def main() -> None:
         }
         print(name, results["measured"][here]["models"][name], flush=True)
     write_json_atomic(out, results)
-    write_bytes_atomic(out.with_suffix(".md"), render(results).encode())
-    print(f"wrote {out} and {out.with_suffix('.md')}")
-
-
-def render(results: dict) -> str:
-    cpus = sorted(results["measured"])
-    lines = [
-        "# Test accuracy of the shipped files by CPU instruction set",
-        "",
-        "Full 10,000-image test set through onnxruntime. 'built' is the manifest's figure, measured on the CPU",
-        "features it names; the other columns were measured by `python benchmarks/int8_isa.py` on:",
-        "",
-    ]
-    lines += [f"- {k}: {results['measured'][k]['cpu']}, onnxruntime {results['measured'][k]['onnxruntime']}" for k in cpus]
-    lines += ["", "| model | stage | built % (features) | " + " | ".join(f"{k} %" for k in cpus) + " | largest difference |",
-              "|---|---|---|" + "---|" * len(cpus) + "---|"]
-    for name in sorted(results["recorded"]):
-        for stage, _ in STAGES:
-            rec = results["recorded"][name][stage]
-            seen = [results["measured"][k]["models"].get(name, {}).get(stage) for k in cpus]
-            values = [rec["test_accuracy"]] + [v for v in seen if v is not None]
-            cells = " | ".join("" if v is None else f"{v:.2f}" for v in seen)
-            lines.append(f"| {name} | {stage} | {rec['test_accuracy']:.2f} ({rec['measured_on']}) | {cells} | "
-                         f"{max(values) - min(values):.2f} |")
-    return "\n".join(lines) + "\n"
+    print(f"wrote {out} (its table: docs/quantization.md, rendered by docs/build.py)")
 
 
 if __name__ == "__main__":

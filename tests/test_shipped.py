@@ -23,7 +23,8 @@ SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet
 # onnxruntime's INT8 kernels differ by instruction set (AVX2 U8S8 sums saturate in int16, VNNI/AMX accumulate in
 # int32), so an INT8 file's accuracy is a property of the file and the CPU. Measured on the CPU features the manifest
 # names, it must match exactly; elsewhere within this many points (largest difference seen between AVX2, AVX-512 and
-# AVX-512 VNNI CPUs for the shipped files: benchmarks/results/int8-isa.md).
+# AVX-512 VNNI CPUs for the shipped files: benchmarks/results/int8-isa.json,
+# int8-isa-emulated.md).
 INT8_ACROSS_CPUS = 0.1
 
 
