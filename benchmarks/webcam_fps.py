@@ -1,10 +1,11 @@
 """Frames per second of the webcam reader's whole per-frame path, on one core, and its accuracy on the same frames.
 
     python benchmarks/webcam_fps.py [--model exported/lenet.int8.onnx] [--frames 300] [--cpu 0] [--json out.json]
-                                    [--screenshot docs/webcam-frame.png] [--no-split] [--best-of 1]
+                                    [--screenshot docs/webcam-frame.png] [--touching read|cut|off] [--best-of 1]
 
-Per frame: find the digits (adaptive threshold, contours, merge, filters), cut blobs wider than one digit into
-candidate digits, MNIST-normalize each, classify them in one onnxruntime batch, choose each line's digits, draw boxes,
+Per frame: find the digits (adaptive threshold, contours, merge, filters), MNIST-normalize each, classify them in one
+onnxruntime batch, read each number with the number reader in one more batch (--touching read, the default; `cut`
+cuts blobs wider than one digit into candidate digits instead, `off` reads each blob as one digit), draw boxes,
 labels and frames/s: exactly `webcam.Reader.read` + `webcam.draw`. One core:
 cv2.setNumThreads(1), onnxruntime intra-op 1 (and, with --cpu, the process pinned to that CPU). Frames are 640x480
 scenes of MNIST *test* digits (`edgedigits.runtime.scenes`) written to an MJPG video and decoded into memory first, so
@@ -107,15 +108,14 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, default=None, help="write an annotated frame (PNG) here")
     parser.add_argument("--best-of", type=int, default=1,
                         help="time each frame this many times and keep the fastest (for a busy machine)")
-    parser.add_argument("--no-split", action="store_true",
-                        help="read every blob as one digit (the reader without touching-digit splitting)")
+    parser.add_argument("--touching", choices=webcam.TOUCHING, default="read",
+                        help="how digits written close together are read (as `edgedigits webcam --touching`)")
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    reader = webcam.load_reader(args.model, threads=1)
-    reader.split = not args.no_split
+    reader = webcam.load_reader(args.model, threads=1, touching=args.touching)
     ds = data.load("mnist")
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +131,7 @@ def main() -> None:
             "cores": machine["cores"], "features": machine["features"], "pinned_cpu": args.cpu,
             "load_average_before": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in load_after],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__, "size": "640x480",
-            "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "split": reader.split, "best_of": args.best_of}
+            "threads": "cv2.setNumThreads(1), onnxruntime intra_op 1", "touching": args.touching, "best_of": args.best_of}
     print(f"{cpu}, {os.cpu_count()} cores; one core: {info['threads']}"
           + (f", pinned to CPU {args.cpu}" if args.cpu is not None else ""))
     print(f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}")

@@ -137,6 +137,27 @@ def train_cmd(pipeline, runs_dir, data_dir):
     wrote(run.run_dir / "dense.keras", run.path("fp32"), run.run_dir / "report.md")
 
 
+@cli.command("train-number-reader")
+@click.option("--out-dir", default="exported/number-reader", show_default=True, type=click.Path(file_okay=False),
+              help="Where the number reader's ONNX file and manifest go.")
+@runs_dir_option
+@click.option("--frames", default=96_000, show_default=True, type=count(100, 10_000_000),
+              help="Camera frames of numbers rendered from MNIST training digits to train on.")
+@click.option("--epochs", default=16, show_default=True, type=count(1, 1000))
+@click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
+              help="Processes rendering frames (0 = one per core).")
+@data_dir_option
+@needs("train")
+def train_number_reader_cmd(out_dir, runs_dir, frames, epochs, workers, data_dir):
+    """Train the sequence model that reads touching digits: render numbers written close together from MNIST
+    training digits, train a CRNN with CTC, export ONNX, check it against Keras, quantize to INT8, score the reader
+    with each file on every MNIST test digit once, and ship both files with their manifest."""
+    from edgedigits.training import sequence
+
+    sequence.run(out_dir, runs_dir, frames=frames, epochs=epochs, workers=workers, data_dir=data_dir)
+    wrote(*(Path(out_dir) / file for file in sequence.FILES.values()), Path(out_dir) / f"{sequence.NAME}.json")
+
+
 @cli.command("report")
 @click.argument("run_dir", type=click.Path())
 @data_dir_option
@@ -245,7 +266,7 @@ def sweep_group():
 @click.option("--max-frames", default=0, show_default=True, type=count(0, limits.MAX_FRAMES),
               help="Stop after this many frames (0 = until the source ends, or q/Esc in the window).")
 @reader_options
-def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, threads):
+def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, threads, touching, number_model):
     """Read digits live from a camera, a video or images: boxes, digits, confidences, frames/s.
 
     In the window, q or Esc quits. Headless (automatic without a display) prints one JSON line per frame:
@@ -253,7 +274,7 @@ def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, thread
     """
     from edgedigits.runtime import webcam
 
-    webcam.live(source, headless, save, max_frames, model, threads, threshold, ink)
+    webcam.live(source, headless, save, max_frames, model, threads, threshold, ink, touching, number_model)
 
 
 @cli.command("predict")
@@ -261,11 +282,11 @@ def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, thread
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per line and image: image, text, digits, confidences, uncertain, boxes, lines.")
 @reader_options
-def predict_cmd(images, as_json, model, threshold, ink, threads):
+def predict_cmd(images, as_json, model, threshold, ink, threads, touching, number_model):
     """Print the digits read in each IMAGE: 'IMAGE: 1234', lines separated by a space, '?' after an uncertain digit."""
     from edgedigits.runtime import webcam
 
-    for line in webcam.predict(images, model, threads, threshold, ink, as_json):
+    for line in webcam.predict(images, model, threads, threshold, ink, as_json, touching, number_model):
         click.echo(line)
 
 

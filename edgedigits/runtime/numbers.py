@@ -17,16 +17,22 @@ from edgedigits.runtime.scenes import SIZE, Scene, _digit_patch, ink_on_paper
 
 APART = (0.85, 1.3)  # advance range of digits written apart
 CRAMPED = (0.45, 0.6)  # advance range of cramped, overlapping digits
+RANGES = ((APART, "digits apart"), ((0.75, 0.95), "close"), ((0.6, 0.8), "some touch"),
+          ((0.5, 0.75), "as many people write"), (CRAMPED, "cramped, overlapping"))  # how readers are scored
 
 
 def render_number(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, advance=(0.5, 0.75),
-                  digits: int | tuple[int, int] = (2, 5), size: tuple[int, int] = SIZE) -> Scene:
+                  digits: int | tuple[int, int] = (2, 5), size: tuple[int, int] = SIZE,
+                  picks: np.ndarray | None = None) -> Scene:
     """One frame holding one number of `digits` digits (a count, or an inclusive range to draw from), drawn from
-    images/labels (uint8 [N,28,28], [N]); each digit's advance is drawn from the `advance` range."""
+    images/labels (uint8 [N,28,28], [N]), or exactly the images `picks` (indices) in that order; each digit's advance
+    is drawn from the `advance` range."""
     width, height = size
-    n = int(digits) if np.isscalar(digits) else int(rng.integers(digits[0], digits[1] + 1))
+    if picks is None:
+        n = int(digits) if np.isscalar(digits) else int(rng.integers(digits[0], digits[1] + 1))
+        picks = rng.integers(0, len(images), n)
+    n = len(picks)
     lo, hi = advance
-    picks = rng.integers(0, len(images), n)
     steps = rng.uniform(lo, hi, n - 1)
     # Digit height 12-30% of the frame, less when the number would not fit in 80% of its width.
     tallest = min(0.3 * height, 0.8 * width / (float(steps.sum()) + 1.0))
@@ -34,8 +40,8 @@ def render_number(images: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     patches = [_digit_patch(images[i], base * rng.uniform(0.92, 1.08), rng.uniform(-8, 8)) for i in picks]
 
     centres = np.concatenate([[0.0], np.cumsum(steps)]) * base
-    start = rng.uniform(0.1 * width, width - 0.1 * width - centres[-1] - patches[-1].shape[1] / 2
-                        - patches[0].shape[1] / 2) + patches[0].shape[1] / 2
+    room = width - 0.1 * width - centres[-1] - patches[-1].shape[1] / 2 - patches[0].shape[1] / 2
+    start = rng.uniform(0.1 * width, max(0.1 * width, room)) + patches[0].shape[1] / 2
     baseline = rng.uniform(0.35, 0.65) * height + base / 2  # digits stand on a common baseline, +-4% jitter
     alpha = np.zeros((height, width), np.float32)
     boxes = []

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import Classifier, default_model, segment, vision, window
+from edgedigits.runtime import Classifier, default_model, lines, segment, vision, window
 from edgedigits.runtime.artifacts import atomic_path
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
@@ -41,16 +41,20 @@ class Digit:
 
 
 class Reader:
-    """Finds the digits of a frame and classifies them in one batch. Where that reading may be wrong because digits
-    touch (a blob wider than one digit, not clearly read as one) or a stroke broke (blobs close together), the line is
-    also cut into candidate digits, all scored in one more batch, and read as the digits its best-scoring split
-    gives (`segment`). split=False reads every blob as one digit."""
+    """Finds the digits of a frame and classifies them in one batch. Digits written close together touch and one blob
+    holds several; a thin stroke can break one digit into two. With a `sequence` model (`lines.SequenceReader`),
+    each number is also read whole, as a sequence (`_read_groups`). Without one, where the first reading may be wrong
+    (a blob wider than one digit, not clearly read as one; blobs close together) the line is cut into candidate
+    digits, all scored in one more batch, and read as the digits its best-scoring split gives (`segment`).
+    split=False reads every blob as one digit."""
 
     def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
-                 settings: vision.Settings = vision.DEFAULT, split: bool = True):
+                 settings: vision.Settings = vision.DEFAULT, split: bool = True,
+                 sequence: lines.SequenceReader | None = None):
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"confidence threshold must be in [0, 1], got {threshold}")
         self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
+        self.sequence = sequence
         classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
 
     def read(self, frame: np.ndarray) -> list[Digit]:
@@ -62,14 +66,16 @@ class Reader:
             return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()),
                           int(line), bool(p.max() < self.threshold))
                     for box, p, line in zip(found.boxes, probs, found.lines)]
+        if self.sequence is not None:
+            return self._read_groups(found, probs)
         cut = segment.worth_cutting(found.boxes, found.lines, probs)
-        lines = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), cut)
-                 for n in range(int(found.lines.max()) + 1)]
-        extra = [image for line in lines for image in line.images]
+        candidates = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), cut)
+                      for n in range(int(found.lines.max()) + 1)]
+        extra = [image for line in candidates for image in line.images]
         if extra:  # every candidate of the frame in one more batch
             probs = np.concatenate([probs, self.classifier.probabilities(np.stack(extra))])
         digits, start = [], len(found)
-        for n, line in enumerate(lines):
+        for n, line in enumerate(candidates):
             rows, new = [], 0
             for k in line.whole:
                 rows.append(k if k >= 0 else start + new)
@@ -81,12 +87,43 @@ class Reader:
                                     n, confidence < self.threshold))
         return digits
 
+    def _read_groups(self, found: vision.Found, probs: np.ndarray) -> list[Digit]:
+        """Every number (`lines.groups`) read by the sequence model, all in one batch. Where it reads one digit
+        per blob, each in its own blob, the classifier has read the same digits one by one: the more confident of
+        the two readings wins, digit by digit (the classifier is the better reader of a digit standing alone, the
+        sequence model of digits that touch)."""
+        groups = lines.groups(found.boxes, found.lines)
+        readings = self.sequence.read([lines.group_image(found.boxes, found.ink, g) for g in groups])
+        digits = []
+        for members, reading in zip(groups, readings):
+            boxes = found.boxes[members]
+            centres = [x + w / 2 for _, _, (x, _, w, _) in reading]
+            one_each = len(reading) == len(members) and all(
+                bx <= c <= bx + bw for (bx, _, bw, _), c in zip(boxes, centres))
+            for j, (label, confidence, box) in enumerate(reading):
+                if one_each and probs[members[j]].max() > confidence:
+                    k = members[j]
+                    label, confidence, box = int(probs[k].argmax()), float(probs[k].max()), tuple(
+                        int(v) for v in found.boxes[k])
+                digits.append(Digit(box, self.classifier.labels[label], confidence, int(found.lines[members[0]]),
+                                    confidence < self.threshold))
+        return digits
+
+
+TOUCHING = ("read", "cut", "off")  # numbers of touching digits: the sequence model, seam cuts, each blob one digit
+
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
-                ink: str = "auto") -> Reader:
+                ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None) -> Reader:
     """A reader on `model`, by default exported/lenet.int8.onnx if the working directory has one, else the INT8
-    lenet shipped in the package."""
-    return Reader(Classifier(model or default_model(), threads=threads), threshold, vision.Settings(ink=ink))
+    lenet shipped in the package. touching="read" reads groups of digits with the number reader (`number_model`,
+    by default `lines.default_number_reader()`), "cut" cuts them with `segment`, "off" reads each blob as one digit."""
+    if touching not in TOUCHING:
+        raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {touching!r}")
+    sequence = (lines.SequenceReader(number_model or lines.default_number_reader(), threads)
+                if touching == "read" else None)
+    return Reader(Classifier(model or default_model(), threads=threads), threshold, vision.Settings(ink=ink),
+                  split=touching != "off", sequence=sequence)
 
 
 def as_text(digits: list[Digit], mark_uncertain: bool = True) -> str:
@@ -318,7 +355,7 @@ def _wait(source: Source, began: float) -> float | None:
 
 
 def live(spec: str, headless: bool | None, save=None, max_frames: int = 0, model=None, threads: int = 1,
-         threshold: float = DEFAULT_THRESHOLD, ink: str = "auto") -> Stats:
+         threshold: float = DEFAULT_THRESHOLD, ink: str = "auto", touching: str = "read", number_model=None) -> Stats:
     """`edgedigits webcam`: read source `spec` in a window, or headless (None: a window when there is a display)."""
     reason = window.why_not()
     automatic = headless is None
@@ -326,7 +363,7 @@ def live(spec: str, headless: bool | None, save=None, max_frames: int = 0, model
         headless = reason is not None
     elif not headless and reason:
         raise InputError(f"--window: {reason}; or use --headless")
-    reader = load_reader(model, threads, threshold, ink)
+    reader = load_reader(model, threads, threshold, ink, touching, number_model)
     source = open_source(spec)
     if automatic and headless:
         log.info(f"running headless, one JSON line per frame on stdout: {reason}")
@@ -337,11 +374,11 @@ def live(spec: str, headless: bool | None, save=None, max_frames: int = 0, model
 
 
 def predict(images: list[str], model=None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD, ink: str = "auto",
-            as_json: bool = False) -> Iterator[str]:
+            as_json: bool = False, touching: str = "read", number_model=None) -> Iterator[str]:
     """`edgedigits predict`: 'IMAGE: 1234' (or a JSON line) per image; every image is read before the first line."""
     quiet_opencv()
     frames = [read_image(path) for path in images]
-    reader = load_reader(model, threads, threshold, ink)
+    reader = load_reader(model, threads, threshold, ink, touching, number_model)
     for path, frame in zip(images, frames):
         digits = reader.read(frame)
         if as_json:

@@ -1,0 +1,351 @@
+"""The number reader: a small fully convolutional CRNN with a CTC head that reads a group of handwritten digits
+(touching, overlapping or apart) as one sequence, trained on lines rendered from MNIST training digits.
+
+Why CTC instead of cutting: a cut between two touching digits is a guess made before either digit is read; CTC
+(Graves et al., "Connectionist Temporal Classification", ICML 2006) learns where digits are from the digit strings
+alone, so no cut is ever chosen by hand. The network is convolutions only (no LSTM): any width runs, the graph stays
+small for onnxruntime, and each output strip sees about two digits' width of context.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgedigits.runtime import lines, numbers, scenes
+from edgedigits.training.stack import tf
+
+keras = tf.keras
+log = logging.getLogger(__name__)
+CLASSES = 11  # digits 0-9 and the CTC blank (index lines.BLANK)
+
+
+def build(seed: int = 42) -> keras.Model:
+    """[N, 32, W, 1] float ink in [0, 1] -> [N, W/4, 11] logits. Strides 2, 2 along the width give one strip per 4
+    columns (a digit 26 rows tall is 10-20 columns wide: 3-5 strips, enough for CTC's blanks between repeats)."""
+    keras.utils.set_random_seed(seed)
+    x = inputs = keras.Input((lines.HEIGHT, None, 1), name="image")
+
+    def conv(x, filters, kernel, strides=1, padding="same"):
+        x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False)(x)
+        return keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+
+    x = conv(x, 16, 5, strides=2)  # 16 x W/2
+    x = conv(x, 32, 3, strides=2)  # 8 x W/4
+    x = conv(x, 48, 3)
+    x = conv(x, 48, 3, strides=(2, 1))  # 4 x W/4
+    x = conv(x, 64, (4, 1), padding="valid")  # 1 x W/4: the column strip as one feature vector
+    x = conv(x, 64, (1, 5))  # context along the line: neighbouring strips
+    x = conv(x, 64, (1, 5))
+    x = keras.layers.Conv2D(CLASSES, 1, name="strips")(x)
+    outputs = keras.layers.Reshape((-1, CLASSES), name="logits")(x)
+    return keras.Model(inputs, outputs, name="number-reader")
+
+
+def with_softmax(model: keras.Model) -> keras.Model:
+    """The exported model: strip probabilities, so confidences come straight out of onnxruntime."""
+    return keras.Model(model.input, keras.layers.Softmax(name="probabilities")(model.output), name=model.name)
+
+
+def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One group image (uint8 [32, w]) as another writer might have made it: strokes thinner or thicker, the
+    number a little narrower or wider, a pixel or two higher or lower."""
+    if rng.random() < 0.4:
+        kernel = np.ones((2, 2), np.uint8)
+        image = cv2.dilate(image, kernel) if rng.random() < 0.5 else cv2.erode(image, kernel)
+    width = max(lines.STRIDE, int(round(image.shape[1] * rng.uniform(0.85, 1.15))))
+    image = cv2.resize(image, (width, lines.HEIGHT), interpolation=cv2.INTER_AREA)
+    return np.roll(image, int(rng.integers(-2, 3)), axis=0)
+
+
+def batches(images: np.ndarray, widths: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator | None):
+    """Batches of similar width (sorted by width, then shuffled batch order when rng is given), each as wide as its
+    widest image; with rng, each image is augmented and shifted right by a random amount within that width."""
+    order = np.argsort(widths, kind="stable")
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    if rng is not None:
+        rng.shuffle(chunks)
+    for idx in chunks:
+        crops = [images[i, :, : widths[i]] for i in idx]
+        if rng is not None:
+            crops = [augment(c, rng) for c in crops]
+        width = -(-max(c.shape[1] for c in crops) // lines.STRIDE) * lines.STRIDE
+        x = np.zeros((len(idx), lines.HEIGHT, width), np.float32)
+        for j, c in enumerate(crops):
+            shift = int(rng.integers(0, width - c.shape[1] + 1)) if rng is not None else 0
+            x[j, :, shift : shift + c.shape[1]] = c / np.float32(255.0)
+        yield x[..., None], labels[idx], idx
+
+
+def greedy(probs: np.ndarray, strips: int | None = None) -> str:
+    """The best-path reading of one image's [T, 11] strip scores as a digit string."""
+    return "".join(str(d) for d, _, _ in lines.decode(probs[:strips]))
+
+
+def text(row: np.ndarray) -> str:
+    return "".join(str(int(v)) for v in row if v >= 0)
+
+
+def digit_accuracy(read: list[str], truth: list[str]) -> float:
+    """1 - edit distance / digits, in % (the reader benchmark's measure)."""
+    errors = sum(scenes.edit_distance(a, b) for a, b in zip(read, truth))
+    return 100.0 * (1 - errors / max(1, sum(len(t) for t in truth)))
+
+
+def evaluate(model: keras.Model, images, widths, labels, batch_size: int = 256) -> float:
+    read, truth = [""] * len(images), [""] * len(images)
+    for x, y, idx in batches(images, widths, labels, batch_size, None):
+        logits = model(x, training=False).numpy()
+        for j, i in enumerate(idx):
+            read[i] = greedy(logits[j], int(widths[i]) // lines.STRIDE)
+            truth[i] = text(y[j])
+    return digit_accuracy(read, truth)
+
+
+def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
+          ) -> tuple[keras.Model, list[dict]]:
+    """CTC training with Adam on a cosine schedule; keeps the weights of the epoch best on the validation lines."""
+    model = build(seed)
+    x, w, y = data["train_images"], data["train_widths"].astype(int), data["train_labels"].astype(np.int32)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02)
+    optimizer = keras.optimizers.Adam(schedule)
+
+    @tf.function(reduce_retracing=True)
+    def step(images, labels):
+        label_length = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=1)
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            logit_length = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
+            loss = tf.reduce_mean(tf.nn.ctc_loss(tf.maximum(labels, 0), logits, label_length, logit_length,
+                                                 logits_time_major=False, blank_index=lines.BLANK))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    history, best, best_weights = [], -1.0, None
+    for epoch in range(1, epochs + 1):
+        start, losses = time.time(), []
+        for images, labels, _ in batches(x, w, y, batch_size, rng):
+            losses.append(float(step(tf.constant(images), tf.constant(labels))))
+        val = evaluate(model, data["val_images"], data["val_widths"].astype(int), data["val_labels"])
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_digit_accuracy": round(val, 3),
+                        "seconds": round(time.time() - start, 1)})
+        log.info(f"epoch {epoch}/{epochs}: CTC loss {np.mean(losses):.4f}, validation digits read right {val:.2f}% "
+            f"({time.time() - start:.0f} s)")
+        if val > best:
+            best, best_weights = val, model.get_weights()
+    model.set_weights(best_weights)
+    return model, history
+
+
+def export(model: keras.Model, path: Path, opset: int = 17):
+    """tf2onnx with batch and width dynamic: input 'image' [N, 32, W, 1], output 'probabilities' [N, W/4, 11]."""
+    import onnx
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, lines.HEIGHT, None, 1), tf.float32, name="image"),)
+    proto, _ = tf2onnx.convert.from_keras(with_softmax(model), input_signature=spec, opset=opset)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def test_frames(x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[tuple, list[scenes.Scene]]:
+    """Every test digit exactly once: shuffled, cut into numbers of 2-5 digits, the numbers dealt in turn to the
+    advance ranges of `numbers.RANGES` (about 2,000 digits each)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x_test))
+    frames: dict[tuple, list[scenes.Scene]] = {advance: [] for advance, _ in numbers.RANGES}
+    start = k = 0
+    while start < len(order):
+        picks = order[start : start + int(rng.integers(2, 6))]
+        advance = numbers.RANGES[k % len(numbers.RANGES)][0]
+        frames[advance].append(numbers.render_number(x_test, y_test, rng, advance, picks=picks))
+        start, k = start + len(picks), k + 1
+    return frames
+
+
+def score(reader, frames: dict[tuple, list[scenes.Scene]]) -> list[dict]:
+    """Per advance range: digits, digits read right (%) and numbers read exactly right, by `reader` (a
+    webcam.Reader) on the frames."""
+    from edgedigits.runtime import webcam
+
+    rows = []
+    for (advance, looks) in numbers.RANGES:
+        texts = [webcam.as_text(reader.read(s.frame), mark_uncertain=False).replace(" ", "") for s in frames[advance]]
+        result = scenes.score(texts, frames[advance])
+        rows.append({"advance": list(advance), "looks": looks, "numbers": result["frames"], "digits": result["digits"],
+                     "digit_accuracy": round(result["digit_accuracy"], 2),
+                     "exact": sum(t == s.text for t, s in zip(texts, frames[advance]))})
+    return rows
+
+
+NAME = "number-reader"
+FILES = {"fp32": f"{NAME}.onnx", "int8": f"{NAME}.int8.onnx"}
+MAX_INT8_DROP = 0.3  # INT8 ships only within this many points of fp32's digits read right on the validation lines
+DESCRIPTION = ("Number reader ({stage}), made by edgedigits: a fully convolutional CRNN with a CTC head (Shi, Bai & "
+               "Yao 2015; Graves et al. 2006) that reads a group of handwritten digits, touching or apart, as one "
+               "sequence. Input 'image': float32 [N,32,W,1] = uint8 / 255, white ink on black, the group's ink scaled "
+               "to 26 rows centred in 32 with 8 blank columns either side, W a multiple of 4 (edgedigits.runtime."
+               "lines.group_image). Output 'probabilities': [N,W/4,11], per 4-column strip the probability of digits "
+               "0-9 and of the CTC blank (index 10); read by best-path decoding (edgedigits.runtime.lines.decode).")
+
+
+def finalize(proto, stage: str, meta: dict) -> None:
+    """Names and metadata an app needs: batch N, width W, strips W/4, and the input contract as keys."""
+    from edgedigits.training.metadata import finalize as stamp
+
+    graph = proto.graph
+    graph.input[0].type.tensor_type.shape.dim[2].dim_param = "W"
+    graph.output[0].type.tensor_type.shape.dim[1].dim_param = "W/4"
+    stamp(proto, DESCRIPTION.format(stage=stage), **meta, stage=stage)
+
+
+def quantize(fp32_path: Path, int8_path: Path, images: np.ndarray, widths: np.ndarray) -> None:
+    """Static INT8 (QDQ, per-channel, reduce-range: the variant that reads the same on AVX2 and AVX-512 VNNI
+    kernels) calibrated on the given training lines. onnxruntime.quantization does the work; the pipeline's
+    quantize stage is not reused because its calibration reader feeds fixed 28x28 images, these vary in width."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Lines(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"image": x} for x, _, _ in batches(images, widths, np.zeros((len(images), 1)), 64,
+                                                                     None)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    prepared = int8_path.with_suffix(".pre.onnx")
+    quant_pre_process(str(fp32_path), str(prepared))
+    quantize_static(str(prepared), str(int8_path), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    prepared.unlink()
+
+
+def onnx_accuracy(path: Path, images: np.ndarray, widths: np.ndarray, labels: np.ndarray) -> float:
+    """Digits read right (%) on lines, through onnxruntime on the file."""
+    reader = lines.SequenceReader(path)
+    read, truth = [""] * len(images), [""] * len(images)
+    for x, y, idx in batches(images, widths, labels, 256, None):
+        probs = reader.session.run(None, {reader.input: x})[0]
+        for j, i in enumerate(idx):
+            read[i], truth[i] = greedy(probs[j], int(widths[i]) // lines.STRIDE), text(y[j])
+    return digit_accuracy(read, truth)
+
+
+def render(x_tr, y_tr, x_val, y_val, frames: int, val_frames: int, seed: int, workers: int, cache: Path) -> dict:
+    """The training and validation lines, rendered once per (frames, val_frames, seed) and kept in `cache`."""
+    from edgedigits.runtime.artifacts import atomic_path
+    from edgedigits.training import linedata
+
+    if cache.is_file():
+        try:
+            with np.load(cache) as stored:
+                log.info(f"using the lines rendered earlier: {cache}")
+                return dict(stored)
+        except (OSError, ValueError, EOFError):
+            log.info(f"re-rendering: {cache} does not read back")
+    began = time.time()
+    log.info(f"rendering {frames:,} training frames from {len(x_tr):,} MNIST training digits and {val_frames:,} "
+             f"validation frames from the {len(x_val):,} held out")
+    out = {}
+    for split, (images, labels, count) in {"train": (x_tr, y_tr, frames), "val": (x_val, y_val, val_frames)}.items():
+        group_images, group_labels = linedata.make(images, labels, count, seed + (split == "val"), workers)
+        out.update({f"{split}_{k}": v for k, v in linedata.pack(group_images, group_labels).items()})
+        log.info(f"{split}: {len(group_images):,} groups ({time.time() - began:.0f} s)")
+    with atomic_path(cache) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **out)
+    return out
+
+
+def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000, val_frames: int = 4_000,
+        epochs: int = 16, seed: int = 42, workers: int = 0, data_dir=None) -> dict:
+    """Render training and validation lines, train, export to ONNX, check the file against Keras, quantize to INT8
+    within MAX_INT8_DROP on validation, score the reader with each file on every MNIST test digit once, and ship
+    both files with their manifest as one set. Returns the manifest."""
+    import json
+
+    import onnx
+
+    from edgedigits.errors import AccuracyGateError, GateError
+    from edgedigits.runtime import Classifier, data, default_model, timing, webcam
+    from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats, private_tempdir, replace_set
+    from edgedigits.training import graphstats
+
+    out = ensure_writable_dir(out_dir)
+    run_dir = ensure_writable_dir(Path(runs_dir) / NAME)
+    ds = data.load("mnist", data_dir)
+    x_tr, y_tr, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, 5000, seed)
+    began = time.time()
+    d = render(x_tr, y_tr, x_val, y_val, frames, val_frames, seed, workers,
+               run_dir / f"lines-{frames}-{val_frames}-{seed}.npz")
+    model, history = train(d, epochs, seed=seed)
+    model.save(run_dir / f"{NAME}.keras")
+    trained = time.time()
+    val = (d["val_images"], d["val_widths"].astype(int), d["val_labels"])
+
+    tmp = Path(private_tempdir()) / NAME
+    tmp.mkdir(parents=True, exist_ok=True)
+    paths = {stage: tmp / file for stage, file in FILES.items()}
+    onnx.save(export(model, paths["fp32"]), str(paths["fp32"]))
+    reader = lines.SequenceReader(paths["fp32"])
+    x, _ = lines.batch([im[:, :w] for im, w in zip(val[0][:256], val[1][:256])])
+    diff = float(np.abs(with_softmax(model)(x, training=False).numpy()
+                        - reader.session.run(None, {reader.input: x})[0]).max())
+    if diff > 1e-4:
+        raise GateError(f"the ONNX number reader differs from Keras by {diff:.3g} (> 1e-4) on 256 validation lines")
+    pick = np.random.default_rng(seed).permutation(len(d["train_images"]))[:512]
+    log.info(f"ONNX matches Keras (max |diff| {diff:.2g}); quantizing to INT8 on {len(pick)} training lines")
+    quantize(paths["fp32"], paths["int8"], d["train_images"][pick], d["train_widths"][pick].astype(int))
+    val_accuracy = {stage: round(onnx_accuracy(path, *val), 3) for stage, path in paths.items()}
+    drop = val_accuracy["fp32"] - val_accuracy["int8"]
+    log.info(f"validation lines, digits read right: fp32 {val_accuracy['fp32']:.2f}%, INT8 {val_accuracy['int8']:.2f}%")
+    if drop > MAX_INT8_DROP:
+        raise AccuracyGateError(f"INT8 number reader reads {drop:.2f} points fewer validation digits than fp32 "
+                                f"(> {MAX_INT8_DROP}); nothing shipped")
+
+    test_digits = test_frames(ds.x_test, ds.y_test, seed=0)
+    classifier = Classifier(default_model(), threads=1)
+    machine = timing.machine_info()
+    stages, blobs = {}, {}
+    for stage, path in paths.items():
+        log.info(f"scoring the reader with the {stage} number reader on every MNIST test digit once")
+        test = score(webcam.Reader(classifier, sequence=lines.SequenceReader(path)), test_digits)
+        proto = onnx.load(str(path))
+        finalize(proto, stage, {
+            "labels": [str(k) for k in range(10)], "blank": lines.BLANK, "dataset": "mnist", "pipeline": NAME,
+            "input_name": "image", "input_shape": ["N", lines.HEIGHT, "W", 1], "input_scale": 1 / 255,
+            "ink": "white-on-black", "output_name": "probabilities", "stride": lines.STRIDE, "producer": "edgedigits",
+            "test_digit_accuracy": {f"{r['advance'][0]}-{r['advance'][1]}": r["digit_accuracy"] for r in test},
+            "measured_on": machine["features"]})
+        onnx.save(proto, str(path))
+        blobs[stage] = path.read_bytes()
+        stages[stage] = {**file_stats(path), **graphstats.parameter_stats(path),
+                         "validation_digit_accuracy": val_accuracy[stage], "test": test}
+        for r in test:
+            log.info(f"  advance {r['advance'][0]}-{r['advance'][1]} ({r['looks']}): {r['digit_accuracy']:.2f}% of "
+                     f"{r['digits']:,} digits, {r['exact']}/{r['numbers']} numbers exactly right")
+    best = max(history, key=lambda h: h["val_digit_accuracy"])
+    manifest = {
+        "name": NAME, "kind": "sequence", "files": FILES, "default": "int8", "stages": stages,
+        "keras_parameters": int(model.count_params()), "best_epoch": best["epoch"],
+        "test_note": "digits read right by the webcam reader (this model reads every number; where it reads one digit "
+        "per blob, the more confident of it and the default classifier wins, digit by digit) on camera frames of every "
+        "MNIST test digit once, 2-5 per number",
+        "training": {"frames": frames, "val_frames": val_frames, "groups": int(len(d["train_images"])),
+                     "val_groups": int(len(d["val_images"])), "epochs": epochs, "seed": seed,
+                     "seconds": round(trained - began), "history": history},
+        "machine": {"cpu": machine["cpu"], "features": machine["features"]},
+        "onnxruntime": __import__("onnxruntime").__version__,
+    }
+    replace_set(out, NAME, [*((FILES[stage], blobs[stage]) for stage in FILES),
+                            (f"{NAME}.json", (json.dumps(manifest, indent=2) + "\n").encode())])
+    return manifest
