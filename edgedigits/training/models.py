@@ -303,15 +303,19 @@ def gapnet_8(layers, num_classes):
 @register("LeNet-class network shaped for onnxruntime's optimized graph: stride-2 convolutions instead of pooling, "
           "batch norm folded, no hidden dense layer", "conv16 5x5/2 + BN, conv32 3x3/2 + BN, dense softmax")
 def lenet_fast(layers, num_classes):
+    return [*_fast_convs(layers, filters=32, kernel=3, stride=2), layers.Flatten(name="flatten"),
+            _classifier(layers, num_classes)]
+
+
+def _fast_convs(layers, filters: int, kernel: int, stride: int) -> list:
+    """conv16 5x5/2, then conv `filters` `kernel`x`kernel`/`stride`, each with batch norm (folded at export) and ReLU."""
     return [
         layers.Conv2D(16, 5, strides=2, use_bias=False, name="conv1"),
         layers.BatchNormalization(name="bn1"),
         layers.ReLU(name="relu1"),
-        layers.Conv2D(32, 3, strides=2, use_bias=False, name="conv2"),
+        layers.Conv2D(filters, kernel, strides=stride, use_bias=False, name="conv2"),
         layers.BatchNormalization(name="bn2"),
         layers.ReLU(name="relu2"),
-        layers.Flatten(name="flatten"),
-        _classifier(layers, num_classes),
     ]
 
 
@@ -325,14 +329,5 @@ def lenet_fast(layers, num_classes):
           "convolution, a non-overlapping stride-4 one, channels-first flatten, no hidden dense layer",
           "conv16 5x5/2 + BN, conv64 4x4/4 + BN, dense softmax")
 def lenet_fast_wide(layers, num_classes):
-    return [
-        layers.Conv2D(16, 5, strides=2, use_bias=False, name="conv1"),
-        layers.BatchNormalization(name="bn1"),
-        layers.ReLU(name="relu1"),
-        layers.Conv2D(64, 4, strides=4, use_bias=False, name="conv2"),
-        layers.BatchNormalization(name="bn2"),
-        layers.ReLU(name="relu2"),
-        layers.Permute((3, 1, 2), name="channels_first"),
-        layers.Flatten(name="flatten"),
-        _classifier(layers, num_classes),
-    ]
+    return [*_fast_convs(layers, filters=64, kernel=4, stride=4), layers.Permute((3, 1, 2), name="channels_first"),
+            layers.Flatten(name="flatten"), _classifier(layers, num_classes)]
