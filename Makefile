@@ -71,7 +71,8 @@ bench: data
 
 peers: data
 	$(BIN)/python -m pip install --quiet -e '.[benchmarks]'
-	$(BIN)/python benchmarks/peers.py lenet --also exported/lenet-fast.onnx exported/lenet-fast.int8.onnx
+	$(BIN)/python benchmarks/peers.py lenet --also exported/lenet-fast.onnx exported/lenet-fast.int8.onnx \
+		exported/lenet-fast-slim.onnx exported/lenet-fast-slim.int8.onnx
 	$(BIN)/python benchmarks/int8_variants.py lenet
 
 clean:

@@ -30,7 +30,8 @@ from edgedigits import runtime  # noqa: E402
 from edgedigits.runtime import bench, timing  # noqa: E402
 from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
 
-# name -> convolutions (out channels, kernel, stride, padding) then (pool after each conv?, hidden dense units)
+# name -> convolutions (out channels, kernel, stride, padding) then (pool after each conv?, hidden dense units
+# [, transpose to NHWC before the flatten?])
 SHAPES = {
     "lenet (conv6 5x5, pool, conv16 5x5, pool, dense 120-84)": ([(6, 5, 1, "valid"), (16, 5, 1, "valid")], True, [120, 84]),
     "stride-2 8-16 5x5": ([(8, 5, 2, "valid"), (16, 5, 2, "valid")], False, []),
@@ -41,10 +42,19 @@ SHAPES = {
     "stride-2 16-16 3x3 same": ([(16, 3, 2, "same"), (16, 3, 2, "same")], False, []),
     "stride-2 16-16 5x5": ([(16, 5, 2, "valid"), (16, 5, 2, "valid")], False, []),
     "stride-2 32-32 3x3": ([(32, 3, 2, "valid"), (32, 3, 2, "valid")], False, []),
+    "stride-2 16 5x5, 32 3x3, channels-last flatten (lenet-fast as exported)":
+        ([(16, 5, 2, "valid"), (32, 3, 2, "valid")], False, [], True),
+    "stride-2 16 5x5, stride-4 32 4x4 (lenet-fast-slim)": ([(16, 5, 2, "valid"), (32, 4, 4, "valid")], False, []),
+    "stride-2 16 5x5, stride-4 64 4x4 (lenet-fast-wide)": ([(16, 5, 2, "valid"), (64, 4, 4, "valid")], False, []),
+    "stride-2 16 5x5, stride-4 16 4x4": ([(16, 5, 2, "valid"), (16, 4, 4, "valid")], False, []),
+    "stride-3 16 5x5, stride-2 32 3x3": ([(16, 5, 3, "valid"), (32, 3, 2, "valid")], False, []),
+    "stride-4 32 4x4 (patches), stride-2 32 3x3": ([(32, 4, 4, "valid"), (32, 3, 2, "valid")], False, []),
 }
 
 
-def graph(convs, pool: bool, hidden: list[int], rng) -> tuple[onnx.ModelProto, int]:
+def graph(convs, pool: bool, hidden: list[int], rng, channels_last_flatten: bool = False) -> tuple[onnx.ModelProto, int]:
+    """channels_last_flatten: transpose to NHWC before the flatten, as tf2onnx exports a Keras Flatten after a
+    convolution (without a Permute to channels first)."""
     nodes, weights, macs = [], [], 0
 
     def const(name, array):
@@ -66,6 +76,9 @@ def graph(convs, pool: bool, hidden: list[int], rng) -> tuple[onnx.ModelProto, i
             nodes.append(helper.make_node("MaxPool", [x], [f"p{i}"], kernel_shape=[2, 2], strides=[2, 2]))
             x, side = f"p{i}", side // 2
     width = channels * side * side
+    if channels_last_flatten:
+        nodes.append(helper.make_node("Transpose", [x], ["nhwc"], perm=[0, 2, 3, 1]))
+        x = "nhwc"
     nodes.append(helper.make_node("Reshape", [x, const("flat", np.array([-1, width], np.int64))], ["f"]))
     x = "f"
     for j, units in enumerate([*hidden, 10]):
@@ -121,7 +134,7 @@ def main() -> None:
         tmp = Path(tmp)
         for i, (name, shape) in enumerate({"identity (Flatten, the call floor)": None, **SHAPES}.items()):
             path = tmp / f"{i}.onnx"
-            model, macs = graph(*shape, rng) if shape else (identity(), 0)
+            model, macs = graph(*shape[:3], rng, *shape[3:]) if shape else (identity(), 0)
             onnx.save(model, str(path))
             runs[name] = (cpu.make(path, 1), images)
             ops = optimized_ops(path, tmp)

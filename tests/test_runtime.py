@@ -162,3 +162,39 @@ def test_tiny_model_with_a_good_contract_loads(tmp_path):
 def test_models_breaking_the_contract_are_refused(tmp_path, kwargs, message):
     with pytest.raises(InputError, match=message):
         runtime.Classifier(_tiny_model(tmp_path / "bad.onnx", **kwargs))
+
+
+@pytest.mark.parametrize("name", ["lenet.onnx", "lenet-fast.onnx"])
+def test_bound_one_calls_the_native_binding_and_matches_session_run(mnist, name):
+    """BoundOne runs through onnxruntime's C++ extension (a partial of its run_with_iobinding with one RunOptions),
+    and a session whose extension objects are hidden takes the public call: both give exactly session.run's result."""
+    session = runtime.open_session(ROOT / "exported" / name, 1)
+    native = runtime.classifier.BoundOne(session)
+    assert native.run.func == session._sess.run_with_iobinding and len(native.run.args) == 2
+
+    class Public:  # the public API only, as another onnxruntime build might offer
+        def __init__(self, s):
+            self.get_inputs, self.get_outputs = s.get_inputs, s.get_outputs
+            self.io_binding, self.run_with_iobinding = s.io_binding, s.run_with_iobinding
+
+    public = runtime.classifier.BoundOne(Public(session))
+    assert public.run.func == session.run_with_iobinding
+    for image in mnist.x_test[:10]:
+        x = runtime.normalize(image)
+        expected = session.run(None, {"input": x})[0]
+        for one in (native, public):
+            one.x[...] = x
+            one.run()
+            assert np.array_equal(one.y, expected)
+
+
+def test_bound_one_refuses_a_graph_it_cannot_bind(tmp_path):
+    path = tmp_path / "dynamic.onnx"
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["out"])], "g",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 28, 28, 1])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", "K"])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    session = runtime.open_session(path, 1)
+    assert not runtime.classifier.BoundOne.fits(session)
+    with pytest.raises(InputError, match="batch-1 binding"):
+        runtime.classifier.BoundOne(session)

@@ -19,7 +19,8 @@ EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 # test accuracy % of the INT8 file)
 RECORDS = {"gapnet-500": ("mnist", 500, 98.0), "gapnet-2k": ("mnist", 2_000, 99.0), "gapnet-8k": ("mnist", 8_000, 99.4),
            "fashion-gapnet": ("fashion-mnist", 10_000, 91.0)}
-SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", "lenet-fast", *RECORDS]
+SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", "lenet-fast", "lenet-fast-slim",
+           *RECORDS]
 # onnxruntime's INT8 kernels differ by instruction set (AVX2 U8S8 sums saturate in int16, VNNI/AMX accumulate in
 # int32), so an INT8 file's accuracy is a property of the file and the CPU. Measured on the CPU features the manifest
 # names, it must match exactly; elsewhere within this many points (largest difference seen between AVX2, AVX-512 and
@@ -124,6 +125,21 @@ def test_lenet_fast_is_lenet_class_with_fewer_macs_and_nodes_and_a_small_int8_fi
     assert graphstats.macs(EXPORTED / "lenet-fast.onnx") * 1.5 <= graphstats.macs(EXPORTED / "lenet.onnx")
     fast, lenet = optimized_ops(EXPORTED / "lenet-fast.onnx"), optimized_ops(EXPORTED / "lenet.onnx")
     assert len(fast) <= 7 < len(lenet) and "MaxPool" not in fast and fast.count("Gemm") == 1
+
+
+def test_lenet_fast_slim_is_lenet_fast_with_a_cheaper_second_convolution_and_no_transpose():
+    """>= 99.0% from a structured-pruned wide parent; onnxruntime runs the same 7 nodes as for lenet-fast, with fewer
+    multiply-adds and no transpose before the flatten (ReorderOutput to NCHW)."""
+    m = manifest("lenet-fast-slim")
+    stages = m["stages"]
+    assert stages["pruned"]["test_accuracy"] >= 99.0
+    assert stages["pruned"]["test_accuracy"] - stages["int8"]["test_accuracy"] <= 0.2
+    slim = graphstats.macs(EXPORTED / "lenet-fast-slim.onnx")
+    assert slim == stages["pruned"]["macs"] == m["structured"]["macs"]["after"] < graphstats.macs(EXPORTED / "lenet-fast.onnx")
+    assert {k: v["after"] for k, v in m["structured"]["widths"].items()} == {"conv1": 16, "conv2": 32}
+    assert "Transpose" not in [n.op_type for n in onnx.load(str(EXPORTED / "lenet-fast-slim.onnx")).graph.node]
+    ops = optimized_ops(EXPORTED / "lenet-fast-slim.onnx")
+    assert ops == optimized_ops(EXPORTED / "lenet-fast.onnx") and len(ops) == 7
 
 
 @pytest.mark.slow

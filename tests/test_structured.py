@@ -24,7 +24,7 @@ def random_model(name, seed=0):
             gamma, beta, mean, var = layer.get_weights()
             layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.5, beta.shape),
                                rng.normal(0, 0.5, mean.shape), rng.uniform(0.5, 2, var.shape)])
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel, rng.normal(0, 0.05, bias.shape)])
     return model
@@ -56,7 +56,7 @@ def test_kept_units_are_the_top_scoring_ones():
     assert list(aware["conv2"]) == sorted(np.argsort(-conv2.sum(axis=(0, 1, 2)) * outgoing)[:8])
 
 
-@pytest.mark.parametrize("name", ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp"])
+@pytest.mark.parametrize("name", ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "lenet-fast-wide"])
 def test_narrow_model_equals_wide_model_with_removed_units_cut_off(name, mnist):
     """Zeroing the weights with which the next layer reads the removed units must give the narrow model's outputs."""
     wide = random_model(name)
@@ -68,11 +68,14 @@ def test_narrow_model_equals_wide_model_with_removed_units_cut_off(name, mnist):
     for layer in wide.layers:
         if layer.name not in shrinkable:
             continue
-        _, nxt = structured._following(wide, layer)
+        between, nxt = structured._following(wide, layer)
         removed = np.setdiff1d(np.arange(structured.widths(wide)[layer.name]), keep[layer.name])
         kernel, *rest = nxt.get_weights()
         if isinstance(nxt, keras.layers.Conv2D):
             kernel[:, :, removed, :] = 0
+        elif any(isinstance(b, keras.layers.Permute) for b in between):  # flattened (c, h, w)
+            view = kernel.reshape(structured.widths(wide)[layer.name], -1, kernel.shape[-1])
+            view[removed] = 0
         else:
             view = kernel.reshape(-1, structured.widths(wide)[layer.name], kernel.shape[-1])
             view[:, removed, :] = 0
@@ -105,6 +108,21 @@ def test_unsupported_models_are_refused():
                                   keras.layers.Dense(10, name="d")])
     with pytest.raises(InputError, match="does not support layer"):
         structured.scores(reshaping)
+    permuted = keras.Sequential([keras.layers.InputLayer((28, 28, 1)), keras.layers.Conv2D(4, 3, name="c"),
+                                 keras.layers.Permute((2, 1, 3)), keras.layers.Flatten(), keras.layers.Dense(10, name="d")])
+    with pytest.raises(InputError, match=r"Permute\(3, 1, 2\) right before Flatten only"):
+        structured.scores(permuted)
+
+
+def test_channels_first_flatten_scores_each_channel_by_its_own_rows():
+    model = random_model("lenet-fast-wide")
+    conv2, dense = (np.abs(model.get_layer(n).kernel.numpy()) for n in ("conv2", "output"))
+    aware = structured.keep_indices(model, {"conv2": 20})
+    # Permute(3, 1, 2) before the flatten: channel c owns the 9 consecutive rows from 9c (a 3x3 map)
+    outgoing = dense.reshape(64, 9, 10).sum(axis=(1, 2))
+    bn = model.get_layer("bn2")
+    scale = np.abs(bn.gamma.numpy()) / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
+    assert list(aware["conv2"]) == sorted(np.argsort(-conv2.sum(axis=(0, 1, 2)) * scale * outgoing)[:20])
 
 
 @pytest.mark.parametrize(
@@ -128,9 +146,9 @@ def test_bad_structured_tables_are_one_clear_error(table, message):
     assert "\n" not in str(info.value)
 
 
-def test_structured_is_off_by_default_in_every_shipped_pipeline_but_slim():
+def test_structured_is_off_by_default_in_every_shipped_pipeline_but_the_slim_ones():
     for path in config.PIPELINES_DIR.glob("*.toml"):
-        assert config.load(path.stem).structured.enabled == (path.stem == "lenet-slim")
+        assert config.load(path.stem).structured.enabled == (path.stem in ("lenet-slim", "lenet-fast-slim"))
 
 
 def test_pipeline_ships_a_narrow_model_and_records_widths_and_macs(tmp_path, mnist):

@@ -6,6 +6,7 @@ Everything an app needs to know (input/output names, labels, normalization) is r
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -19,7 +20,6 @@ from edgedigits.errors import InputError
 from edgedigits.limits import MAX_THREADS
 
 IMAGE_SHAPE = (28, 28)
-ONE_IMAGE = (1, 28, 28, 1)
 UINT8 = np.dtype(np.uint8)  # arrays of native uint8 share this dtype object: an `is` test is the cheapest
 NORMALIZATION = "float32 = uint8 / 255, shape [N,28,28,1], white ink on black (MNIST convention)"
 DEFAULT_MODEL = Path("exported/lenet.int8.onnx")  # what `train-prune-export lenet` writes
@@ -97,6 +97,49 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
         raise InputError(f"cannot load {path} as an ONNX model: {str(exc).splitlines()[0]}") from None
 
 
+class BoundOne:
+    """Batch 1 through IOBinding: the input and output bound once to numpy buffers `x` and `y`, which every call
+    reuses (write the image into `x`, call `run()`, read `y`). The Classifier's per-frame path and bench's batch-1
+    timing both run through this, so the latency bench reports is the one an app gets.
+
+    `run` calls the binding's run in onnxruntime's C++ extension directly, with one RunOptions made up front.
+    Measured on a 7-node graph here, one thread: ~0.7 us cheaper per call than
+    `InferenceSession.run_with_iobinding(binding)`, whose Python wrapper checks for WebGPU graph capture on every
+    call (and, given RunOptions, looks up a run option through a raised exception: +30 us), and whose C++ side builds
+    a RunOptions per call when given none. Where the extension's objects are not reachable (another onnxruntime
+    build), the public call is used.
+    """
+
+    DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}
+
+    def __init__(self, session: ort.InferenceSession):
+        (inp,), (out,) = session.get_inputs(), session.get_outputs()
+        if not self.fits(session):
+            raise InputError(f"batch-1 binding needs a float or uint8 input and a float output of known shape, got "
+                             f"{inp.type} {inp.shape} -> {out.type} {out.shape}")
+        self.x = np.zeros((1, *inp.shape[1:]), self.DTYPES[inp.type])
+        self.y = np.zeros((1, *out.shape[1:]), np.float32)
+        binding = session.io_binding()
+        binding.bind_cpu_input(inp.name, self.x)  # by reference: writes into x are what the next run reads
+        binding.bind_output(out.name, "cpu", 0, np.float32, list(self.y.shape), self.y.ctypes.data)
+        self.binding = binding  # keeps the binding (and through self, x and y) alive as long as run is
+        native_session, native_binding = getattr(session, "_sess", None), getattr(binding, "_iobinding", None)
+        if callable(getattr(native_session, "run_with_iobinding", None)) and native_binding is not None:
+            self.run = functools.partial(native_session.run_with_iobinding, native_binding, ort.RunOptions())
+        else:
+            self.run = functools.partial(session.run_with_iobinding, binding)
+
+    @classmethod
+    def fits(cls, session: ort.InferenceSession) -> bool:
+        """One input and one output, of a type and a (non-batch) shape the buffers can be made for."""
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            return False
+        (inp,), (out,) = inputs, outputs
+        return (inp.type in cls.DTYPES and out.type == "tensor(float)" and len(inp.shape) >= 1 and len(out.shape) >= 1
+                and all(isinstance(d, int) and d > 0 for d in [*inp.shape[1:], *out.shape[1:]]))
+
+
 def session_runner(session: ort.InferenceSession):
     """`run(x) -> first output` for a session: how bench, quantization and comparisons time and score a model."""
     name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
@@ -141,8 +184,6 @@ class Classifier:
                 raise InputError(f"{self.path}: metadata {key} {meta[key]!r} is not the graph's {actual!r}")
         classes = outputs[0].shape[-1] if outputs[0].shape else None
         self._classes = classes if isinstance(classes, int) else -1
-        # the batch-1 fast path needs a known float output shape; anything else takes session.run
-        self._bind_one = self._classes > 0 and outputs[0].type == "tensor(float)"
         shape = inputs[0].shape
         if len(shape) != 4 or list(shape[1:]) != [28, 28, 1]:
             raise InputError(f"{self.path}: model input must be [N,28,28,1], got {shape}")
@@ -156,6 +197,8 @@ class Classifier:
             raise InputError(f"{self.path}: {len(self.labels)} labels in metadata, output shape {outputs[0].shape}")
         self.normalization = meta.get("normalization", NORMALIZATION)
         self._outputs = [self.output_name]
+        # the batch-1 fast path needs a known float output shape; anything else takes session.run
+        self._bind_one = self._classes > 0 and BoundOne.fits(self.session)
         self._local = threading.local()  # one IOBinding per thread: a Classifier may be shared across threads
 
     @property
@@ -173,16 +216,16 @@ class Classifier:
             check_count("batch_size", batch_size, 1)
         if self._bind_one and type(images) is np.ndarray and images.dtype is UINT8 and images.shape == IMAGE_SHAPE:
             # one uint8 frame, the common embedded call: normalized straight into the bound input buffer
-            binding, _, pixels, out = self._bound()
+            one, pixels = self._bound()
             _SCALE.take(images, out=pixels, mode="clip")  # uint8 is always in range; "clip" skips numpy's buffering
-            self.session.run_with_iobinding(binding)
-            return out.numpy().copy()  # the bound output is reused by the next call
+            one.run()
+            return one.y.copy()  # the bound output is reused by the next call
         x = normalize(images)
         if len(x) == 1 and self._bind_one:
-            binding, x1, _, out = self._bound()
-            x1[...] = x
-            self.session.run_with_iobinding(binding)
-            return out.numpy().copy()
+            one, _ = self._bound()
+            one.x[...] = x
+            one.run()
+            return one.y.copy()
         if len(x) <= batch_size:
             if len(x) == 0:
                 return np.zeros((0, self.num_outputs), np.float32)
@@ -191,17 +234,14 @@ class Classifier:
                for i in range(0, len(x), batch_size)]
         return np.concatenate(out)
 
-    def _bound(self):
-        """This thread's IOBinding for batch 1, bound once to a pre-allocated input and output: measured on lenet
-        here, ~9 us cheaper per call than session.run with a feed dict, and ~5 more than binding a new input array
-        each call (benchmarks/call_overhead.py). Per thread, so a Classifier can be shared across threads."""
+    def _bound(self) -> tuple[BoundOne, np.ndarray]:
+        """This thread's batch-1 binding (BoundOne) and its input buffer as a 28x28 view: measured on lenet here,
+        ~9 us cheaper per call than session.run with a feed dict, and ~5 more than binding a new input array each
+        call (benchmarks/call_overhead.py). Per thread, so a Classifier can be shared across threads."""
         bound = getattr(self._local, "bound", None)
         if bound is None:
-            binding, x = self.session.io_binding(), np.zeros(ONE_IMAGE, np.float32)
-            out = ort.OrtValue.ortvalue_from_shape_and_type([1, self.num_outputs], np.float32)
-            binding.bind_cpu_input(self.input_name, x)  # bound by reference: writes into x are what the run reads
-            binding.bind_ortvalue_output(self.output_name, out)
-            bound = self._local.bound = (binding, x, x.reshape(IMAGE_SHAPE), out)
+            one = BoundOne(self.session)
+            bound = self._local.bound = (one, one.x.reshape(IMAGE_SHAPE))
         return bound
 
     def classify(self, images: np.ndarray) -> Prediction:

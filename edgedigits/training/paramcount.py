@@ -128,6 +128,9 @@ class Layers:
     def Flatten(self, **_):  # noqa: N802
         return _Shape(self.counter, fn=lambda s: (math.prod(s),))
 
+    def Permute(self, dims, **_):  # noqa: N802
+        return _Shape(self.counter, fn=lambda s: tuple(s[d - 1] for d in dims))
+
     def Add(self, **_):  # noqa: N802
         return _Shape(self.counter, fn=lambda shapes: shapes[0])
 

@@ -43,7 +43,9 @@ from edgedigits.training.train import Split, fit
 L = keras.layers
 WIDE = (L.Conv2D, L.Dense)  # layers whose output width can shrink
 log = logging.getLogger(__name__)
-PASS = (L.MaxPooling2D, L.AveragePooling2D, L.Dropout, L.Activation, L.ReLU, L.Flatten, L.BatchNormalization)
+PASS = (L.MaxPooling2D, L.AveragePooling2D, L.Dropout, L.Activation, L.ReLU, L.Flatten, L.BatchNormalization,
+        L.Permute)
+CHANNELS_FIRST = (3, 1, 2)  # the one Permute supported: before Flatten, so the flatten order is (c, h, w)
 
 
 def macs(model) -> int:
@@ -71,7 +73,7 @@ def _width(layer) -> int:
 def _check(model) -> None:
     if not isinstance(model, keras.Sequential):
         raise InputError(f"structured pruning needs a Sequential model, got {type(model).__name__}")
-    for layer in model.layers:
+    for layer, after in zip(model.layers, [*model.layers[1:], None]):
         if not isinstance(layer, WIDE + PASS):
             raise InputError(f"structured pruning does not support layer '{layer.name}' ({type(layer).__name__})")
         if isinstance(layer, L.Conv2D) and (type(layer) is not L.Conv2D or layer.groups != 1
@@ -79,6 +81,9 @@ def _check(model) -> None:
             raise InputError(f"structured pruning supports plain channels-last Conv2D only, not '{layer.name}'")
         if isinstance(layer, L.Dense) and len(layer.input_shape) != 2:
             raise InputError(f"structured pruning needs Dense layers on flat inputs, '{layer.name}' is not")
+        if isinstance(layer, L.Permute) and (tuple(layer.dims) != CHANNELS_FIRST or not isinstance(after, L.Flatten)):
+            raise InputError(f"structured pruning supports Permute{CHANNELS_FIRST} right before Flatten only, not "
+                             f"'{layer.name}' {tuple(layer.dims)}")
         if isinstance(layer, L.BatchNormalization) and layer.axis not in ([-1], [len(layer.input_shape) - 1]):
             raise InputError(f"structured pruning supports batch norm on the last axis only, not '{layer.name}'")
     if not any(isinstance(layer, WIDE) for layer in model.layers):
@@ -138,16 +143,18 @@ def scores(model, criterion: str = "l1-outgoing") -> dict[str, np.ndarray]:
             for bn in (b for b in between if isinstance(b, L.BatchNormalization)):
                 gamma = bn.gamma.numpy() if bn.scale else np.ones_like(s)
                 s = s * np.abs(gamma) / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
-            s = s * _incoming_per_channel(nxt, len(s))
+            s = s * _incoming_per_channel(nxt, len(s), any(isinstance(b, L.Permute) for b in between))
         out[layer.name] = s
     return out
 
 
-def _incoming_per_channel(nxt, channels: int) -> np.ndarray:
+def _incoming_per_channel(nxt, channels: int, channels_first: bool = False) -> np.ndarray:
     """L1 of the weights with which layer `nxt` reads each of the `channels` channels feeding it."""
     k = np.abs(nxt.kernel.numpy())
     if isinstance(nxt, L.Conv2D):
         return k.sum(axis=(0, 1, 3))
+    if channels_first:  # Permute(3, 1, 2) before the flatten: the order is (c, h, w)
+        return k.reshape(channels, -1, k.shape[-1]).sum(axis=(1, 2))
     return k.reshape(-1, channels, k.shape[-1]).sum(axis=(0, 2))  # flatten order is (h, w, c): c varies fastest
 
 
@@ -164,7 +171,9 @@ def shrink(model, keep: dict[str, np.ndarray]):
     _check(model)
     rebuilt, weights = [], []
     channels = np.arange(model.input_shape[-1])  # kept channels of the current feature map, as indices
+    channels_first = False  # after Permute(3, 1, 2)
     for layer in model.layers:
+        channels_first = channels_first or isinstance(layer, L.Permute)
         config = layer.get_config()
         w = layer.get_weights()
         if isinstance(layer, WIDE):
@@ -173,6 +182,9 @@ def shrink(model, keep: dict[str, np.ndarray]):
             kernel = w[0][..., channels, :] if isinstance(layer, L.Conv2D) else w[0][channels, :]
             w = [kernel[..., out]] + [b[out] for b in w[1:]]
             channels = out
+        elif isinstance(layer, L.Flatten) and channels_first:  # (c, h, w): each kept channel's whole map
+            spatial = int(np.prod(layer.input_shape[2:]))
+            channels = (channels[:, None] * spatial + np.arange(spatial)[None, :]).reshape(-1)
         elif isinstance(layer, L.Flatten):
             full = int(layer.input_shape[-1])
             spatial = int(np.prod(layer.input_shape[1:-1]))
