@@ -13,14 +13,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Debian packages the tests use, installed when running as root with apt (skipped quietly elsewhere):
-# Fashion-MNIST offline, and a virtual X display with a key-press tool for the webcam window test.
+# Debian packages the tests and benchmarks use, installed when running as root with apt (skipped quietly elsewhere):
+# Fashion-MNIST offline, a virtual X display with a key-press tool for the webcam window test, and qemu-user, which
+# the benchmarks use to score INT8 files on emulated AVX2 kernels.
 system:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		need=""; \
 		[ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
 		command -v Xvfb >/dev/null || need="$$need xvfb"; \
 		command -v xdotool >/dev/null || need="$$need xdotool"; \
+		command -v qemu-x86_64 >/dev/null || need="$$need qemu-user"; \
 		if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
 	fi
 

@@ -386,7 +386,8 @@ def t_webcam_fps() -> str:
              f"{r['p99_ms']:.1f}", f"{r['frames_per_s_with_decode']:.0f}", f"{r['digit_accuracy']:.2f}%",
              f"{r['frame_exact']:.2f}%"] for r in d["results"]]
     extra = (f"{load_note(m['load_average_before'][:1] + m['load_average_after'][:1])}; one core ({m['threads']}), "
-             f"{m['size']} frames decoded in memory, the shipped INT8 lenet")
+             f"{m['size']} frames decoded in memory, the shipped INT8 lenet"
+             + (" and INT8 number reader" if m.get("touching", "read") == "read" else f", --touching {m['touching']}"))
     return source("benchmarks/results/webcam_fps.json", {**m, "libraries": {"onnxruntime": m["onnxruntime"]}},
                   extra) + "\n" + table(["workload", "frames", "digits per frame", "frames/s", "p50 ms", "p99 ms",
                                          "frames/s with MJPG decode", "digits right", "frames exactly right"], rows)

@@ -4,6 +4,22 @@ from edgedigits.runtime import data
 from edgedigits.training import config
 
 
+@pytest.fixture
+def run_cli(capsys):
+    """The CLI in-process: run(*args) -> (exit code, stdout, stderr)."""
+    from edgedigits import cli
+
+    def run(*args):
+        try:
+            cli.main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """Real MNIST (60,000 / 10,000), from the cache `make test` fills; the tiny pipelines train on slices of it."""

@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits import cli
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, scenes, webcam
 
@@ -39,17 +38,6 @@ def video(mnist, tmp_path_factory):
 
 def _read_all(reader, source) -> list[str]:
     return [webcam.as_text(reader.read(frame), mark_uncertain=False).replace(" ", "") for frame in source.frames]
-
-
-def run_cli(capsys, *args):
-    """The CLI in-process: (exit code, stdout, stderr)."""
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- accuracy on scene videos (the issue's bars) --------------------------------------------------------------------
@@ -126,10 +114,10 @@ def test_busy_camera_is_one_clear_error(monkeypatch):
 # --- the webcam command -------------------------------------------------------------------------------------------------
 
 
-def test_headless_prints_one_json_line_per_frame(capsys, video, tmp_path):
+def test_headless_prints_one_json_line_per_frame(run_cli, video, tmp_path):
     path, truth = video
     saved = tmp_path / "annotated.avi"
-    code, out, err = run_cli(capsys, "webcam", "--source", str(path), "--model", str(MODEL), "--headless",
+    code, out, err = run_cli("webcam", "--source", str(path), "--model", str(MODEL), "--headless",
                              "--save", str(saved), "--max-frames", "20")
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
@@ -154,16 +142,16 @@ def test_headless_prints_one_json_line_per_frame(capsys, video, tmp_path):
     assert green.sum() > 200
 
 
-def test_headless_is_automatic_without_a_display(capsys, monkeypatch, video):
+def test_headless_is_automatic_without_a_display(run_cli, monkeypatch, video):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    code, out, err = run_cli(capsys, "webcam", "--source", str(video[0]), "--model", str(MODEL), "--max-frames", "2")
+    code, out, err = run_cli("webcam", "--source", str(video[0]), "--model", str(MODEL), "--max-frames", "2")
     assert code == 0 and len(out.splitlines()) == 2 and "headless" in err
-    code, out, err = run_cli(capsys, "webcam", "--window", "--source", str(video[0]), "--model", str(MODEL))
+    code, out, err = run_cli("webcam", "--window", "--source", str(video[0]), "--model", str(MODEL))
     assert code == 2 and out == "" and err.count("\n") == 1 and "--headless" in err
 
 
-def test_reads_a_folder_or_a_glob_of_images(capsys, reader, mnist, tmp_path):
+def test_reads_a_folder_or_a_glob_of_images(run_cli, reader, mnist, tmp_path):
     rng = np.random.default_rng(5)
     expected = []
     for i in range(3):  # written out of name order on purpose: sources are read sorted by name
@@ -173,7 +161,7 @@ def test_reads_a_folder_or_a_glob_of_images(capsys, reader, mnist, tmp_path):
     assert all(len(text) == 3 for text in expected)
     (tmp_path / "notes.txt").write_text("not an image: skipped in a folder")
     for source in (str(tmp_path), str(tmp_path / "shot*.png")):
-        code, out, err = run_cli(capsys, "webcam", "--headless", "--source", source, "--model", str(MODEL))
+        code, out, err = run_cli("webcam", "--headless", "--source", source, "--model", str(MODEL))
         assert code == 0, err
         assert ["".join(json.loads(line)["digits"]) for line in out.splitlines()] == expected
 
@@ -191,9 +179,9 @@ def _file(path, content):
     (lambda tmp: (tmp / "empty").mkdir() or str(tmp / "empty"), "no images"),
     (lambda tmp: str(tmp / "nothing*.png"), "no files match"),
 ])
-def test_bad_sources_are_one_line_exit_2(capsys, tmp_path, make_source, message):
+def test_bad_sources_are_one_line_exit_2(run_cli, tmp_path, make_source, message):
     source = make_source(tmp_path)
-    code, out, err = run_cli(capsys, "webcam", "--headless", "--source", source, "--model", str(MODEL))
+    code, out, err = run_cli("webcam", "--headless", "--source", source, "--model", str(MODEL))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("edgedigits: "), err
     assert re.search(message, err), err
@@ -205,10 +193,10 @@ def test_bad_sources_are_one_line_exit_2(capsys, tmp_path, make_source, message)
     (["--threshold", "1.5"], "threshold"),
     (["--save", "/nonexistent-dir/out.avi"], "does not exist"),
 ])
-def test_bad_options_are_one_line_exit_2(capsys, video, monkeypatch, args, message):
+def test_bad_options_are_one_line_exit_2(run_cli, video, monkeypatch, args, message):
     monkeypatch.chdir(ROOT)
     args = args if "--model" in args else [*args, "--model", str(MODEL)]
-    code, out, err = run_cli(capsys, "webcam", "--headless", "--source", str(video[0]), *args)
+    code, out, err = run_cli("webcam", "--headless", "--source", str(video[0]), *args)
     assert code == 2 and err.count("\n") == 1 and re.search(message, err), err
 
 
@@ -224,7 +212,7 @@ def test_missing_camera_through_the_real_entry_point():
 # --- the predict command ------------------------------------------------------------------------------------------------
 
 
-def test_predict_prints_the_digits_of_each_image(capsys, mnist, tmp_path):
+def test_predict_prints_the_digits_of_each_image(run_cli, mnist, tmp_path):
     rng = np.random.default_rng(8)
     paths, texts = [], []
     for i in range(3):
@@ -235,23 +223,23 @@ def test_predict_prints_the_digits_of_each_image(capsys, mnist, tmp_path):
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((100, 100, 3), 220, np.uint8))
 
-    code, out, err = run_cli(capsys, "predict", *paths, str(blank), "--model", str(MODEL), "--threshold", "0")
+    code, out, err = run_cli("predict", *paths, str(blank), "--model", str(MODEL), "--threshold", "0")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[-1] == f"{blank}: (no digits found)"
     assert [line.split(": ")[0] for line in lines[:3]] == paths
     assert sum(line.replace(" ", "") == f"{p}:{t}" for line, p, t in zip(lines, paths, texts)) >= 2  # one hard digit
 
-    code, out, _ = run_cli(capsys, "predict", "--json", paths[0], "--model", str(MODEL))
+    code, out, _ = run_cli("predict", "--json", paths[0], "--model", str(MODEL))
     record = json.loads(out)
     assert record["image"] == paths[0] and len(record["digits"]) == len(record["boxes"]) == 2
 
 
-def test_predict_refuses_an_unreadable_image_before_printing(capsys, tmp_path):
+def test_predict_refuses_an_unreadable_image_before_printing(run_cli, tmp_path):
     good = tmp_path / "good.png"
     cv2.imwrite(str(good), np.full((50, 50, 3), 220, np.uint8))
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    code, out, err = run_cli(capsys, "predict", str(good), str(tmp_path / "bad.png"), "--model", str(MODEL))
+    code, out, err = run_cli("predict", str(good), str(tmp_path / "bad.png"), "--model", str(MODEL))
     assert code == 2 and out == "" and err == f"edgedigits: cannot read {tmp_path / 'bad.png'} as an image\n"
 
 

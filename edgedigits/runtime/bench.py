@@ -100,8 +100,8 @@ def _ort_target(provider: str) -> Target:
 
     short = provider.removesuffix("ExecutionProvider").lower()
     return Target(f"ort-{short}", make, "graph_optimization_level=ORT_ENABLE_ALL, inter_op_num_threads=1; batch 1: "
-                  "the Classifier's path: IOBinding, input and output bound once to numpy buffers, run_with_iobinding of "
-                  "onnxruntime's C++ binding with one reused RunOptions; batches: session.run")
+                  "the Classifier's path: IOBinding, input and output bound once to numpy buffers, "
+                  "run_with_iobinding of onnxruntime's C++ binding with one reused RunOptions; batches: session.run")
 
 
 def _openvino_target(device: str) -> Target:
