@@ -143,7 +143,8 @@ def train_cmd(pipeline, runs_dir, data_dir):
 @runs_dir_option
 @click.option("--frames", default=96_000, show_default=True, type=count(100, 10_000_000),
               help="Camera frames of numbers rendered from MNIST training digits to train on.")
-@click.option("--epochs", default=16, show_default=True, type=count(1, 1000))
+@click.option("--epochs", default=16, show_default=True, type=count(1, 1000),
+              help="Training epochs; the weights of the epoch best on the validation lines are kept.")
 @click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
               help="Processes rendering frames (0 = one per core).")
 @data_dir_option

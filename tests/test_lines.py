@@ -83,7 +83,7 @@ def test_the_shipped_number_reader_says_what_it_is():
         assert json.loads(meta["stride"]) == lines.STRIDE and meta["stage"] == stage
         dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
         assert dims == ["N", lines.HEIGHT, "W", 1]
-    assert lines.PACKAGED_NUMBER_READER.name == NUMBER_READER.name
+    assert lines.PACKAGED_NUMBER_READER.name == NUMBER_READER.name and lines.PACKAGED_NUMBER_READER.is_file()
 
 
 def test_any_width_and_batch_run(reader):
