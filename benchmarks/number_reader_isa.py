@@ -25,7 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, lines, scenes, timing  # noqa: E402
+from edgedigits.runtime import data, lines, timing  # noqa: E402
+from edgedigits.training import linedata  # noqa: E402  (numpy and OpenCV only: runs under qemu)
 
 FILES = [ROOT / "exported/number-reader/number-reader.onnx", ROOT / "exported/number-reader/number-reader.int8.onnx"]
 EMULATED = ["qemu-x86_64", "-cpu", "Haswell-v4"]
@@ -35,19 +36,12 @@ def score(lines_file: str, paths: list[str]) -> dict:
     """Errors and digits read right per file on the stored lines, on this process's kernels."""
     stored = np.load(lines_file)
     images, widths, labels = stored["images"], stored["widths"].astype(int), stored["labels"]
+    digits = int((labels >= 0).sum())
     out = {}
     for path in paths:
-        reader = lines.SequenceReader(path)
-        errors = total = 0
-        for start in range(0, len(images), 100):
-            rows = range(start, min(start + 100, len(images)))
-            x, strips = lines.batch([images[k, :, : widths[k]] for k in rows])
-            probs = reader.session.run(None, {reader.input: x})[0]
-            for j, k in enumerate(rows):
-                read = "".join(str(d) for d, _, _ in lines.decode(probs[j, : strips[j]]))
-                truth = "".join(str(int(v)) for v in labels[k] if v >= 0)
-                errors, total = errors + scenes.edit_distance(read, truth), total + len(truth)
-        out[Path(path).name] = {"errors": errors, "digits": total, "digit_accuracy": round(100 * (1 - errors / total), 3)}
+        accuracy = linedata.accuracy(lines.SequenceReader(path).run, images, widths, labels)
+        out[Path(path).name] = {"errors": round(digits * (100 - accuracy) / 100), "digits": digits,
+                                "digit_accuracy": round(accuracy, 3)}
     return out
 
 
@@ -60,8 +54,6 @@ def main() -> None:
     if args.score:
         print(json.dumps(score(args.score[0], args.score[1:])))
         return
-
-    from edgedigits.training import linedata
 
     ds = data.load("mnist")
     _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, 5000, 42)

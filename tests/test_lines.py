@@ -65,7 +65,7 @@ def test_digit_boxes_split_the_ink_between_digits():
     ink = np.zeros((40, 100), np.uint8)
     ink[5:35, 10:30] = 255
     ink[10:40, 60:90] = 255
-    group = lines.Group(np.zeros((32, 8), np.uint8), ink, (100, 200), 1.0, [0])
+    group = lines.Group(np.zeros((32, 8), np.uint8), ink, (100, 200), 1.0)
     centres = [lines.MARGIN + 20, lines.MARGIN + 75]
     assert lines.digit_boxes(group, centres) == [(110, 205, 20, 30), (160, 210, 30, 30)]
 

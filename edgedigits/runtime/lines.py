@@ -44,7 +44,6 @@ class Group:
     ink: np.ndarray  # uint8: the group's ink at frame scale, its box's top-left at `origin`
     origin: tuple[int, int]  # frame x, y of ink[0, 0]
     scale: float  # image columns per frame pixel
-    members: list[int]  # indices of the blobs it holds
 
 
 def groups(boxes: np.ndarray, lines: np.ndarray) -> list[list[int]]:
@@ -84,7 +83,7 @@ def group_image(boxes: np.ndarray, inks: list[np.ndarray], members: list[int]) -
     image = np.zeros((HEIGHT, total), np.uint8)
     top = (HEIGHT - INK_ROWS) // 2
     image[top : top + INK_ROWS, MARGIN : MARGIN + width] = small
-    return Group(image, canvas, (x0, y0), scale, list(members))
+    return Group(image, canvas, (x0, y0), scale)
 
 
 def batch(images: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
@@ -138,13 +137,17 @@ class SequenceReader:
     def __init__(self, path, threads: int = 1):
         self.session = open_session(path, threads)
         self.input = self.session.get_inputs()[0].name
-        self.session.run(None, {self.input: np.zeros((1, HEIGHT, 4 * STRIDE, 1), np.float32)})  # warm-up
+        self.run(np.zeros((1, HEIGHT, 4 * STRIDE, 1), np.float32))  # warm-up
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """[N, HEIGHT, W, 1] float32 -> [N, W/STRIDE, 11] strip probabilities."""
+        return self.session.run(None, {self.input: x})[0]
 
     def read(self, found_groups: list[Group]) -> list[list[tuple[int, float, tuple[int, int, int, int]]]]:
         if not found_groups:
             return []
         x, strips = batch([g.image for g in found_groups])
-        probs = self.session.run(None, {self.input: x})[0]
+        probs = self.run(x)
         out = []
         for group, p, t in zip(found_groups, probs, strips):
             digits = decode(p[:t])

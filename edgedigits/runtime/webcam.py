@@ -95,16 +95,15 @@ class Reader:
         groups = lines.groups(found.boxes, found.lines)
         readings = self.sequence.read([lines.group_image(found.boxes, found.ink, g) for g in groups])
         digits = []
+        boxes = found.boxes
         for members, reading in zip(groups, readings):
-            boxes = found.boxes[members]
             centres = [x + w / 2 for _, _, (x, _, w, _) in reading]
             one_each = len(reading) == len(members) and all(
-                bx <= c <= bx + bw for (bx, _, bw, _), c in zip(boxes, centres))
+                boxes[k, 0] <= c <= boxes[k, 0] + boxes[k, 2] for k, c in zip(members, centres))
             for j, (label, confidence, box) in enumerate(reading):
-                if one_each and probs[members[j]].max() > confidence:
-                    k = members[j]
-                    label, confidence, box = int(probs[k].argmax()), float(probs[k].max()), tuple(
-                        int(v) for v in found.boxes[k])
+                k = members[j] if one_each else None  # the blob this digit was read in, when one digit per blob
+                if k is not None and probs[k].max() > confidence:
+                    label, confidence, box = int(probs[k].argmax()), float(probs[k].max()), tuple(map(int, boxes[k]))
                 digits.append(Digit(box, self.classifier.labels[label], confidence, int(found.lines[members[0]]),
                                     confidence < self.threshold))
         return digits

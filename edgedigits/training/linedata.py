@@ -81,3 +81,20 @@ def pack(images: list[np.ndarray], labels: list[list[int]]) -> dict[str, np.ndar
     for i, lab in enumerate(labels):
         y[i, : len(lab)] = lab
     return {"images": x, "widths": np.array([im.shape[1] for im in images], np.int16), "labels": y}
+
+
+def accuracy(predict, images: np.ndarray, widths: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> float:
+    """Digits read right (%, 1 - edit distance / digits) on packed lines by best-path decoding; `predict` maps a
+    float32 [N, 32, W, 1] batch to its [N, W/4, 11] strip scores (a Keras model, an onnxruntime session). Images of
+    similar width are batched together, so little of each batch is padding."""
+    order = np.argsort(widths, kind="stable")
+    errors = digits = 0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x, strips = lines.batch([images[i, :, : widths[i]] for i in idx])
+        scores = predict(x)
+        for j, i in enumerate(idx):
+            read = "".join(str(d) for d, _, _ in lines.decode(scores[j, : strips[j]]))
+            truth = "".join(str(int(v)) for v in labels[i] if v >= 0)
+            errors, digits = errors + scenes.edit_distance(read, truth), digits + len(truth)
+    return 100.0 * (1 - errors / max(1, digits))

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from edgedigits.runtime import lines, numbers, scenes
+from edgedigits.training import linedata
 from edgedigits.training.stack import tf
 
 keras = tf.keras
@@ -82,31 +83,6 @@ def batches(images: np.ndarray, widths: np.ndarray, labels: np.ndarray, size: in
         yield x[..., None], labels[idx], idx
 
 
-def greedy(probs: np.ndarray, strips: int | None = None) -> str:
-    """The best-path reading of one image's [T, 11] strip scores as a digit string."""
-    return "".join(str(d) for d, _, _ in lines.decode(probs[:strips]))
-
-
-def text(row: np.ndarray) -> str:
-    return "".join(str(int(v)) for v in row if v >= 0)
-
-
-def digit_accuracy(read: list[str], truth: list[str]) -> float:
-    """1 - edit distance / digits, in % (the reader benchmark's measure)."""
-    errors = sum(scenes.edit_distance(a, b) for a, b in zip(read, truth))
-    return 100.0 * (1 - errors / max(1, sum(len(t) for t in truth)))
-
-
-def evaluate(model: keras.Model, images, widths, labels, batch_size: int = 256) -> float:
-    read, truth = [""] * len(images), [""] * len(images)
-    for x, y, idx in batches(images, widths, labels, batch_size, None):
-        logits = model(x, training=False).numpy()
-        for j, i in enumerate(idx):
-            read[i] = greedy(logits[j], int(widths[i]) // lines.STRIDE)
-            truth[i] = text(y[j])
-    return digit_accuracy(read, truth)
-
-
 def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
           ) -> tuple[keras.Model, list[dict]]:
     """CTC training with Adam on a cosine schedule; keeps the weights of the epoch best on the validation lines."""
@@ -134,7 +110,8 @@ def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: flo
         start, losses = time.time(), []
         for images, labels, _ in batches(x, w, y, batch_size, rng):
             losses.append(float(step(tf.constant(images), tf.constant(labels))))
-        val = evaluate(model, data["val_images"], data["val_widths"].astype(int), data["val_labels"])
+        val = linedata.accuracy(lambda x: model(x, training=False).numpy(), data["val_images"],
+                                data["val_widths"].astype(int), data["val_labels"])
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_digit_accuracy": round(val, 3),
                         "seconds": round(time.time() - start, 1)})
         log.info(f"epoch {epoch}/{epochs}: CTC loss {np.mean(losses):.4f}, validation digits read right {val:.2f}% "
@@ -229,21 +206,9 @@ def quantize(fp32_path: Path, int8_path: Path, images: np.ndarray, widths: np.nd
     prepared.unlink()
 
 
-def onnx_accuracy(path: Path, images: np.ndarray, widths: np.ndarray, labels: np.ndarray) -> float:
-    """Digits read right (%) on lines, through onnxruntime on the file."""
-    reader = lines.SequenceReader(path)
-    read, truth = [""] * len(images), [""] * len(images)
-    for x, y, idx in batches(images, widths, labels, 256, None):
-        probs = reader.session.run(None, {reader.input: x})[0]
-        for j, i in enumerate(idx):
-            read[i], truth[i] = greedy(probs[j], int(widths[i]) // lines.STRIDE), text(y[j])
-    return digit_accuracy(read, truth)
-
-
 def render(x_tr, y_tr, x_val, y_val, frames: int, val_frames: int, seed: int, workers: int, cache: Path) -> dict:
     """The training and validation lines, rendered once per (frames, val_frames, seed) and kept in `cache`."""
     from edgedigits.runtime.artifacts import atomic_path
-    from edgedigits.training import linedata
 
     if cache.is_file():
         try:
@@ -296,16 +261,16 @@ def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000,
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {stage: tmp / file for stage, file in FILES.items()}
     onnx.save(export(model, paths["fp32"]), str(paths["fp32"]))
-    reader = lines.SequenceReader(paths["fp32"])
+    readers = {"fp32": lines.SequenceReader(paths["fp32"])}
     x, _ = lines.batch([im[:, :w] for im, w in zip(val[0][:256], val[1][:256])])
-    diff = float(np.abs(with_softmax(model)(x, training=False).numpy()
-                        - reader.session.run(None, {reader.input: x})[0]).max())
+    diff = float(np.abs(with_softmax(model)(x, training=False).numpy() - readers["fp32"].run(x)).max())
     if diff > 1e-4:
         raise GateError(f"the ONNX number reader differs from Keras by {diff:.3g} (> 1e-4) on 256 validation lines")
     pick = np.random.default_rng(seed).permutation(len(d["train_images"]))[:512]
     log.info(f"ONNX matches Keras (max |diff| {diff:.2g}); quantizing to INT8 on {len(pick)} training lines")
     quantize(paths["fp32"], paths["int8"], d["train_images"][pick], d["train_widths"][pick].astype(int))
-    val_accuracy = {stage: round(onnx_accuracy(path, *val), 3) for stage, path in paths.items()}
+    readers["int8"] = lines.SequenceReader(paths["int8"])
+    val_accuracy = {stage: round(linedata.accuracy(reader.run, *val), 3) for stage, reader in readers.items()}
     drop = val_accuracy["fp32"] - val_accuracy["int8"]
     log.info(f"validation lines, digits read right: fp32 {val_accuracy['fp32']:.2f}%, INT8 {val_accuracy['int8']:.2f}%")
     if drop > MAX_INT8_DROP:
@@ -318,7 +283,7 @@ def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000,
     stages, blobs = {}, {}
     for stage, path in paths.items():
         log.info(f"scoring the reader with the {stage} number reader on every MNIST test digit once")
-        test = score(webcam.Reader(classifier, sequence=lines.SequenceReader(path)), test_digits)
+        test = score(webcam.Reader(classifier, sequence=readers[stage]), test_digits)
         proto = onnx.load(str(path))
         finalize(proto, stage, {
             "labels": [str(k) for k in range(10)], "blank": lines.BLANK, "dataset": "mnist", "pipeline": NAME,
