@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system data demo test test-slow fashion-data check-install bench peers clean
+.PHONY: setup system data demo test test-slow fashion-data dist check-install bench peers clean
 
 setup: $(VENV)/.installed
 
@@ -43,16 +43,22 @@ test: data fashion-data
 test-slow: data fashion-data
 	$(BIN)/python -m pytest -q -m slow
 
-# What `pip install edgedigits` gives a user: the wheel in a fresh venv with no extras, used from an empty directory.
-# Fails if TensorFlow is installed, if the install is over 450 MB, if `predict` misreads the example photo, or if a
-# runtime test fails against the installed package (not the source tree).
+# The wheel and the source distribution in dist/, checked by twine (what a package index would be given).
+dist: setup
+	rm -rf dist
+	$(BIN)/python -m pip install --quiet build twine
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+# What a plain install gives a user: the README's `pip install .` into a fresh venv with no extras, used from an
+# empty directory. Fails if TensorFlow is installed, if the install is over 450 MB, if `predict` misreads the example
+# photo, or if a runtime test fails against the installed package (not the source tree).
 CHECK := $(CURDIR)/build/check-install
 RUNTIME_TESTS = $(shell grep -l "pytestmark = pytest.mark.runtime" $(CURDIR)/tests/test_*.py)
 check-install: data
 	rm -rf $(CHECK) && mkdir -p $(CHECK)/empty
-	$(BIN)/python -m pip wheel --quiet --no-deps . -w $(CHECK)/dist
 	$(PYTHON) -m venv $(CHECK)/venv
-	$(CHECK)/venv/bin/python -m pip install --quiet $(CHECK)/dist/edgedigits-*.whl
+	$(CHECK)/venv/bin/python -m pip install --quiet .
 	! $(CHECK)/venv/bin/python -m pip show --quiet tensorflow 2>/dev/null
 	@size=$$(du -sm $(CHECK)/venv/lib/python*/site-packages | cut -f1); echo "installed: $$size MB"; test $$size -le 450
 	cp examples/digits.jpg $(CHECK)/empty/
@@ -78,4 +84,4 @@ peers: data
 	$(BIN)/python benchmarks/int8_variants.py lenet
 
 clean:
-	rm -rf runs build .pytest_cache
+	rm -rf runs build dist .pytest_cache

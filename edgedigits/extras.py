@@ -30,7 +30,7 @@ def require(extra: str, what: str) -> None:
     lacking = missing(extra)
     if lacking:
         raise MissingExtra(f"{what} needs the [{extra}] extra ({', '.join(lacking)} not installed): "
-                           f"pip install 'edgedigits[{extra}]'")
+                           f"pip install 'edgedigits[{extra}]' (in a clone: pip install '.[{extra}]')")
 
 
 def needs(extra: str):

@@ -138,8 +138,9 @@ def test_leftovers_of_a_killed_writer_are_removed_and_never_benched(tmp_path):
     stale.write_bytes(b"\0" * 65536)
     live = out / f".lenet.onnx.pid{os.getpid()}.efgh5678.tmp.onnx"  # a writer still running: left alone
     live.write_bytes(b"partial")
-    uncommitted = out / ".lenet.staging"
+    uncommitted = out / ".lenet.staging"  # what a writer killed before its commit point leaves
     uncommitted.mkdir()
+    (uncommitted / artifacts.STAGING_MARK).write_bytes(b"")
     (uncommitted / "lenet.onnx").write_bytes(b"half")
     assert [p.name for p in bench.find_models([str(out)])] == ["lenet.int8.onnx", "lenet.onnx"]
     assert not stale.exists() and not uncommitted.exists() and live.exists()
@@ -170,3 +171,76 @@ def test_a_hard_killed_process_temp_dir_is_removed_by_the_next(tmp_path):
     # ...the next process removes, and its own goes at exit (onnxruntime's own .ses file is not ours)
     assert list(tmp_path.glob(f"{artifacts.PROCESS_TMP_PREFIX}*")) == []
     assert tempfile.gettempdir() != str(tmp_path)  # this process's tempfile setting untouched by the children
+
+
+def plant(folder: Path, name: str, order: list, files: dict, mark: bool = True) -> Path:
+    """A staging folder as someone else might leave it: a committed journal listing `order`, the files given."""
+    staging = folder / f".{name}.staging"
+    staging.mkdir()
+    if mark:
+        (staging / artifacts.STAGING_MARK).write_bytes(b"")
+    for file, data in files.items():
+        (staging / file).write_bytes(data)
+    digests = {f: hashlib.sha256(files.get(f, b"")).hexdigest() for f in order}
+    (staging / "commit.json").write_text(json.dumps({"order": order, "sha256": digests}))
+    return staging
+
+
+@pytest.mark.parametrize("order", [["../victim.txt"], ["lenet.onnx", "../victim.txt"], ["/tmp/victim.txt"],
+                                   ["sub/lenet.onnx"], ["other.onnx"], [".."], ["lenet.onnx/.."]])
+def test_a_planted_journal_never_moves_a_file_outside_its_folder(tmp_path, order):
+    folder, victim = tmp_path / "sent", tmp_path / "victim.txt"
+    folder.mkdir()
+    victim.write_text("mine")
+    files = {Path(f).name: b"planted" for f in order if Path(f).name not in ("", "..")}
+    staging = plant(folder, "lenet", order, files)
+    before = sorted(p.name for p in tmp_path.rglob("*") if ".staging" not in str(p))
+    artifacts.recover(folder)
+    assert victim.read_text() == "mine"
+    assert not (Path("/tmp/victim.txt").exists() and Path("/tmp/victim.txt").read_bytes() == b"planted")
+    assert sorted(p.name for p in tmp_path.rglob("*") if ".staging" not in str(p)) == before
+    assert not staging.exists()  # a journal that names what it may not is discarded
+
+
+def test_a_planted_journal_with_a_wrong_hash_or_a_link_moves_nothing(tmp_path):
+    folder = tmp_path / "sent"
+    folder.mkdir()
+    (folder / "lenet.onnx").write_bytes(b"good")
+    staging = plant(folder, "lenet", ["lenet.onnx"], {"lenet.onnx": b"bad"})
+    (staging / "commit.json").write_text(json.dumps({"order": ["lenet.onnx"], "sha256": {"lenet.onnx": "0" * 64}}))
+    artifacts.recover(folder)
+    assert (folder / "lenet.onnx").read_bytes() == b"good"
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"secret")
+    staging = plant(folder, "lenet", ["lenet.onnx"], {})
+    (staging / "lenet.onnx").symlink_to(outside)
+    artifacts.recover(folder)
+    assert (folder / "lenet.onnx").read_bytes() == b"good" and not (folder / "lenet.onnx").is_symlink()
+    assert outside.read_bytes() == b"secret"
+
+
+def test_staging_folders_without_the_mark_and_user_files_are_left_alone(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    pid = dead_pid()
+    theirs = [folder / ".notes.tmp", folder / ".notes.tmp.bak", folder / f".draft.pid{pid}.tmp",
+              folder / f".lenet.onnx.pid{pid}.abcd1234.tmp.keras"]  # not a name atomic_path makes for that target
+    for path in theirs:
+        path.write_text("keep")
+    backup = folder / ".venv.tmp-backup"
+    backup.mkdir()
+    (backup / "file").write_text("keep")
+    unmarked = plant(folder, "notes", ["notes.txt"], {"notes.txt": b"x"}, mark=False)
+    os.utime(folder / ".notes.tmp", (0, 0))  # old: age alone never makes a file edgedigits'
+    artifacts.recover(folder)
+    assert all(p.read_text() == "keep" for p in theirs) and (backup / "file").read_text() == "keep"
+    assert (unmarked / "commit.json").exists() and not (folder / "notes.txt").exists()
+
+
+def test_a_folder_in_the_way_of_staging_is_one_clear_error(tmp_path):
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / ".lenet.staging").write_text("a plain file where the staging folder goes")
+    with pytest.raises(InputError, match="in the way"):
+        artifacts.replace_set(out, "lenet", [("lenet.json", b"{}")])
+    assert (out / ".lenet.staging").read_text().startswith("a plain file")

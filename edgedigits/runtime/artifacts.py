@@ -2,7 +2,7 @@
 
 One file: `atomic_path` writes a temporary file beside the target and renames it over the target only when the
 write finished. Its name carries the writer's process id, so `clean_stale` can remove the leftovers of a killed
-writer without touching those of a live one.
+writer without touching those of a live one, nor anything named otherwise (a user's own hidden files).
 
 A shipped set (NAME.onnx, NAME.int8.onnx, NAME.json) is replaced as a set by `replace_set`, a small journal:
 1. every file is written into the hidden directory OUT/.NAME.staging/, fsynced and read back against its sha256;
@@ -10,7 +10,9 @@ A shipped set (NAME.onnx, NAME.int8.onnx, NAME.json) is replaced as a set by `re
 3. the files are renamed into OUT one by one, the manifest last, then the staging directory is removed.
 Killed before step 2, OUT still holds the old set untouched and the staging directory is discarded by the next
 `recover`; killed during step 3, the next `recover` (run by every ship and by `bench` on a folder) finishes the
-renames from the journal. `verify_set` checks a set's model files against the sha256s in its manifest and
+renames from the journal. Recovery touches only staging directories that carry edgedigits' mark, and rolls forward
+only journals naming the set's own files by plain name with matching sha256s: a planted journal moves nothing.
+`verify_set` checks a set's model files against the sha256s in its manifest and
 recovers first, so a verified read never sees old and new files mixed. The whole directory is locked (flock)
 while a set is replaced or recovered.
 """
@@ -25,9 +27,9 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -35,8 +37,10 @@ from edgedigits.errors import InputError
 
 STAGING_SUFFIX = ".staging"
 COMMIT = "commit.json"
-STALE_AFTER_S = 600  # a temp file without a live owner's pid in its name is a leftover once this old
+STAGING_MARK = ".edgedigits-staging"  # written first into every staging directory: recovery touches no other
 PROCESS_TMP_PREFIX = "edgedigits-proc-"
+# The exact name `atomic_path` gives its temp files: .TARGET.pidPID.XXXXXXXX.tmpSUFFIX (mkstemp's 8 random characters)
+TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.pid(?P<pid>[0-9]+)\.[a-z0-9_]{8}\.tmp(?P<suffix>\.[^./]+)?$")
 
 
 @contextlib.contextmanager
@@ -142,14 +146,20 @@ def replace_set(out_dir: str | os.PathLike, name: str, files: list[tuple[str, by
     staging = out / f".{name}{STAGING_SUFFIX}"
     with _locked(out):
         _recover(out)
-        staging.mkdir()
+        if staging.is_symlink() or staging.exists():  # not ours (no mark), so recovery left it: never overwritten
+            raise InputError(f"cannot ship {name}: {staging} is in the way (not a staging folder edgedigits made); "
+                             f"remove it")
+        # made under a temp name and renamed, so a staging folder always holds its mark
+        made = Path(tempfile.mkdtemp(prefix=f".{name}{STAGING_SUFFIX}.pid{os.getpid()}.", suffix=".tmp", dir=out))
+        _write_synced(made / STAGING_MARK, b"")
+        os.replace(made, staging)
         digests = {}
         for file, data in files:
             _write_synced(staging / file, data)
             digests[file] = hashlib.sha256(data).hexdigest()
         for file, digest in digests.items():  # what is on disk is what was meant, before anything is committed
             if hashlib.sha256((staging / file).read_bytes()).hexdigest() != digest:
-                shutil.rmtree(staging, ignore_errors=True)
+                _discard(staging)
                 raise OSError(f"staged {file} does not read back as written")
         _write_synced(staging / f".{COMMIT}", json.dumps({"order": [f for f, _ in files], "sha256": digests}).encode())
         os.replace(staging / f".{COMMIT}", staging / COMMIT)  # the commit point
@@ -158,12 +168,47 @@ def replace_set(out_dir: str | os.PathLike, name: str, files: list[tuple[str, by
 
 
 def _roll_forward(out: Path, staging: Path) -> None:
-    journal = json.loads((staging / COMMIT).read_text())
-    for file in journal["order"]:
+    """Move a committed set's files into `out`, manifest last. Only what the journal may name is moved: plain file
+    names of the set itself (NAME.*), each a regular file in the staging folder whose bytes hash to the journal's
+    sha256. A journal that names anything else (a path, another set's file, a link) is not ours: it is discarded
+    and nothing moves, so a folder someone sends you can never make edgedigits write outside it."""
+    order = _journal(staging)
+    for file in order or []:
         if (staging / file).exists():  # already moved when an earlier roll-forward was interrupted
             os.replace(staging / file, out / file)
     _sync_dir(out)
-    shutil.rmtree(staging)
+    _discard(staging)
+
+
+def _discard(staging: Path) -> None:
+    """Remove a staging folder: first renamed to a temp name of this process (one atomic step), so a kill halfway
+    through the removal leaves a leftover `clean_stale` knows, never a staging folder without its mark."""
+    gone = staging.with_name(f"{staging.name}.pid{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.replace(staging, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _journal(staging: Path) -> list[str] | None:
+    """The file order of a committed journal in `staging`, or None when it is missing, unreadable or names a file
+    it may not (see `_roll_forward`)."""
+    name = staging.name[1 : -len(STAGING_SUFFIX)]
+    try:
+        journal = json.loads((staging / COMMIT).read_text())
+        order, digests = journal["order"], journal["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(order, list) and order and isinstance(digests, dict) and set(order) == set(digests)):
+        return None
+    for file in order:
+        if not (isinstance(file, str) and file.startswith(f"{name}.") and Path(file).name == file
+                and file not in (".", "..") and "\\" not in file and "\0" not in file):
+            return None
+        staged = staging / file
+        if staged.is_symlink() or (staged.exists() and not staged.is_file()):
+            return None
+        if staged.is_file() and hashlib.sha256(staged.read_bytes()).hexdigest() != digests[file]:
+            return None
+    return order
 
 
 def recover(directory: str | os.PathLike) -> None:
@@ -178,34 +223,29 @@ def recover(directory: str | os.PathLike) -> None:
 
 def _recover(directory: Path) -> None:
     for staging in directory.glob(f".*{STAGING_SUFFIX}"):
-        try:
-            committed = json.loads((staging / COMMIT).read_text())["order"]
-        except (OSError, ValueError, KeyError, TypeError):
-            committed = None
-        if committed:
+        # Only staging folders edgedigits made (a real folder holding its mark): a user's own ".x.staging" is theirs.
+        if staging.is_symlink() or not staging.is_dir() or not (staging / STAGING_MARK).is_file():
+            continue
+        if (staging / COMMIT).is_file():
             _roll_forward(directory, staging)
         else:
-            shutil.rmtree(staging, ignore_errors=True)
+            _discard(staging)
     clean_stale(directory)
 
 
 def clean_stale(directory: str | os.PathLike) -> None:
-    """Remove temp files of `atomic_path` whose writer is gone (its pid is dead) or, for names without a pid
-    (older versions), that are older than STALE_AFTER_S."""
-    now = time.time()
-    for tmp in Path(directory).glob(".*.tmp*"):
-        owner = re.search(r"\.pid(\d+)\.[^.]+\.tmp", tmp.name)
-        pids = [int(owner.group(1))] if owner else []
-        owner_alive = any(_alive(pid) for pid in pids)
-        try:
-            old = now - tmp.lstat().st_mtime > STALE_AFTER_S
-        except FileNotFoundError:
+    """Remove temp files of `atomic_path` whose writer is gone: only names of the exact form it makes (TEMP_NAME)
+    whose process id is not alive. Anything else, however it is named, is not edgedigits' to delete."""
+    for tmp in Path(directory).glob(".*.pid*.tmp*"):
+        owner = TEMP_NAME.match(tmp.name)
+        if not owner or _alive(int(owner.group("pid"))):
             continue
-        if (pids and not owner_alive) or (not pids and old):
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
+        if (owner.group("suffix") or "") not in ("", Path(owner.group("target")).suffix):
+            continue
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
 
 
 def verify_set(out_dir: str | os.PathLike, name: str) -> dict:
@@ -236,7 +276,7 @@ def verify_set(out_dir: str | os.PathLike, name: str) -> dict:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # no such process, or no such pid at all
         return False
     except PermissionError:
         return True
