@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import tf2onnx  # noqa: E402, I001  (after the stack: it imports TensorFlow)
+import tf2onnx.rewriter  # noqa: E402, F401  (its modules take names from tf2onnx's counter when first imported)
 
 from edgedigits.errors import GateError
 from edgedigits.runtime import Classifier, normalize
@@ -25,7 +26,12 @@ class ParityError(GateError):
 
 
 def to_onnx(model, opset: int = 17) -> onnx.ModelProto:
-    """Convert with a dynamic batch dimension; input 'input' float32 [N,28,28,1], output 'probabilities' [N,C]."""
+    """Convert with a dynamic batch dimension; input 'input' float32 [N,28,28,1], output 'probabilities' [N,C].
+
+    tf2onnx numbers the nodes it adds from a counter global to the process; it restarts here, so a model converts to
+    the same bytes whatever was converted before it in the process (tf2onnx.rewriter, whose modules take numbers
+    when first imported, is imported with this module)."""
+    tf2onnx.utils.INTERNAL_NAME = 1
     spec = (tf.TensorSpec((None, *models.INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
     _rename_output(proto, OUTPUT_NAME)
