@@ -28,12 +28,14 @@ from edgedigits.training.checks import (  # noqa: F401  (also read as config.che
 # The recipes shipped with the package (pipelines/ of the source tree, package data in a wheel).
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 # defined in edgedigits/training/quantize.py (kept here so reading a recipe never imports onnxruntime; a test checks they agree)
-QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense", "dynamic-dense",
-                  "dynamic-dense-reduce-range")
-# Built by default: the static ones. Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
-# come from each call's batch, so an image's answer can depend on what it is batched with (5 of 10,000 MNIST test
-# predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
-DEFAULT_QUANT_VARIANTS = tuple(v for v in QUANT_VARIANTS if not v.startswith("dynamic"))
+QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense",
+                  "u8s8-dense-reduce-range", "dynamic-dense", "dynamic-dense-reduce-range")
+# Built by default: the static ones but u8s8-dense-reduce-range, which a recipe names when it wants the same INT8
+# answers on every CPU (edgedigits/training/quantize.py). Dynamic variants are the fastest INT8 on AVX2 CPUs, but
+# their activation scales come from each call's batch, so an image's answer can depend on what it is batched with
+# (5 of 10,000 MNIST test predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants
+# when that is acceptable.
+DEFAULT_QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense")
 QUANT_SELECT = ("fastest", "accurate")
 CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")

@@ -18,11 +18,15 @@ variables once.
 from __future__ import annotations
 
 import os
+import platform
+from importlib import metadata as importlib_metadata
 
 REPRODUCIBLE_THREADS = 2
 ISA = "AVX2"
 # every variable that changes what TensorFlow computes; `environment` sets or clears exactly these
 VARIABLES = ("EDGEDIGITS_REPRODUCIBLE", "EDGEDIGITS_THREADS", "ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")
+LIBRARIES = ("edgedigits", "tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
+             "onnxruntime", "numpy", "opencv-python-headless")
 
 
 def reproducible() -> bool:
@@ -80,3 +84,25 @@ def _determinism(tf) -> bool:
     from tensorflow.python.framework import config as tf_config  # no public getter for the flag
 
     return bool(tf_config.is_op_determinism_enabled())
+
+
+def record(ctx) -> dict:
+    """The manifest's "reproduce" entry for the run `ctx` (stages.Run)."""
+    quant = ctx.recipe.quantize
+    by = "recipe" if len(quant.variants) == 1 else ("timing" if quant.select == "fastest" else "validation")
+    return {
+        "command": "edgedigits verify MANIFEST",
+        "recipe_sha256": ctx.recipe.sha256,
+        "data_sha256": ctx.ds.sha256,
+        "pins": in_force(),
+        "int8_variant_chosen_by": by,  # recipe: one variant named; timing: the running CPU's; validation: accuracy
+        "python": platform.python_version(),
+        "libraries": {name: _version(name) for name in LIBRARIES},
+    }
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from edgedigits import runtime, tables
 from edgedigits.runtime import timing
 from edgedigits.runtime.artifacts import atomic_path, clean_stale, ensure_writable_dir, replace_set
-from edgedigits.training import metadata, models, stages
+from edgedigits.training import metadata, models, pins, stages
 from edgedigits.training.config import Pipeline, to_dict
 from edgedigits.training.stages import Result, Run, pipeline_file
 from edgedigits.training.stages.report import stamp
@@ -66,6 +66,7 @@ def build_manifest(ctx: Run) -> dict:
         "machine": {"cpu": facts["cpu"], "cores": facts["cores"], "features": facts["features"],
                     "platform": platform.platform()},
         "files": {"pruned": f"{recipe.name}.onnx", "int8": f"{recipe.name}.int8.onnx"},
+        "reproduce": pins.record(ctx),  # what `edgedigits verify` needs to rebuild these files
         **extra,
     }
 
