@@ -106,7 +106,7 @@ def test_onnx_files_read_well_in_other_tools(shipped):
         meta = {p.key: p.value for p in proto.metadata_props}
         assert float(meta["input_scale"]) == pytest.approx(1 / 255)
         assert meta["input_layout"] == "NHWC" and meta["ink"] == "white-on-black"
-        assert json.loads(meta["measured_on"]) == manifest["stages"][stage]["measured_on"]
+        assert "measured_on" not in meta and manifest["stages"][stage]["measured_on"]  # the manifest says where
 
 
 def test_manifest_holds_no_local_path(shipped, mnist):

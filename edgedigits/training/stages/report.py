@@ -23,11 +23,13 @@ def run(ctx: Run) -> Result:
 
 
 def stamp(ctx: Run, stages: list[str] | None = None) -> None:
-    """Write into each scored file (or those of `stages`) its stage, test accuracy, the CPU features it was measured
-    on, sparsity and MACs (metadata_props and doc string), then record its size and sha256 in its facts."""
+    """Write into each scored file (or those of `stages`) its stage, test accuracy, sparsity and MACs (metadata_props
+    and doc string), then record its size and sha256 in its facts. The CPU features the accuracy was measured on go
+    into the facts (the manifest), not the file: a file names nothing of the machine that built it, so the same
+    recipe gives the same bytes on every CPU."""
     import onnx
 
-    features = timing.machine_info()["features"]  # INT8 accuracy depends on the CPU's instruction set
+    features = timing.machine_info()["features"]  # INT8 accuracy can depend on the CPU's instruction set
     base = metadata.base_metadata(ctx.ds.labels, ctx.ds.name, ctx.recipe.name)
     source = models.get_spec(ctx.recipe.model).source
     for stage, result in ctx.scored().items():
@@ -35,7 +37,7 @@ def stamp(ctx: Run, stages: list[str] | None = None) -> None:
             continue
         facts = result.facts
         facts["measured_on"] = features
-        meta = {**base, "stage": stage, "test_accuracy": round(facts["test_accuracy"], 2), "measured_on": features,
+        meta = {**base, "stage": stage, "test_accuracy": round(facts["test_accuracy"], 2),
                 "kernel_sparsity": facts["kernel_sparsity"], "macs": facts["macs"]}
         proto = onnx.load(str(result.path))
         metadata.finalize(proto, metadata.describe(meta, source), **meta)
