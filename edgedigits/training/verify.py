@@ -64,8 +64,8 @@ def recipe_of(manifest: dict) -> tuple[config.Pipeline, list[str]]:
         notes.append("the recipe's settings hash differs from the manifest's (keys added since, with defaults)")
     shipped = manifest["stages"].get("int8", {}).get("quantization", {}).get("variant")
     if len(recipe.quantize.variants) > 1 and shipped:
-        notes.append(f"INT8 variant fixed to the shipped {shipped} (the recipe picks by {recipe.quantize.select} "
-                     "on the running CPU)")
+        by = "timing" if recipe.quantize.select == "fastest" else "validation accuracy"
+        notes.append(f"INT8 variant fixed to the shipped {shipped} (the recipe chooses by {by} on the running CPU)")
         recipe.quantize.variants = [shipped]
     return recipe, notes
 
