@@ -16,6 +16,7 @@ import dataclasses
 import io
 import json
 import re
+import statistics
 import sys
 import tokenize
 import typing
@@ -495,6 +496,66 @@ def t_graph_shapes() -> str:
     return source("benchmarks/results/graph-shapes.json", d["machine"], load_note(load_avg) + "; random weights, "
                   "batch 1, one thread, interleaved; onnxruntime through IOBinding") + "\n" + table(
         ["graph", "MACs", "nodes run", "p50 us", "p50 / LiteRT INT8 lenet", "ops after onnxruntime's optimizations"], rows)
+
+
+# ---- reproducibility (benchmarks/results/reproducibility.json) ---------------------------------------------------
+
+PIN_WORDS = {"unpinned": "TensorFlow's defaults: native oneDNN kernels, one thread per core",
+             "threads-1": "unpinned, one TensorFlow thread", "isa": "unpinned, oneDNN capped at AVX2",
+             "determinism": "unpinned, op determinism on", "onednn-off": "unpinned, oneDNN off (Eigen only)",
+             "pinned": "the default: AVX2 cap, 2 threads, op determinism"}
+
+
+def _runs_source(d: dict, what: str) -> str:
+    loads = [x for r in d["runs"] for x in (r["load_before"], r["load_after"])]
+    return source("benchmarks/results/reproducibility.json", d, load_note(loads) + f"; recipe `{d['recipe']}`, {what}")
+
+
+def t_reproducibility_cost() -> str:
+    d = load("benchmarks/results/reproducibility.json")["cost"]
+    by = {}
+    for r in d["runs"]:
+        by.setdefault(r["config"], []).append(r)
+    median = lambda runs, k: statistics.median(r["s_per_epoch"][k] for r in runs)  # noqa: E731
+    base = by["unpinned"]
+    rows = []
+    for config, runs in by.items():
+        ratio = (median(runs, "train") + median(runs, "prune")) / (median(base, "train") + median(base, "prune"))
+        rows.append([f"`{config}`", PIN_WORDS[config], len(runs), f"{median(runs, 'train'):.1f}",
+                     f"{median(runs, 'prune'):.1f}", f"{ratio:.2f}x",
+                     ", ".join(f"{r['times_s']['train'] + r['times_s']['prune']:.0f}" for r in runs),
+                     " / ".join(pct(s["test_accuracy"]) for s in runs[0]["stages"].values())])
+    return _runs_source(d, f"{max(len(r) for r in by.values())} rounds, the configurations interleaved in each; "
+                           "early stopping ends each run at its own epoch, so the time per epoch compares") + "\n" + table(
+        ["run", "pins", "runs", "train s/epoch", "prune s/epoch", "per epoch / unpinned", "train + prune s, each run",
+         "test acc % fp32 / pruned / INT8"], rows)
+
+
+def t_reproducibility_matrix() -> str:
+    d = load("benchmarks/results/reproducibility.json")["matrix"]
+    sets, rows = [], []
+    for i, r in enumerate(d["runs"], 1):
+        key = tuple(s["sha256"] for s in r["stages"].values())
+        sets += [key] if key not in sets else []
+        strongest = [f for f in ("avx2", "avx512f", "avx512_vnni") if f in d["features"]][-1:]
+        where = r["emulated"] or f"{d['cpu']}, {FEATURE_NAMES.get(strongest[0], strongest[0]) if strongest else 'native'}"
+        rows.append([i, f"`{r['config']}`", where, *(s["sha256"][:10] for s in r["stages"].values()),
+                     "ABCDEFGHIJ"[sets.index(key)]])
+    return _runs_source(d, "sha256 of each stage's file (first 10 hex digits)") + "\n" + table(
+        ["run", "pins", "CPU", "fp32", "pruned", "INT8", "same files as"], rows)
+
+
+def t_reproducibility_answers() -> str:
+    d = load("benchmarks/results/reproducibility.json")["answers"]
+    native, emulated = d["runs"][0]["variants"], d["runs"][-1]["variants"]
+    rows = [[f"`{name}`", pct(v["test_accuracy"]), pct(emulated[name]["test_accuracy"]),
+             "yes" if v["file_sha256"] == emulated[name]["file_sha256"] else "no",
+             "yes" if v["probabilities_sha256"] == emulated[name]["probabilities_sha256"] else "no"]
+            for name, v in native.items()]
+    return source("benchmarks/results/reproducibility.json", d, f"; `{d['model']}` quantized and scored natively and "
+                  f"under {d['runs'][-1]['emulated']}") + "\n" + table(
+        ["file", "test acc % (native)", "test acc % (emulated AVX2)", "same file", "same probabilities, bit for bit"],
+        rows)
 
 
 TABLES = {name.removeprefix("t_").replace("_", "-"): fn for name, fn in globals().items() if name.startswith("t_")}

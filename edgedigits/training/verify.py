@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgedigits.errors import InputError
+from edgedigits.runtime.artifacts import private_tempdir
 from edgedigits.training import config, pins
 
 REBUILT = "rebuilt.json"
@@ -61,7 +62,7 @@ def recipe_of(manifest: dict) -> tuple[config.Pipeline, list[str]]:
     recipe.sha256 = config.settings_sha256(config.to_dict(recipe))
     notes = []
     if recipe.sha256 != manifest["pipeline"].get("sha256"):
-        notes.append("the recipe's settings hash differs from the manifest's (keys added since, with defaults)")
+        notes.append("the recipe's settings, as read today (defaults included), hash differently from the manifest's")
     shipped = manifest["stages"].get("int8", {}).get("quantization", {}).get("variant")
     if len(recipe.quantize.variants) > 1 and shipped:
         by = "timing" if recipe.quantize.select == "fastest" else "validation accuracy"
@@ -84,13 +85,13 @@ def verify(manifest_path, work_dir=None, data_dir=None) -> Outcome:
     if manifest.get("data_sha256") and ds.sha256 != manifest["data_sha256"]:
         raise InputError(f"the {recipe.dataset} data here (sha256 {ds.sha256[:12]}) is not the data the manifest was "
                          f"built from ({manifest['data_sha256'][:12]}): no rebuild could match")
-    record_ = manifest.get("reproduce") or {}
-    with tempfile.TemporaryDirectory(prefix="edgedigits-verify-") as tmp:
+    recorded = (manifest.get("reproduce") or {}).get("pins") or {"reproducible": True}
+    env = {k: v for k, v in os.environ.items() if k not in pins.VARIABLES}
+    env.update({k: v for k, v in pins.environment(recorded).items() if v is not None})
+    with tempfile.TemporaryDirectory(dir=private_tempdir()) as tmp:  # removed by the next run after a hard kill
         work = Path(work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        for key, value in pins.environment(record_.get("pins") or {"reproducible": True}).items():
-            env.pop(key, None) if value is None else env.__setitem__(key, value)
+        (work / REBUILT).unlink(missing_ok=True)  # a file of an earlier rebuild is never read as this one's
         command = [sys.executable, "-m", "edgedigits.training.verify", str(manifest_path), str(work)]
         done = subprocess.run(command + ([str(data_dir)] if data_dir else []), env=env)
         if done.returncode != 0 or not (work / REBUILT).is_file():
