@@ -30,7 +30,8 @@ from edgedigits import runtime
 from edgedigits.runtime import datasets
 from edgedigits.runtime.bench import measure, timing
 from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.training import config, quantize
+from edgedigits.training import config, quantize, split
+from edgedigits.training.tasks import classifier
 
 ROUNDS = 10
 
@@ -52,8 +53,10 @@ def main() -> None:
         if pick is None:
             pick = Path(tmp) / "lenet.int8.onnx"
             _, _, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-            settings = quantize.quantize(Path(args.runs_dir) / "lenet/pruned.onnx", pick,
-                                         quantize.calibration_images(ds, recipe), (x_val, y_val), recipe.quantize)
+            xv = runtime.normalize(x_val)
+            settings = quantize.quantize_with_accuracy_control(
+                Path(args.runs_dir) / "lenet/pruned.onnx", pick, classifier.feeds(split.calibration_images(ds, recipe)),
+                lambda path: runtime.accuracy(path, x_val, y_val), None, recipe.quantize, (xv[:1], xv[:256]))
             print(quantize.describe(settings), flush=True)
         files = {"ort fp32 (pruned, shipped)": ROOT / "exported/lenet.onnx",
                  "ort int8 (shipped)": ROOT / "exported/lenet.int8.onnx",

@@ -31,7 +31,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from edgedigits.runtime import datasets, normalize
 from edgedigits.runtime.bench import measure, targets, timing
 from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.training import config, graphstats, quantize
+from edgedigits.training import config, graphstats, quantize, split
+from edgedigits.training.tasks import classifier
 
 ROUNDS = 3
 MODELS = ["lenet-fast", "lenet-slim", "lenet", "mlp", "cnn", "lenet5-v2"]
@@ -40,8 +41,8 @@ MODELS = ["lenet-fast", "lenet-slim", "lenet", "mlp", "cnn", "lenet5-v2"]
 def build_all_ops(fp32: Path, out: Path, recipe, tmp: Path) -> None:
     prepared = tmp / f"{fp32.stem}.prepared.onnx"
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
-    calibration = quantize.calibration_images(datasets.load(recipe.dataset), recipe)
-    quantize.quantize_variant(prepared, out, calibration, recipe.quantize, "u8s8")
+    calibration = split.calibration_images(datasets.load(recipe.dataset), recipe)
+    quantize.quantize_variant(prepared, out, classifier.feeds(calibration), recipe.quantize, "u8s8")
 
 
 def random_alexnet(out: Path) -> None:

@@ -34,7 +34,8 @@ from edgedigits import runtime
 from edgedigits.runtime import datasets
 from edgedigits.runtime.bench import measure, timing
 from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.training import config, quantize
+from edgedigits.training import config, quantize, split
+from edgedigits.training.tasks import classifier
 
 U8, S8 = QuantType.QUInt8, QuantType.QInt8
 ROUNDS = 10
@@ -55,7 +56,7 @@ def runner(sess):
 
 def references(prepared: Path, tmp: Path, calibration: np.ndarray, cfg) -> dict[str, Path]:
     """Flavours the pipeline does not build, kept here so the table shows why."""
-    reader = lambda: quantize._Images("input", calibration)  # noqa: E731
+    reader = lambda: quantize.Feeds(classifier.feeds(calibration))  # noqa: E731
     out = {}
     for name, kwargs in {
         "ref: QOperator u8s8": dict(quant_format=QuantFormat.QOperator, per_channel=cfg.per_channel),
@@ -97,7 +98,7 @@ def main() -> None:
     if not source.is_file():
         sys.exit(f"int8_variants: {source} missing; run `edgedigits train-prune-export {args.pipeline}` first")
     ds = datasets.load(recipe.dataset)
-    calibration = quantize.calibration_images(ds, recipe)
+    calibration = split.calibration_images(ds, recipe)
     _, _, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
     x_test, x_val = runtime.normalize(ds.x_test), runtime.normalize(x_val)
     machine = timing.machine_info()
@@ -110,7 +111,7 @@ def main() -> None:
         models = {"fp32 (pruned)": source}
         for variant in quantize.VARIANTS:
             models[variant] = tmp / f"{variant}.onnx"
-            quantize.quantize_variant(prepared, models[variant], calibration, recipe.quantize, variant)
+            quantize.quantize_variant(prepared, models[variant], classifier.feeds(calibration), recipe.quantize, variant)
         models.update(references(prepared, tmp, calibration, recipe.quantize))
         # (name, path, level): every model at ORT_ENABLE_ALL, two of them also at EXTENDED (no NCHWc/NHWC layouts)
         entries = [(name, path, ort.GraphOptimizationLevel.ORT_ENABLE_ALL) for name, path in models.items()]

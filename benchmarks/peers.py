@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from edgedigits.runtime import datasets, normalize
 from edgedigits.runtime.bench import measure, targets, timing
 from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
-from edgedigits.training import config, quantize
+from edgedigits.training import config, split
 
 SHIPPED = "ort-int8 (shipped)"
 REFERENCE = "litert int8 (own PTQ)"  # the ratios columns compare every row with this one
@@ -105,7 +105,7 @@ def _tflite(model, int8: bool, args) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         recipe = config.load(args.pipeline)
-        calibration = normalize(quantize.calibration_images(datasets.load(recipe.dataset), recipe))
+        calibration = normalize(split.calibration_images(datasets.load(recipe.dataset), recipe))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([calibration[i : i + 1]] for i in range(len(calibration)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

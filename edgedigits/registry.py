@@ -1,23 +1,26 @@
-"""One way to register a thing, everywhere in edgedigits (models, pipeline stages, sweep kinds, bench targets):
-a `Registry` of one kind, filled where each thing is defined by the `register` decorator, read by name.
+"""One way to register a thing, everywhere in edgedigits (models, pipeline stages, tasks, sweep kinds): a
+`Registry` of one kind, filled where each thing is defined by the `register` decorator, read by name.
 
-A registry knows the modules its things are defined in and imports them on first use, so listing what exists
-never needs the caller to import them first, and a registry (this leaf module) imports nothing of edgedigits but
-its error type. The order of registration is kept: it is the order a pipeline runs its stages in.
+A registry knows where its things are defined (a package, every module of which is one of them, or a list of
+modules) and imports them on first use, so adding a thing is adding one module, and listing what exists never
+needs the caller to import anything first. This leaf module imports nothing of edgedigits but its error type.
+Things are listed by their `order` attribute when they have one, else in the order they were registered.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Callable, Iterator
 
 from edgedigits.errors import InputError
 
 
 class Registry:
-    def __init__(self, kind: str, modules: tuple[str, ...] = ()):
+    def __init__(self, kind: str, modules: tuple[str, ...] = (), package: str | None = None):
         self.kind = kind  # what the things are called in messages: "model", "stage", ...
         self.modules = modules  # where they are registered, imported on first use
+        self.package = package  # ...or a package, every module of which is imported on first use
         self._things: dict[str, object] = {}
         self._loaded = False
 
@@ -30,11 +33,19 @@ class Registry:
             return thing
         return add
 
+    def remove(self, name: str) -> None:
+        self._things.pop(name, None)
+
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for module in self.modules:
-                importlib.import_module(module)
+        if self._loaded:
+            return
+        self._loaded = True
+        modules = list(self.modules)
+        if self.package:
+            path = importlib.import_module(self.package).__path__
+            modules += [f"{self.package}.{info.name}" for info in pkgutil.iter_modules(path)]
+        for module in modules:
+            importlib.import_module(module)
 
     def get(self, name: str):
         """The thing registered as `name`; an unknown name is one InputError listing the known ones."""
@@ -49,8 +60,8 @@ class Registry:
 
     def names(self) -> list[str]:
         self._load()
-        return list(self._things)
+        known = list(self._things)
+        return sorted(known, key=lambda n: (getattr(self._things[n], "order", 0), known.index(n)))
 
     def items(self) -> Iterator[tuple[str, object]]:
-        self._load()
-        return iter(list(self._things.items()))
+        return iter([(name, self._things[name]) for name in self.names()])

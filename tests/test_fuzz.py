@@ -30,7 +30,7 @@ from edgedigits import limits
 from edgedigits.cli import main
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, accuracy, webcam
-from edgedigits.training import config, models
+from edgedigits.training import checks, config, models
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTED = ROOT / "exported"
@@ -125,7 +125,7 @@ BIG = 2**62  # TOML integers are 64-bit
 
 def test_every_number_of_a_recipe_has_a_declared_range():
     assert len(NUMERIC) > 40
-    assert [key for key, _ in NUMERIC if config.range_of(key) is None] == []
+    assert [key for key, _ in NUMERIC if checks.range_of(key) is None] == []
 
 
 def toml_value(value) -> str:
@@ -145,7 +145,7 @@ def toml_for(key: str, value) -> str:
 def bad_numbers(draw):
     """(key, value, in_range_text) with value outside the key's range, of the wrong type, or not finite."""
     key, kind = draw(st.sampled_from(NUMERIC))
-    r = config.range_of(key)
+    r = checks.range_of(key)
     wrong_type = st.one_of(st.text(max_size=5), st.booleans(), st.lists(st.integers(0, 9), max_size=2))
     if kind is int:
         below = st.integers(-BIG, math.ceil(r.low) - (0 if r.low_open else 1)) if r.low > -BIG else st.nothing()

@@ -27,6 +27,14 @@ def set_metadata(proto: onnx.ModelProto, **values) -> None:
         proto.metadata_props.add(key=key, value=value)
 
 
+def rename_output(proto: onnx.ModelProto, name: str) -> None:
+    """Give the graph's (first) output the contract's name, wherever a node writes it."""
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+    proto.graph.output[0].name = name
+
+
 def base_metadata(labels, dataset: str, pipeline: str) -> dict:
     """The contract an app needs, as metadata_props: the sentence, and the same facts as machine-readable keys."""
     return {

@@ -1,5 +1,6 @@
-"""The number reader: a small fully convolutional CRNN with a CTC head that reads a group of handwritten digits
-(touching, overlapping or apart) as one sequence, trained on lines rendered from MNIST training digits.
+"""The number reader's network and its training: a small fully convolutional CRNN with a CTC head that reads a
+group of handwritten digits (touching, overlapping or apart) as one sequence, trained on lines rendered from MNIST
+training digits. The pipeline's stages export, check, quantize and ship it (training/tasks/numbers.py).
 
 Why CTC instead of cutting: a cut between two touching digits is a guess made before either digit is read; CTC
 (Graves et al., "Connectionist Temporal Classification", ICML 2006) learns where digits are from the digit strings
@@ -123,17 +124,6 @@ def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: flo
     return model, history
 
 
-def export(model: keras.Model, path: Path, opset: int = 17):
-    """tf2onnx with batch and width dynamic: input 'image' [N, 32, W, 1], output 'probabilities' [N, W/4, 11]."""
-    import onnx
-    import tf2onnx
-
-    spec = (tf.TensorSpec((None, sequence.HEIGHT, None, 1), tf.float32, name="image"),)
-    proto, _ = tf2onnx.convert.from_keras(with_softmax(model), input_signature=spec, opset=opset)
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
-
-
 def test_frames(x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[tuple, list[scenes.Scene]]:
     """Every test digit exactly once: shuffled, cut into numbers of 2-5 digits, the numbers dealt in turn to the
     advance ranges of `numbers.RANGES` (about 2,000 digits each)."""
@@ -164,50 +154,6 @@ def score(reader, frames: dict[tuple, list[scenes.Scene]]) -> list[dict]:
     return rows
 
 
-NAME = "number-reader"
-FILES = {"fp32": f"{NAME}.onnx", "int8": f"{NAME}.int8.onnx"}
-MAX_INT8_DROP = 0.3  # INT8 ships only within this many points of fp32's digits read right on the validation lines
-DESCRIPTION = ("Number reader ({stage}), made by edgedigits: a fully convolutional CRNN with a CTC head (Shi, Bai & "
-               "Yao 2015; Graves et al. 2006) that reads a group of handwritten digits, touching or apart, as one "
-               "sequence. Input 'image': float32 [N,32,W,1] = uint8 / 255, white ink on black, the group's ink scaled "
-               "to 26 rows centred in 32 with 8 blank columns either side, W a multiple of 4 (edgedigits.runtime."
-               "reading.sequence.group_image). Output 'probabilities': [N,W/4,11], per 4-column strip the probability "
-               "of digits 0-9 and of the CTC blank (index 10); read by best-path decoding "
-               "(edgedigits.runtime.reading.sequence.decode).")
-
-
-def finalize(proto, stage: str, meta: dict) -> None:
-    """Names and metadata an app needs: batch N, width W, strips W/4, and the input contract as keys."""
-    from edgedigits.training.metadata import finalize as stamp
-
-    graph = proto.graph
-    graph.input[0].type.tensor_type.shape.dim[2].dim_param = "W"
-    graph.output[0].type.tensor_type.shape.dim[1].dim_param = "W/4"
-    stamp(proto, DESCRIPTION.format(stage=stage), **meta, stage=stage)
-
-
-def quantize(fp32_path: Path, int8_path: Path, images: np.ndarray, widths: np.ndarray) -> None:
-    """Static INT8 (QDQ, per-channel, reduce-range: the variant that reads the same on AVX2 and AVX-512 VNNI
-    kernels) calibrated on the given training sequence. onnxruntime.quantization does the work; the pipeline's
-    quantize stage is not reused because its calibration reader feeds fixed 28x28 images, these vary in width."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Lines(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"image": x} for x, _, _ in batches(images, widths, np.zeros((len(images), 1)), 64,
-                                                                     None)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    prepared = int8_path.with_suffix(".pre.onnx")
-    quant_pre_process(str(fp32_path), str(prepared))
-    quantize_static(str(prepared), str(int8_path), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    prepared.unlink()
-
-
 def render(x_tr, y_tr, x_val, y_val, frames: int, val_frames: int, seed: int, workers: int, cache: Path) -> dict:
     """The training and validation lines, rendered once per (frames, val_frames, seed) and kept in `cache`."""
     from edgedigits.runtime.model.artifacts import atomic_path
@@ -231,90 +177,3 @@ def render(x_tr, y_tr, x_val, y_val, frames: int, val_frames: int, seed: int, wo
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **out)
     return out
-
-
-def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000, val_frames: int = 4_000,
-        epochs: int = 16, seed: int = 42, workers: int = 0, data_dir=None) -> dict:
-    """Render training and validation lines, train, export to ONNX, check the file against Keras, quantize to INT8
-    within MAX_INT8_DROP on validation, score the reader with each file on every MNIST test digit once, and ship
-    both files with their manifest as one set. Returns the manifest."""
-    import json
-
-    import onnx
-
-    from edgedigits.errors import AccuracyGateError, GateError
-    from edgedigits.runtime import Classifier, datasets, default_model, webcam
-    from edgedigits.runtime.bench import timing
-    from edgedigits.runtime.model.artifacts import ensure_writable_dir, file_stats, private_tempdir, replace_set
-    from edgedigits.training import graphstats
-
-    out = ensure_writable_dir(out_dir)
-    run_dir = ensure_writable_dir(Path(runs_dir) / NAME)
-    ds = datasets.load("mnist", data_dir)
-    x_tr, y_tr, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, 5000, seed)
-    began = time.time()
-    d = render(x_tr, y_tr, x_val, y_val, frames, val_frames, seed, workers,
-               run_dir / f"lines-{frames}-{val_frames}-{seed}.npz")
-    model, history = train(d, epochs, seed=seed)
-    model.save(run_dir / f"{NAME}.keras")
-    trained = time.time()
-    val = (d["val_images"], d["val_widths"].astype(int), d["val_labels"])
-
-    tmp = Path(private_tempdir()) / NAME
-    tmp.mkdir(parents=True, exist_ok=True)
-    paths = {stage: tmp / file for stage, file in FILES.items()}
-    onnx.save(export(model, paths["fp32"]), str(paths["fp32"]))
-    readers = {"fp32": sequence.SequenceReader(paths["fp32"])}
-    x, _ = sequence.batch([im[:, :w] for im, w in zip(val[0][:256], val[1][:256])])
-    diff = float(np.abs(with_softmax(model)(x, training=False).numpy() - readers["fp32"].run(x)).max())
-    if diff > 1e-4:
-        raise GateError(f"the ONNX number reader differs from Keras by {diff:.3g} (> 1e-4) on 256 validation lines")
-    pick = np.random.default_rng(seed).permutation(len(d["train_images"]))[:512]
-    log.info(f"ONNX matches Keras (max |diff| {diff:.2g}); quantizing to INT8 on {len(pick)} training lines")
-    quantize(paths["fp32"], paths["int8"], d["train_images"][pick], d["train_widths"][pick].astype(int))
-    readers["int8"] = sequence.SequenceReader(paths["int8"])
-    val_accuracy = {stage: round(linedata.accuracy(reader.run, *val), 3) for stage, reader in readers.items()}
-    drop = val_accuracy["fp32"] - val_accuracy["int8"]
-    log.info(f"validation lines, digits read right: fp32 {val_accuracy['fp32']:.2f}%, INT8 {val_accuracy['int8']:.2f}%")
-    if drop > MAX_INT8_DROP:
-        raise AccuracyGateError(f"INT8 number reader reads {drop:.2f} points fewer validation digits than fp32 "
-                                f"(> {MAX_INT8_DROP}); nothing shipped")
-
-    test_digits = test_frames(ds.x_test, ds.y_test, seed=0)
-    classifier = Classifier(default_model(), threads=1)
-    machine = timing.machine_info()
-    stages, blobs = {}, {}
-    for stage, path in paths.items():
-        log.info(f"scoring the reader with the {stage} number reader on every MNIST test digit once")
-        test = score(webcam.Reader(classifier, sequence=readers[stage]), test_digits)
-        proto = onnx.load(str(path))
-        finalize(proto, stage, {
-            "labels": [str(k) for k in range(10)], "blank": sequence.BLANK, "dataset": "mnist", "pipeline": NAME,
-            "input_name": "image", "input_shape": ["N", sequence.HEIGHT, "W", 1], "input_scale": 1 / 255,
-            "ink": "white-on-black", "output_name": "probabilities", "stride": sequence.STRIDE,
-            "producer": "edgedigits",
-            "test_digit_accuracy": {f"{r['advance'][0]}-{r['advance'][1]}": r["digit_accuracy"] for r in test},
-            "measured_on": machine["features"]})
-        onnx.save(proto, str(path))
-        blobs[stage] = path.read_bytes()
-        stages[stage] = {**file_stats(path), **graphstats.parameter_stats(path),
-                         "validation_digit_accuracy": val_accuracy[stage], "test": test}
-        for r in test:
-            log.info(f"  advance {r['advance'][0]}-{r['advance'][1]} ({r['looks']}): {r['digit_accuracy']:.2f}% of "
-                     f"{r['digits']:,} digits, {r['exact']}/{r['numbers']} numbers exactly right")
-    best = max(history, key=lambda h: h["val_digit_accuracy"])
-    manifest = {
-        "name": NAME, "kind": "sequence", "files": FILES, "default": "int8", "stages": stages,
-        "keras_parameters": int(model.count_params()), "best_epoch": best["epoch"],
-        "test_note": "digits read right by the webcam reader (this model reads every number; where it reads one digit "
-        "per blob, the more confident of it and the default classifier wins, digit by digit) on camera frames of every "
-        "MNIST test digit once, 2-5 per number",
-        "training": {"frames": frames, "val_frames": val_frames, "groups": int(len(d["train_images"])),
-                     "val_groups": int(len(d["val_images"])), "epochs": epochs, "seed": seed,
-                     "seconds": round(trained - began), "history": history},
-        "machine": {"cpu": machine["cpu"], "features": machine["features"]},
-        "onnxruntime": __import__("onnxruntime").__version__,
-    }
-    replace_set(out, NAME, [*((FILES[stage], blobs[stage]) for stage in FILES),
-                            (f"{NAME}.json", (json.dumps(manifest, indent=2) + "\n").encode())])
-    return manifest
