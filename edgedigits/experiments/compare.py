@@ -141,7 +141,7 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
             path = directory / manifest["files"][stage]
             session = runtime.Classifier(path, threads=1)
             probs = session.probabilities(ds.x_test)
-            row[f"{stage}_test_accuracy"] = round(100.0 * float(np.mean(probs.argmax(1) == ds.y_test)), 2)
+            row[f"{stage}_test_accuracy"] = round(runtime.top1(probs, ds.y_test), 2)
             row[f"{stage}_log_loss"] = log_loss(probs, ds.y_test, ds.num_classes)
             row[f"{stage}_bytes"] = path.stat().st_size
             row[f"{stage}_gzip_bytes"] = stages[stage]["gzip_bytes"]

@@ -67,7 +67,7 @@ def log_loss(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) ->
 
 def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
     """Accuracy, log loss, ROC AUC (one-vs-one, macro), confusion matrix and classification report."""
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
+    from sklearn.metrics import classification_report, confusion_matrix, roc_auc_score
 
     classes = list(range(len(names)))
     p = proper(probabilities)
@@ -76,7 +76,7 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> 
                                        zero_division=0)
     return {
         "images": int(len(labels)),
-        "accuracy": round(100.0 * accuracy_score(labels, predicted), 2),
+        "accuracy": round(runtime.top1(p, labels), 2),
         "log_loss": log_loss(probabilities, labels, len(names)),
         "roc_auc_ovo": round(float(roc_auc_score(labels, p, multi_class="ovo", labels=classes)), 5),
         "f1_macro": round(per_class["macro avg"]["f1-score"], 4),
