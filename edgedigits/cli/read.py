@@ -1,4 +1,5 @@
-"""Commands that read digits: from image files (predict) and live (webcam). Runtime only: no TensorFlow."""
+"""Commands that read images: digits from image files (predict) and live (webcam), and a batch of images through
+any image classifier (classify). Runtime only: no TensorFlow."""
 
 from __future__ import annotations
 
@@ -41,3 +42,31 @@ def predict_cmd(images, as_json, model, threshold, ink, threads, touching, numbe
 
     for line in webcam.predict(images, model, threads, threshold, ink, as_json, touching, number_model):
         click.echo(line)
+
+
+@cli.command("classify")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("images", type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the predictions CSV here (default: print it).")
+@click.option("--label", default="label", show_default=True,
+              help="A CSV column of this name (any case) holds labels: scored, never read as pixels.")
+@click.option("--threads", default=0, show_default=True, type=count(0, limits.MAX_THREADS),
+              help="onnxruntime intra-op threads (0 = all cores).")
+def classify_cmd(model, images, out, label, threads):
+    """Classify every image of IMAGES with MODEL (any edgedigits image classifier .onnx): one CSV row per image with
+    its id, class and probability.
+
+    IMAGES is a .csv with one row per image and one column per pixel, as the model's training data had them (a
+    column named "id" names the row; else the line number does), or a folder of image files, resized to the
+    model's input.
+    """
+    from edgedigits.runtime.model import batch
+
+    result = batch.classify(model, images, label, threads)
+    if out:
+        batch.write(result, out)
+    else:
+        click.echo(batch.as_csv(result), nl=False)
+    note = f"; accuracy {result.accuracy:.2f}% against column {label!r}" if result.accuracy is not None else ""
+    click.echo(f"classified {len(result.ids):,} images{note}" + (f"; wrote {out}" if out else ""), err=True)

@@ -9,11 +9,13 @@ import dataclasses
 import hashlib
 import json
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgedigits.errors import InputError
+from edgedigits.runtime.datasets import FileSource
 from edgedigits.training import variants
 from edgedigits.training.checks import check_ranges
 from edgedigits.training.stages import STAGES
@@ -26,6 +28,7 @@ DEFAULT_QUANT_VARIANTS = variants.DEFAULT
 QUANT_SELECT = ("fastest", "accurate")
 CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
+STARTS = ("auto", "train", "prune")
 
 
 @dataclass
@@ -116,9 +119,12 @@ class Quantize:
 class Pipeline:
     task: str = "classifier"  # the kind of model (edgedigits/training/tasks): classifier or numbers
     model: str = "lenet"
-    dataset: str = "mnist"
+    dataset: str | FileSource = "mnist"
+    # the first stage: auto (train; for a saved .keras model, prune it as it is), train or prune
+    start: str = "auto"
     seed: int = 42
-    validation: int = 5000  # images held out of the training set for early stopping and model selection
+    # images held out of the training set for early stopping and model selection, or that fraction of them (0.1)
+    validation: int | float = 5000
     train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
@@ -159,6 +165,8 @@ class Pipeline:
             raise InputError(
                 f"quantize.variants must be a non-empty list of {', '.join(QUANT_VARIANTS)}, got {self.quantize.variants}"
             )
+        if self.start not in STARTS:
+            raise InputError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
         if self.quantize.select not in QUANT_SELECT:
             raise InputError(f"quantize.select must be one of {', '.join(QUANT_SELECT)}, got {self.quantize.select!r}")
         TASKS.get(self.task).check(self)
@@ -228,7 +236,9 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
         if key not in known:
             raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
         kind = hints[key]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, types.UnionType):  # a name or a table (dataset = "mnist", or [dataset] path = ...)
+            value = _one_of(kind.__args__, value, key, where)
+        elif dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, where=f"{where} [{key}]")
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
@@ -239,6 +249,28 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
         return cls(**kwargs)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _one_of(kinds: tuple, value, key: str, where: str):
+    """`value` as the first of `kinds` it fits: a table for the dataclass among them, else a plain value."""
+    for kind in kinds:
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            return from_dict(kind, value, where=f"{where} [{key}]")
+        if not dataclasses.is_dataclass(kind) and isinstance(value, kind) and not isinstance(value, bool):
+            return value
+    names = " or ".join("a table" if dataclasses.is_dataclass(k) else k.__name__ for k in kinds)
+    raise InputError(f"{where}: '{key}' must be {names}, got {value!r}")
+
+
+def dataset_name(pipeline: Pipeline) -> str:
+    """What a recipe's dataset is called in messages: its name, or the file it is read from."""
+    data = pipeline.dataset
+    return data if isinstance(data, str) else data.name or data.path
+
+
+def recipe_dir(pipeline: Pipeline) -> Path | None:
+    """The folder a recipe's relative paths (dataset files, model files) start from: its own file's folder."""
+    return Path(pipeline.path).parent if pipeline.path else None
 
 
 def _stage_table(name: str):

@@ -135,6 +135,12 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
             raise TypeError(dataset)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise InputError(f"{info_path} is not a run description (a JSON object with at least a 'dataset')") from None
+    files = info.get("dataset_files")  # a dataset in files: read again from where the run read it
+    if isinstance(files, dict):
+        try:
+            dataset = datasets.FileSource(name=dataset, **files)
+        except TypeError:
+            raise InputError(f"{info_path}: dataset_files is not a dataset description") from None
     ds = datasets.load(dataset, data_dir)
     names = list(ds.labels)
     title = f"{info.get('name', run_dir.name)}: {info.get('model', '?')} on {ds.name}"

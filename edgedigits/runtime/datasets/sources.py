@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,17 +61,25 @@ USER_ORIGIN = "user-supplied"
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
 class Dataset:
     name: str
-    x_train: np.ndarray  # uint8 [N,28,28]
-    y_train: np.ndarray  # uint8 [N]
-    x_test: np.ndarray  # uint8 [M,28,28]
-    y_test: np.ndarray  # uint8 [M]
+    x_train: np.ndarray  # uint8 [N,H,W] (grayscale: [N,28,28] for the built-in datasets) or [N,H,W,3] (RGB)
+    y_train: np.ndarray  # integer class indices [N]
+    x_test: np.ndarray  # uint8 [M,H,W] or [M,H,W,3]
+    y_test: np.ndarray  # [M]
     source: str  # where it was read from this time (may name local paths): for messages
     origin: str = ""  # where the data first came from, with no local path: for manifests
     sha256: str = ""  # of the four arrays (content_sha256): the same data has the same hash on any machine
+    classes: tuple = ()  # class names of a dataset in files (a built-in dataset's are in formats.DATASETS)
+    test_split: str = ""  # how the test set was made when the data has none ("" = the data's own test set)
+    spec: dict = field(default_factory=dict)  # a dataset in files: how to read it again (files.FileSource keys)
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return DATASETS[self.name]
+        return tuple(self.classes) or DATASETS[self.name]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image as a model takes it."""
+        return (*self.x_train.shape[1:3], self.x_train.shape[3] if self.x_train.ndim == 4 else 1)
 
     @property
     def num_classes(self) -> int:

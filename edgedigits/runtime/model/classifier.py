@@ -27,19 +27,25 @@ NORMALIZATION = contract.NORMALIZATION
 _SCALE = np.arange(256, dtype=np.float32) / np.float32(255.0)
 
 
-def normalize(images: np.ndarray) -> np.ndarray:
-    """uint8 [N,28,28] (or [28,28], or already-float [0,1]) -> the model's float32 [N,28,28,1] input.
+def normalize(images: np.ndarray, shape: tuple = contract.IMAGE_INPUT) -> np.ndarray:
+    """uint8 images (or already-float [0,1]) -> the float32 [N,H,W,C] input of a model taking `shape` (height, width,
+    channels; default the digit models' 28x28x1): [N,H,W] or one [H,W] for one channel, [N,H,W,C] or one [H,W,C].
     Float32 input that is already contiguous is returned as a view, never copied."""
     images = np.asarray(images)
     given = list(images.shape)
-    if images.ndim == 4 and images.shape[-1] == 1:
+    height, width, channels = shape
+    one = (height, width) if channels == 1 else (height, width, channels)
+    if channels == 1 and images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    if images.ndim == 2:
+    if images.ndim == len(one):
         images = images[None]
-    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise InputError(f"expected images of shape [N,28,28], [28,28] or [N,28,28,1], got {given}")
+    if images.ndim != len(one) + 1 or images.shape[1:] != one:
+        forms = (f"[N,{height},{width}], [{height},{width}] or [N,{height},{width},1]" if channels == 1 else
+                 f"[N,{height},{width},{channels}] or [{height},{width},{channels}]")
+        raise InputError(f"expected images of shape {forms}, got {given}")
     if images.dtype == np.uint8:
-        return _SCALE.take(images)[..., None]
+        x = _SCALE.take(images)
+        return x[..., None] if channels == 1 else x
     if np.issubdtype(images.dtype, np.floating):
         x = np.ascontiguousarray(images, dtype=np.float32)
         if x.size and not (-0.01 <= x.min() and x.max() <= 1.01):  # NaN fails these comparisons too
@@ -47,7 +53,7 @@ def normalize(images: np.ndarray) -> np.ndarray:
                 raise InputError("float images must be scaled to [0, 1] (uint8 / 255), got NaN or infinite values")
             raise InputError(f"float images must be scaled to [0, 1] (uint8 / 255), got values in "
                              f"[{x.min():g}, {x.max():g}]")
-        return x[..., None]
+        return x[..., None] if channels == 1 else x
     raise InputError(f"expected uint8 or float images, got dtype {images.dtype}")
 
 
@@ -68,7 +74,8 @@ class Prediction:
 
 
 class Classifier:
-    """An exported model ready to classify 28x28 images: one session, reused for every call.
+    """An exported image classifier (28x28 digits, or any [N,H,W,C] input its contract names): one session, reused
+    for every call.
 
     threads: onnxruntime intra-op threads (0 = its default, all cores; 1 = one core, the edge case).
     providers: e.g. ["CPUExecutionProvider"] (default); an unavailable one is refused.
@@ -79,7 +86,10 @@ class Classifier:
         self.session = open_session(path, threads, providers)  # checks path and threads first
         self.path = Path(path)
         self.threads = threads
-        self.contract = contract.read(self.session, self.path)
+        self.contract = contract.read(self.session, self.path, input_shape=None)  # any image size and channels
+        self.input_shape = self.contract.input_shape  # (height, width, channels)
+        height, width, channels = self.input_shape
+        self._one_shape = (height, width) if channels == 1 else self.input_shape  # one uint8 image, as apps give it
         self.metadata = self.contract.metadata
         self.input_name, self.output_name = self.contract.input_name, self.contract.output_name
         self._classes = self.contract.classes
@@ -99,17 +109,17 @@ class Classifier:
         return self.session.get_providers()
 
     def probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """[N, classes] float32 for uint8 [N,28,28] (or one [28,28], or floats in [0,1]).
+        """[N, classes] float32 for uint8 [N,H,W] (or one [H,W]; [N,H,W,C] for colour; or floats in [0,1]).
         One session run when N <= batch_size: the per-frame path pays no chunking or copying."""
         if type(batch_size) is not int or batch_size < 1:  # two cheap tests on the per-frame path
             check_count("batch_size", batch_size, 1)
-        if self._bind_one and type(images) is np.ndarray and images.dtype is UINT8 and images.shape == IMAGE_SHAPE:
+        if self._bind_one and type(images) is np.ndarray and images.dtype is UINT8 and images.shape == self._one_shape:
             # one uint8 frame, the common embedded call: normalized straight into the bound input buffer
             one, pixels = self._bound()
             _SCALE.take(images, out=pixels, mode="clip")  # uint8 is always in range; "clip" skips numpy's buffering
             one.run()
             return one.y.copy()  # the bound output is reused by the next call
-        x = normalize(images)
+        x = normalize(images, self.input_shape)
         if len(x) == 1 and self._bind_one:
             one, _ = self._bound()
             one.x[...] = x
@@ -124,13 +134,13 @@ class Classifier:
         return np.concatenate(out)
 
     def _bound(self) -> tuple[BoundOne, np.ndarray]:
-        """This thread's batch-1 binding (BoundOne) and its input buffer as a 28x28 view: measured on lenet here,
+        """This thread's batch-1 binding (BoundOne) and its input buffer as a view of one image: measured on lenet here,
         ~9 us cheaper per call than session.run with a feed dict, and ~5 more than binding a new input array each
         call (benchmarks/call_overhead.py). Per thread, so a Classifier can be shared across threads."""
         bound = getattr(self._local, "bound", None)
         if bound is None:
             one = BoundOne(self.session)
-            bound = self._local.bound = (one, one.x.reshape(IMAGE_SHAPE))
+            bound = self._local.bound = (one, one.x.reshape(self._one_shape))
         return bound
 
     def classify(self, images: np.ndarray) -> Prediction:

@@ -12,6 +12,7 @@ import numpy as np
 from edgedigits.errors import InputError
 from edgedigits.runtime.model import shipped
 from edgedigits.runtime.model.classifier import Classifier
+from edgedigits.runtime.model.contract import IMAGE_INPUT
 from edgedigits.runtime.reading import find, segment, sequence
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
@@ -42,6 +43,9 @@ class Reader:
             raise InputError(f"confidence threshold must be in [0, 1], got {threshold!r}")
         if not isinstance(classifier, Classifier):
             raise InputError(f"a Reader needs a Classifier (runtime.Classifier(path)), got {type(classifier).__name__}")
+        if classifier.input_shape != IMAGE_INPUT:  # the reader cuts 28x28 grayscale digits, MNIST-normalized
+            raise InputError(f"{classifier.path}: the digit reader needs a model of 28x28x1 digits, this one takes "
+                             f"{'x'.join(map(str, classifier.input_shape))} images")
         self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
         self.sequence = sequence
         classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one

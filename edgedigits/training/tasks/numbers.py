@@ -150,7 +150,7 @@ class Numbers:
         return crnn.with_softmax(model)
 
     @staticmethod
-    def signature(recipe):
+    def signature(run):
         from edgedigits.training.stack import tf
 
         return (tf.TensorSpec((None, sequence.HEIGHT, None, 1), tf.float32, name=INPUT),)
