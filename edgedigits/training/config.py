@@ -120,8 +120,7 @@ class Pipeline:
     task: str = "classifier"  # the kind of model (edgedigits/training/tasks): classifier or numbers
     model: str = "lenet"
     dataset: str | FileSource = "mnist"
-    # the first stage: auto (train; for a saved .keras model, prune it as it is), train or prune
-    start: str = "auto"
+    start: str = "auto"  # the first stage: auto (train; a saved .keras model: prune), train or prune
     seed: int = 42
     # images held out of the training set for early stopping and model selection, or that fraction of them (0.1)
     validation: int | float = 5000

@@ -55,10 +55,11 @@ class Run:
         task = tasks.TASKS.get(recipe.task)
         ds, split = task.load(recipe, data_dir, Path(run_dir))  # a bad dataset is one error before any progress
         data = split if data is None else data
+        parameters = task.parameters(recipe, ds)  # a user's model is built (and checked) here, before any progress
         _announce(recipe, ds, data)
-        run = cls(recipe, task, ds, data, Path(run_dir), data_dir, gate=gate, out_dir=out_dir and Path(out_dir))
+        run = cls(recipe, task, ds, data, Path(run_dir), data_dir, parameters=parameters, gate=gate,
+                  out_dir=out_dir and Path(out_dir))
         if record:
-            run.parameters = task.parameters(recipe, ds)
             task.record(run)
         return run
 

@@ -11,8 +11,8 @@ Paths are relative to the recipe's folder.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import traceback
+import types
 from pathlib import Path
 
 from edgedigits.errors import InputError
@@ -72,12 +72,19 @@ def build(model: str, base, input_shape: tuple, num_classes: int):
 
 
 def _module(file: Path):
+    """The builder file run as a module of its own: compiled from its text, so no bytecode cache is written
+    beside it, and not put in sys.modules, so nothing else can import it by name."""
     key = str(file.resolve())
     if key not in _BUILT:
-        name = "edgedigits_user_" + hashlib.sha256(key.encode()).hexdigest()[:12]
-        spec = importlib.util.spec_from_file_location(name, file)
-        module = importlib.util.module_from_spec(spec)
-        _call(spec.loader.exec_module, file, None, module)
+        module = types.ModuleType("edgedigits_user_" + hashlib.sha256(key.encode()).hexdigest()[:12])
+        module.__file__ = key
+        try:
+            code = compile(file.read_bytes(), key, "exec")
+        except (OSError, SyntaxError, ValueError) as exc:
+            line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+            raise InputError(f"{file}{line}: cannot load it as Python ({type(exc).__name__}: "
+                             f"{getattr(exc, 'msg', None) or exc})") from None
+        _call(exec, file, None, code, module.__dict__)
         _BUILT[key] = module
     return _BUILT[key]
 

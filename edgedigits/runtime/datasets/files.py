@@ -35,8 +35,7 @@ class FileSource:
     test: str = ""  # a labelled test set in the same format (not for .npz: it holds its own); default: held out of path
     name: str = ""  # what manifests and the model's metadata call the dataset (default: the file or folder name)
     label: str = "label"  # CSV: the label column, matched in any case; a column named "id" is never a pixel
-    # [height, width, channels] (1 grayscale, 3 RGB); CSV default: square from the pixel count; images are resized
-    shape: list = field(default_factory=list)
+    shape: list = field(default_factory=list)  # [height, width, channels], 1 or 3 channels; default: inferred
     classes: list = field(default_factory=list)  # class names in index order (default: found in the labels)
     test_fraction: float = 0.1  # of each class held out as the test set when the data has no labelled test set
 

@@ -46,7 +46,13 @@ class Classifier:
     def parameters(recipe, ds) -> int:
         if usermodels.kind(recipe.model) == "registry":
             return models.count_params(recipe.model, ds.num_classes, ds.input_shape)
-        return int(_user_model(recipe, ds).count_params())  # built (or loaded) and checked before any progress
+        from edgedigits.training import prune, structured
+
+        model = _user_model(recipe, ds)  # built (or loaded) and checked before any progress
+        prune.layer_targets(model, recipe.prune)  # layer names in [prune.layers] and [structured.widths]
+        if recipe.structured.enabled:
+            structured.check_model(model, recipe.structured)
+        return int(model.count_params())
 
     @staticmethod
     def record(run) -> None:
