@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 
 # Debian packages the tests and benchmarks use, installed when running as root with apt (skipped quietly elsewhere):
 # Fashion-MNIST offline, a virtual X display with a key-press tool for the webcam window test, and qemu-user, which
-# the benchmarks use to score INT8 files on emulated AVX2 kernels; cmake and a C++ compiler for examples/cpp.
+# the benchmarks use to score INT8 files on emulated AVX2 kernels; cmake and a C++ compiler for examples/cpp, and
+# Chromium for the web reader's test (headless, driven by puppeteer-core).
 system:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		need=""; \
@@ -25,6 +26,7 @@ system:
 		command -v qemu-x86_64 >/dev/null || need="$$need qemu-user"; \
 		command -v cmake >/dev/null || need="$$need cmake"; \
 		command -v c++ >/dev/null || need="$$need g++"; \
+		command -v chromium >/dev/null || need="$$need chromium"; \
 		if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
 	fi
 
