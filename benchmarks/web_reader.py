@@ -3,7 +3,7 @@
     python benchmarks/web_reader.py [--scenes 24] [--repeat 5] [--model lenet.int8.onnx] [--threads 1] [--seed 0]
                                     [--json out.json] [--md out.md] [--picture docs/web-reader.png]
 
-Frames are 640x480 scenes of 1-6 MNIST *test* digits (`edgedigits.runtime.scenes`) played by Chromium's fake camera
+Frames are 640x480 scenes of 1-6 MNIST *test* digits (`edgedigits.synth.scenes`) played by Chromium's fake camera
 (examples/web/browser.py). The page reads each frame `--repeat` times and times each reading with performance.now()
 (microsecond clock: the page is cross-origin isolated): finding the digits (OpenCV.js, wasm) and classifying them
 in one batch (onnxruntime-web, wasm SIMD, `--threads` threads). The native side reads the very frames the page read,
@@ -34,7 +34,10 @@ sys.path.insert(0, str(ROOT / "examples" / "web"))
 
 import browser  # noqa: E402
 
-from edgedigits.runtime import data, scenes, timing, vision, webcam  # noqa: E402
+from edgedigits.runtime import datasets, webcam  # noqa: E402
+from edgedigits.runtime.bench import timing  # noqa: E402
+from edgedigits.runtime.reading.find import find_digits  # noqa: E402
+from edgedigits.synth import scenes  # noqa: E402
 
 
 def native_ms(reader: webcam.Reader, frames: list[np.ndarray], repeat: int) -> list[dict]:
@@ -44,7 +47,7 @@ def native_ms(reader: webcam.Reader, frames: list[np.ndarray], repeat: int) -> l
         total, find = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            vision.find_digits(frame, reader.settings)
+            find_digits(frame, reader.settings)
             t1 = time.perf_counter()
             reader.read(frame)
             t2 = time.perf_counter()
@@ -82,7 +85,7 @@ def main() -> None:
     if reason:
         sys.exit(f"web_reader.py: cannot run the page: {reason}")
 
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     rng = np.random.default_rng(args.seed)
     frames = [scenes.render(ds.x_test, ds.y_test, rng).frame for _ in range(args.scenes)]
     load = os.getloadavg()

@@ -73,12 +73,12 @@ def data_group():
 @data_dir_option
 def data_fetch(name, data_dir):
     """Make dataset NAME available offline and print where it came from."""
-    from edgedigits.runtime import data
+    from edgedigits.runtime import datasets
 
-    ds = data.load(name, data_dir)
+    ds = datasets.load(name, data_dir)
     click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
     click.echo(f"source: {ds.source}")
-    click.echo(f"cache: {data.cache_dir() / (ds.name + '.npz')}")
+    click.echo(f"cache: {datasets.cache_dir() / (ds.name + '.npz')}")
 
 
 @cli.command("bench")

@@ -1,6 +1,6 @@
 import pytest
 
-from edgedigits.runtime import data
+from edgedigits.runtime import datasets
 from edgedigits.training import config
 
 
@@ -23,7 +23,7 @@ def run_cli(capsys):
 @pytest.fixture(scope="session")
 def mnist():
     """Real MNIST (60,000 / 10,000), from the cache `make test` fills; the tiny pipelines train on slices of it."""
-    return data.load("mnist")
+    return datasets.load("mnist")
 
 
 def tiny_recipe(tmp_path, **overrides) -> config.Pipeline:

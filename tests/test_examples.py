@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits.runtime import scenes
+from edgedigits.synth import scenes
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 

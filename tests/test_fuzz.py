@@ -398,12 +398,12 @@ def damage_pixels(path: Path) -> None:
 
 
 def resave_altered(path: Path) -> None:
-    from edgedigits.runtime import data
+    from edgedigits.runtime.datasets import sources
 
     with np.load(path, allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
     arrays["y_test"] = (arrays["y_test"] + 1) % 10
-    arrays["sha256"] = np.array(data.content_sha256(arrays))  # a hash that matches the altered arrays
+    arrays["sha256"] = np.array(sources.content_sha256(arrays))  # a hash that matches the altered arrays
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 
@@ -413,7 +413,7 @@ def resave_altered(path: Path) -> None:
 @pytest.mark.parametrize("damage", [damage_header, pytest.param(damage_pixels, marks=pytest.mark.slow), resave_altered])
 def test_a_damaged_cache_is_rebuilt_with_one_line(damage, tmp_path):
     """In a real process: the warning is a logging record, printed as one line when nothing else handles it."""
-    from edgedigits.runtime import data
+    from edgedigits.runtime.datasets import sources
 
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -430,7 +430,7 @@ def test_a_damaged_cache_is_rebuilt_with_one_line(damage, tmp_path):
     again = subprocess.run(fetch, capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0 and again.stderr == "" and "source: cache" in again.stdout  # the rebuilt one is good
     with np.load(cache / "fashion-mnist.npz", allow_pickle=False) as npz:
-        assert str(npz["sha256"]) == data.PUBLISHED_SHA256["fashion-mnist"]
+        assert str(npz["sha256"]) == sources.PUBLISHED_SHA256["fashion-mnist"]
 
 
 # --- models a command cannot use -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from edgedigits.runtime import data
+from edgedigits.runtime import datasets
 from edgedigits.training import config, graphstats, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def test_accurate_rule_and_fallback_when_none_is_within_the_gate():
 
 
 def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candidate(tmp_path, mnist):
-    x_train, y_train, x_val, y_val = data.split_validation(mnist.x_train, mnist.y_train, 500, 0)
+    x_train, y_train, x_val, y_val = datasets.split_validation(mnist.x_train, mnist.y_train, 500, 0)
     cfg = config.Quantize(calibration_images=100, variants=["u8s8", "dynamic-dense"], max_accuracy_drop=1.0)
     # a fake machine on which the all-ops static model is the fast one (as it might be with VNNI)
     fake = {"fp32": 50.0, "u8s8": 30.0, "dynamic-dense": 45.0}
@@ -77,7 +77,7 @@ def test_quantization_temp_files_live_in_the_process_dir_a_later_run_removes(tmp
     process removes (tests/test_artifacts.py kills one to check); autograph's files go there too (stack.py)."""
     import tempfile
 
-    from edgedigits.runtime import artifacts
+    from edgedigits.runtime.model import artifacts
 
     seen = []
 

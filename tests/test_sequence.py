@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edgedigits.runtime import lines
+from edgedigits.runtime.reading import sequence as lines
 
 sequence = pytest.importorskip("edgedigits.training.sequence")
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits.runtime import scenes
+from edgedigits.synth import scenes
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples" / "web"))

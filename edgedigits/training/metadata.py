@@ -10,7 +10,7 @@ import onnx
 
 from edgedigits import __version__
 from edgedigits.runtime import NORMALIZATION
-from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.runtime.model.artifacts import atomic_path
 from edgedigits.training import models
 
 INPUT_NAME = "input"

@@ -14,8 +14,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from edgedigits import runtime, tables
-from edgedigits.runtime import timing
-from edgedigits.runtime.artifacts import atomic_path, clean_stale, ensure_writable_dir, replace_set
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import atomic_path, clean_stale, ensure_writable_dir, replace_set
 from edgedigits.training import metadata, models, stages
 from edgedigits.training.config import Pipeline, to_dict
 from edgedigits.training.stages import Result, Run, pipeline_file

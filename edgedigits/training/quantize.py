@@ -34,8 +34,9 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edgedigits import runtime
 from edgedigits.errors import AccuracyGateError
-from edgedigits.runtime import data, timing
-from edgedigits.runtime.artifacts import atomic_path, file_stats, private_tempdir
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import atomic_path, file_stats, private_tempdir
 from edgedigits.training.config import Pipeline, Quantize
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,10 @@ VARIANTS = {
 }
 
 
-def calibration_images(ds: data.Dataset, recipe: Pipeline) -> np.ndarray:
+def calibration_images(ds: datasets.Dataset, recipe: Pipeline) -> np.ndarray:
     """A seeded sample of the training split: never validation images (model selection) nor test images."""
-    x_train, y_train, _, _ = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-    _, _, sample, _ = data.split_validation(x_train, y_train, recipe.quantize.calibration_images, recipe.seed)
+    x_train, y_train, _, _ = datasets.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
+    _, _, sample, _ = datasets.split_validation(x_train, y_train, recipe.quantize.calibration_images, recipe.seed)
     return sample
 
 
@@ -117,8 +118,8 @@ def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: floa
     """Batch-1 latency (one thread, interleaved across models) and batch-256 throughput (all cores, round-robin in
     five rounds, median) of each model on the running CPU. Interleaving: a shared machine's speed drifts between
     runs."""
-    one = {name: runtime.session_runner(runtime.open_session(path, 1)) for name, path in paths.items()}
-    every = {name: runtime.session_runner(runtime.open_session(path, 0)) for name, path in paths.items()}
+    one = {name: runtime.runner(runtime.open_session(path, 1)) for name, path in paths.items()}
+    every = {name: runtime.runner(runtime.open_session(path, 0)) for name, path in paths.items()}
     latency = timing.interleaved_latency_us({n: (run, images) for n, run in one.items()}, min(200, runs), runs)
     throughput = {name: [] for name in paths}
     for _ in range(5):
@@ -198,7 +199,7 @@ def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np
     }
 
 
-def quantize_with_accuracy_control(fp32_path, int8_path, reference_accuracy: float, ds: data.Dataset, split,
+def quantize_with_accuracy_control(fp32_path, int8_path, reference_accuracy: float, ds: datasets.Dataset, split,
                                    recipe: Pipeline, max_drop: float | None) -> tuple[dict, float]:
     """The accuracy gate, in one place: quantize (variants chosen on validation images), score the INT8 file on the
     full test set, and refuse it (AccuracyGateError) when it lost more than `max_drop` points against

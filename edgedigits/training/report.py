@@ -16,8 +16,8 @@ import numpy as np
 
 from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
-from edgedigits.runtime import data
-from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
+from edgedigits.runtime import datasets
+from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
             raise TypeError(dataset)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise InputError(f"{info_path} is not a run description (a JSON object with at least a 'dataset')") from None
-    ds = data.load(dataset, data_dir)
+    ds = datasets.load(dataset, data_dir)
     names = list(ds.labels)
     title = f"{info.get('name', run_dir.name)}: {info.get('model', '?')} on {ds.name}"
     report = {"run": info, "curves": {}, "models": {}}

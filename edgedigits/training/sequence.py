@@ -17,20 +17,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits.runtime import lines, numbers, scenes
+from edgedigits.runtime.reading import sequence
+from edgedigits.synth import numbers, scenes
 from edgedigits.training import linedata
 from edgedigits.training.stack import tf
 
 keras = tf.keras
 log = logging.getLogger(__name__)
-CLASSES = 11  # digits 0-9 and the CTC blank (index lines.BLANK)
+CLASSES = 11  # digits 0-9 and the CTC blank (index sequence.BLANK)
 
 
 def build(seed: int = 42) -> keras.Model:
     """[N, 32, W, 1] float ink in [0, 1] -> [N, W/4, 11] logits. Strides 2, 2 along the width give one strip per 4
     columns (a digit 26 rows tall is 10-20 columns wide: 3-5 strips, enough for CTC's blanks between repeats)."""
     keras.utils.set_random_seed(seed)
-    x = inputs = keras.Input((lines.HEIGHT, None, 1), name="image")
+    x = inputs = keras.Input((sequence.HEIGHT, None, 1), name="image")
 
     def conv(x, filters, kernel, strides=1, padding="same"):
         x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False)(x)
@@ -59,8 +60,8 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.4:
         kernel = np.ones((2, 2), np.uint8)
         image = cv2.dilate(image, kernel) if rng.random() < 0.5 else cv2.erode(image, kernel)
-    width = max(lines.STRIDE, int(round(image.shape[1] * rng.uniform(0.85, 1.15))))
-    image = cv2.resize(image, (width, lines.HEIGHT), interpolation=cv2.INTER_AREA)
+    width = max(sequence.STRIDE, int(round(image.shape[1] * rng.uniform(0.85, 1.15))))
+    image = cv2.resize(image, (width, sequence.HEIGHT), interpolation=cv2.INTER_AREA)
     return np.roll(image, int(rng.integers(-2, 3)), axis=0)
 
 
@@ -75,8 +76,8 @@ def batches(images: np.ndarray, widths: np.ndarray, labels: np.ndarray, size: in
         crops = [images[i, :, : widths[i]] for i in idx]
         if rng is not None:
             crops = [augment(c, rng) for c in crops]
-        width = -(-max(c.shape[1] for c in crops) // lines.STRIDE) * lines.STRIDE
-        x = np.zeros((len(idx), lines.HEIGHT, width), np.float32)
+        width = -(-max(c.shape[1] for c in crops) // sequence.STRIDE) * sequence.STRIDE
+        x = np.zeros((len(idx), sequence.HEIGHT, width), np.float32)
         for j, c in enumerate(crops):
             shift = int(rng.integers(0, width - c.shape[1] + 1)) if rng is not None else 0
             x[j, :, shift : shift + c.shape[1]] = c / np.float32(255.0)
@@ -85,7 +86,7 @@ def batches(images: np.ndarray, widths: np.ndarray, labels: np.ndarray, size: in
 
 def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
           ) -> tuple[keras.Model, list[dict]]:
-    """CTC training with Adam on a cosine schedule; keeps the weights of the epoch best on the validation lines."""
+    """CTC training with Adam on a cosine schedule; keeps the weights of the epoch best on the validation sequence."""
     model = build(seed)
     x, w, y = data["train_images"], data["train_widths"].astype(int), data["train_labels"].astype(np.int32)
     steps = epochs * math.ceil(len(x) / batch_size)
@@ -99,7 +100,7 @@ def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: flo
             logits = model(images, training=True)
             logit_length = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
             loss = tf.reduce_mean(tf.nn.ctc_loss(tf.maximum(labels, 0), logits, label_length, logit_length,
-                                                 logits_time_major=False, blank_index=lines.BLANK))
+                                                 logits_time_major=False, blank_index=sequence.BLANK))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -127,7 +128,7 @@ def export(model: keras.Model, path: Path, opset: int = 17):
     import onnx
     import tf2onnx
 
-    spec = (tf.TensorSpec((None, lines.HEIGHT, None, 1), tf.float32, name="image"),)
+    spec = (tf.TensorSpec((None, sequence.HEIGHT, None, 1), tf.float32, name="image"),)
     proto, _ = tf2onnx.convert.from_keras(with_softmax(model), input_signature=spec, opset=opset)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -170,8 +171,9 @@ DESCRIPTION = ("Number reader ({stage}), made by edgedigits: a fully convolution
                "Yao 2015; Graves et al. 2006) that reads a group of handwritten digits, touching or apart, as one "
                "sequence. Input 'image': float32 [N,32,W,1] = uint8 / 255, white ink on black, the group's ink scaled "
                "to 26 rows centred in 32 with 8 blank columns either side, W a multiple of 4 (edgedigits.runtime."
-               "lines.group_image). Output 'probabilities': [N,W/4,11], per 4-column strip the probability of digits "
-               "0-9 and of the CTC blank (index 10); read by best-path decoding (edgedigits.runtime.lines.decode).")
+               "reading.sequence.group_image). Output 'probabilities': [N,W/4,11], per 4-column strip the probability "
+               "of digits 0-9 and of the CTC blank (index 10); read by best-path decoding "
+               "(edgedigits.runtime.reading.sequence.decode).")
 
 
 def finalize(proto, stage: str, meta: dict) -> None:
@@ -186,7 +188,7 @@ def finalize(proto, stage: str, meta: dict) -> None:
 
 def quantize(fp32_path: Path, int8_path: Path, images: np.ndarray, widths: np.ndarray) -> None:
     """Static INT8 (QDQ, per-channel, reduce-range: the variant that reads the same on AVX2 and AVX-512 VNNI
-    kernels) calibrated on the given training lines. onnxruntime.quantization does the work; the pipeline's
+    kernels) calibrated on the given training sequence. onnxruntime.quantization does the work; the pipeline's
     quantize stage is not reused because its calibration reader feeds fixed 28x28 images, these vary in width."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -208,7 +210,7 @@ def quantize(fp32_path: Path, int8_path: Path, images: np.ndarray, widths: np.nd
 
 def render(x_tr, y_tr, x_val, y_val, frames: int, val_frames: int, seed: int, workers: int, cache: Path) -> dict:
     """The training and validation lines, rendered once per (frames, val_frames, seed) and kept in `cache`."""
-    from edgedigits.runtime.artifacts import atomic_path
+    from edgedigits.runtime.model.artifacts import atomic_path
 
     if cache.is_file():
         try:
@@ -241,14 +243,15 @@ def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000,
     import onnx
 
     from edgedigits.errors import AccuracyGateError, GateError
-    from edgedigits.runtime import Classifier, data, default_model, timing, webcam
-    from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats, private_tempdir, replace_set
+    from edgedigits.runtime import Classifier, datasets, default_model, webcam
+    from edgedigits.runtime.bench import timing
+    from edgedigits.runtime.model.artifacts import ensure_writable_dir, file_stats, private_tempdir, replace_set
     from edgedigits.training import graphstats
 
     out = ensure_writable_dir(out_dir)
     run_dir = ensure_writable_dir(Path(runs_dir) / NAME)
-    ds = data.load("mnist", data_dir)
-    x_tr, y_tr, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, 5000, seed)
+    ds = datasets.load("mnist", data_dir)
+    x_tr, y_tr, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, 5000, seed)
     began = time.time()
     d = render(x_tr, y_tr, x_val, y_val, frames, val_frames, seed, workers,
                run_dir / f"lines-{frames}-{val_frames}-{seed}.npz")
@@ -261,15 +264,15 @@ def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000,
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {stage: tmp / file for stage, file in FILES.items()}
     onnx.save(export(model, paths["fp32"]), str(paths["fp32"]))
-    readers = {"fp32": lines.SequenceReader(paths["fp32"])}
-    x, _ = lines.batch([im[:, :w] for im, w in zip(val[0][:256], val[1][:256])])
+    readers = {"fp32": sequence.SequenceReader(paths["fp32"])}
+    x, _ = sequence.batch([im[:, :w] for im, w in zip(val[0][:256], val[1][:256])])
     diff = float(np.abs(with_softmax(model)(x, training=False).numpy() - readers["fp32"].run(x)).max())
     if diff > 1e-4:
         raise GateError(f"the ONNX number reader differs from Keras by {diff:.3g} (> 1e-4) on 256 validation lines")
     pick = np.random.default_rng(seed).permutation(len(d["train_images"]))[:512]
     log.info(f"ONNX matches Keras (max |diff| {diff:.2g}); quantizing to INT8 on {len(pick)} training lines")
     quantize(paths["fp32"], paths["int8"], d["train_images"][pick], d["train_widths"][pick].astype(int))
-    readers["int8"] = lines.SequenceReader(paths["int8"])
+    readers["int8"] = sequence.SequenceReader(paths["int8"])
     val_accuracy = {stage: round(linedata.accuracy(reader.run, *val), 3) for stage, reader in readers.items()}
     drop = val_accuracy["fp32"] - val_accuracy["int8"]
     log.info(f"validation lines, digits read right: fp32 {val_accuracy['fp32']:.2f}%, INT8 {val_accuracy['int8']:.2f}%")
@@ -286,9 +289,10 @@ def run(out_dir="exported/number-reader", runs_dir="runs", frames: int = 96_000,
         test = score(webcam.Reader(classifier, sequence=readers[stage]), test_digits)
         proto = onnx.load(str(path))
         finalize(proto, stage, {
-            "labels": [str(k) for k in range(10)], "blank": lines.BLANK, "dataset": "mnist", "pipeline": NAME,
-            "input_name": "image", "input_shape": ["N", lines.HEIGHT, "W", 1], "input_scale": 1 / 255,
-            "ink": "white-on-black", "output_name": "probabilities", "stride": lines.STRIDE, "producer": "edgedigits",
+            "labels": [str(k) for k in range(10)], "blank": sequence.BLANK, "dataset": "mnist", "pipeline": NAME,
+            "input_name": "image", "input_shape": ["N", sequence.HEIGHT, "W", 1], "input_scale": 1 / 255,
+            "ink": "white-on-black", "output_name": "probabilities", "stride": sequence.STRIDE,
+            "producer": "edgedigits",
             "test_digit_accuracy": {f"{r['advance'][0]}-{r['advance'][1]}": r["digit_accuracy"] for r in test},
             "measured_on": machine["features"]})
         onnx.save(proto, str(path))

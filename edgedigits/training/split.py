@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgedigits.runtime import normalize
-from edgedigits.runtime.data import Dataset, split_validation
+from edgedigits.runtime.datasets import Dataset, split_validation
 
 
 @dataclass

@@ -1,5 +1,5 @@
 // Find handwritten digits in a frame and normalize each the MNIST way: a line-by-line port of the Python finder
-// (edgedigits vision.find_digits) onto OpenCV.js, the same OpenCV calls in the same order, so a frame gives the same
+// (edgedigits.runtime.reading.find) onto OpenCV.js, the same OpenCV calls in the same order, so a frame gives the same
 // boxes and 28x28 images in the browser as in Python. `cv` is the loaded OpenCV.js module.
 
 export const DEFAULT = {

@@ -64,7 +64,7 @@ def fold_split(ds, recipe: config.Pipeline, fold: int, folds: int):
 
 def grid_trial(params: dict) -> dict:
     """Train one grid cell on one fold; scored on that fold's held-out images."""
-    from edgedigits.runtime.artifacts import ensure_writable_dir
+    from edgedigits.runtime.model.artifacts import ensure_writable_dir
     from edgedigits.training.split import Split
 
     recipe, ds = trial_setup(params)

@@ -76,7 +76,7 @@ def history_result(run_dir: Path, target: float) -> dict:
 def optimizer_trial(params: dict) -> dict:
     """Train with one optimizer for a fixed budget (no early stopping): the pipeline's train stage, which also
     exports and scores the model on the test set."""
-    from edgedigits.runtime.artifacts import ensure_writable_dir
+    from edgedigits.runtime.model.artifacts import ensure_writable_dir
     from edgedigits.training import stages
 
     recipe, _ = trial_setup(params)

@@ -25,7 +25,7 @@ from typing import Callable
 
 from edgedigits.errors import InputError
 from edgedigits.limits import MAX_TRIALS
-from edgedigits.runtime.artifacts import ensure_writable_dir, write_json_atomic
+from edgedigits.runtime.model.artifacts import ensure_writable_dir, write_json_atomic
 from edgedigits.training import config
 
 log = logging.getLogger(__name__)
@@ -161,10 +161,10 @@ def cell_id(cell: dict) -> str:
 
 def trial_setup(params: dict):
     """In a worker: the trial's recipe (with its overrides) and its dataset."""
-    from edgedigits.runtime import data
+    from edgedigits.runtime import datasets
 
     recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
-    return recipe, data.load(recipe.dataset, params.get("data_dir"))
+    return recipe, datasets.load(recipe.dataset, params.get("data_dir"))
 
 
 def train_quietly(recipe: config.Pipeline, ds, split, run_dir: Path):

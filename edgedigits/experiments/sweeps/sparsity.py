@@ -67,7 +67,7 @@ def train_base_trial(params: dict) -> dict:
 def sparsity_trial(params: dict) -> dict:
     """Prune the base model to one overall sparsity (0 = the dense model as is), export, quantize, score: the
     pipeline's own stages, with the accuracy loss measured rather than refused."""
-    from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats
+    from edgedigits.runtime.model.artifacts import ensure_writable_dir, file_stats
     from edgedigits.training import prune, stages, train
 
     recipe, _ = trial_setup(params)

@@ -45,7 +45,7 @@ class Run:
     """One run of a recipe: its data and directory, the model in hand, and every stage's result so far."""
 
     recipe: object  # config.Pipeline
-    ds: object  # runtime.data.Dataset
+    ds: object  # runtime.datasets.Dataset
     split: object  # split.Split
     run_dir: Path
     data_dir: str | None = None
@@ -71,7 +71,7 @@ class Run:
 
     def keep(self, model, stage: str, seconds: float, keras_file: str) -> None:
         """Hand `model` on to the next stage as `stage`, saved as run_dir/keras_file (atomically)."""
-        from edgedigits.runtime.artifacts import atomic_path
+        from edgedigits.runtime.model.artifacts import atomic_path
 
         with atomic_path(self.run_dir / keras_file) as tmp:
             model.save(str(tmp))
@@ -115,11 +115,11 @@ def open_run(recipe, run_dir: Path, data_dir=None, record: bool = True, model=No
     """Load the recipe's dataset and split; with `record`, start run_dir/run.json (for `edgedigits report`). A
     `model` given (a single step on a saved one) is checked against the dataset before the first line of progress,
     and is the model the first stage works on."""
-    from edgedigits.runtime import data
+    from edgedigits.runtime import datasets
     from edgedigits.training import config, models, report
     from edgedigits.training.split import Split
 
-    ds = data.load(recipe.dataset, data_dir)
+    ds = datasets.load(recipe.dataset, data_dir)
     config.check_sizes(recipe, len(ds.x_train), len(ds.x_test))
     if model is not None:
         from edgedigits.training import train

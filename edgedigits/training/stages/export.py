@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from edgedigits import runtime
-from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.runtime.model.artifacts import atomic_path
 from edgedigits.training import export, metadata, prune, structured, train
 from edgedigits.training.stages import Result, Run, timed
 

@@ -7,8 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from edgedigits.runtime import timing
-from edgedigits.runtime.artifacts import file_stats
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import file_stats
 from edgedigits.training import metadata, models, report
 from edgedigits.training.stages import Result, Run
 
