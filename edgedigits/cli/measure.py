@@ -58,8 +58,13 @@ def data_check(source, label):
 @data_dir_option
 def data_fetch(name, data_dir):
     """Make dataset NAME available offline and print where it came from."""
+    from edgedigits.errors import InputError
     from edgedigits.runtime import datasets
+    from edgedigits.runtime.datasets.formats import DATASETS
 
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r} (built in: {', '.join(sorted(DATASETS))}; a dataset of your "
+                         f"own files is read by: edgedigits data check PATH)")
     ds = datasets.load(name, data_dir)
     click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
     click.echo(f"source: {ds.source}")

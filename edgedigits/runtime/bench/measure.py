@@ -159,14 +159,17 @@ def bench_model(path: Path, target: targets.Target, settings: Settings,
               parameters=info.get("parameters"), nonzero_parameters=info.get("nonzero_parameters"))
     stats = file_stats(path)
     row.bytes, row.gzip_bytes = stats["bytes"], stats["gzip_bytes"]
-    key = json.dumps([info["dataset"], info["files"], settings.dataset, info["input_shape"], info["labels"]])
+    own = info["files"] or settings.dataset  # a dataset in files is read as this model takes it
+    key = json.dumps([info["dataset"], info["files"], settings.dataset, info["input_shape"], info["labels"]]) \
+        if own else info["dataset"]
     if key not in test_sets:
         ds = test_set(info, settings.dataset)
-        if ds.input_shape != info["input_shape"]:
-            raise InputError(f"{path}: takes {_size(info['input_shape'])} images, but its dataset {ds.name} has "
-                             f"{_size(ds.input_shape)} images")
-        test_sets[key] = (normalize(ds.x_test, ds.input_shape), ds.y_test)
+        test_sets[key] = (normalize(ds.x_test, (*ds.x_test.shape[1:3], ds.x_test.shape[3] if ds.x_test.ndim == 4
+                                                else 1)), ds.y_test)
     x, y = test_sets[key]
+    if tuple(x.shape[1:]) != tuple(info["input_shape"]):
+        raise InputError(f"{path}: takes {_size(info['input_shape'])} images, but its dataset {info['dataset']} has "
+                         f"{_size(x.shape[1:])} images")
     fast = target.make(path, settings.throughput_threads)
     row.accuracy = accuracy(fast, x, y)
     row.throughput_ips = throughput(fast, x, settings.batch, settings.throughput_seconds)
