@@ -127,7 +127,7 @@ def bad_data(tmp_path) -> dict:
         for i in range(4):
             cv2.imwrite(str(folder / name / f"{i}.png"), np.full((8, 8), 40 * i, np.uint8))
     (folder / "b" / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    cases["unreadable image"] = (folder, "cannot read image")
+    cases["unreadable image"] = (folder, "2.png as an image")
     folder = tmp_path / "sizes"
     for name in ("a", "b"):
         (folder / name).mkdir(parents=True)

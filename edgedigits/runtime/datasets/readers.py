@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from edgedigits.errors import InputError
-from edgedigits.runtime.reading.images import IMAGE_EXTENSIONS
+from edgedigits.runtime.reading.images import IMAGE_EXTENSIONS, read_image
 
 CHUNK = 1000  # CSV rows converted to numbers at once: the text of 1,000 rows of 784 pixels is ~100 MB of strings
 ID_COLUMN = "id"  # a CSV column of this name (any case) identifies the row; it is never a pixel
@@ -167,17 +167,11 @@ def decode_all(files: list[Path], shape: tuple | None) -> tuple[np.ndarray, tupl
 
 def decode(path: Path) -> np.ndarray:
     """One image file as uint8 [H,W] (grayscale) or [H,W,3] (RGB), or InputError naming it."""
-    try:
-        raw = np.fromfile(path, np.uint8)
-        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
-    except (OSError, cv2.error) as exc:
-        raise InputError(f"cannot read image {path}: {' '.join(str(exc).split())[:120]}") from None
-    if image is None:
-        raise InputError(f"cannot read image {path}" + (" (empty file)" if not raw.size else ""))
+    image = read_image(path, cv2.IMREAD_UNCHANGED)
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
-        raise InputError(f"cannot read image {path}: {image.dtype} pixels (8- or 16-bit images only)")
+        raise InputError(f"cannot read {path} as an image: {image.dtype} pixels (8- or 16-bit images only)")
     if image.ndim == 3 and image.shape[2] == 1:
         return image[..., 0]
     if image.ndim == 3:

@@ -20,15 +20,16 @@ def quiet_opencv() -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A colour image from a file, or InputError naming it (missing, a directory, not an image)."""
+def read_image(path: str | os.PathLike, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """A colour image from a file (or as `flags` say: cv2.IMREAD_UNCHANGED keeps its channels and depth), or
+    InputError naming it (missing, a directory, not an image)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such image file: {path}")
     try:
         raw = np.fromfile(path, np.uint8)
         # imdecode asserts on an empty buffer (cv2.error) and returns None for bytes that are not an image
-        image = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
+        image = cv2.imdecode(raw, flags) if raw.size else None
     except (OSError, cv2.error) as exc:
         raise InputError(f"cannot read {path} as an image: {' '.join(str(exc).split())[:200]}") from None
     if image is None:
