@@ -49,7 +49,8 @@ def digits_in_colour(mnist, folder, per_class=40, seed=0):
             cv2.imwrite(str(folder / name / f"{i}.{'png' if i % 3 else 'jpg'}"), cv2.resize(photo, size))
 
 
-def test_an_image_folder_of_rgb_photos_through_every_stage(tmp_path, mnist):
+def test_an_image_folder_of_rgb_photos_through_every_stage(tmp_path, mnist, monkeypatch, run_cli):
+    monkeypatch.chdir(tmp_path)  # where a user runs it: the models' metadata names the data relative to here
     digits_in_colour(mnist, tmp_path / "photos")
     recipe = recipe_file(tmp_path / "photos.toml", """
 model = "lenet"
@@ -64,7 +65,7 @@ steps = 1
 epochs = 1
 max_accuracy_drop = 50.0
 """)
-    manifest = pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs")
+    manifest = pipeline.run(recipe, "exported", "runs")
     assert list(manifest["stages"]) == ["fp32", "structured", "pruned", "int8"]
     assert manifest["labels"] == ["one", "two", "zero"] and manifest["dataset"] == "photos"
     assert manifest["input"]["shape"] == ["N", 32, 32, 3] and manifest["test_images"] == 12
@@ -77,6 +78,10 @@ max_accuracy_drop = 50.0
         model = runtime.Classifier(tmp_path / "exported" / name)
         assert model.input_shape == (32, 32, 3)
     assert manifest["stages"]["int8"]["test_accuracy"] > 40  # three classes: chance is 33%
+    code, _, _ = run_cli("bench", "exported/photos.int8.onnx", "--runs", "5", "--warmup", "1", "--seconds", "0",
+                         "--target", "ort-cpu", "--out-dir", "bench")
+    row = json.loads((tmp_path / "bench" / "bench.json").read_text())["rows"][0]
+    assert code == 0 and row["accuracy"] == pytest.approx(manifest["stages"]["int8"]["test_accuracy"])
 
 
 @pytest.fixture(scope="module")
