@@ -15,3 +15,14 @@ class GateError(Exception):
 
 class AccuracyGateError(GateError):
     """A stage lost more accuracy than the pipeline allows."""
+
+
+def one_line(message: str) -> str:
+    """A message as one line of at most limits.MAX_MESSAGE_CHARS characters: whatever a value in it held (a
+    recipe's 10 MB string, a decoder's several lines), the user reads one short line."""
+    from edgedigits.limits import MAX_MESSAGE_CHARS
+
+    text = " ".join(str(message).split())
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return f"{text[: MAX_MESSAGE_CHARS - 40]}... (cut: {len(text):,} characters in all)"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_RECIPE_BYTES, MAX_RECIPE_DEPTH
 from edgedigits.training import variants
 from edgedigits.training.checks import check_ranges
 from edgedigits.training.stages import STAGES
@@ -195,16 +196,42 @@ def known() -> list[str]:
 
 
 def load(name_or_path: str, **overrides) -> Pipeline:
+    """A recipe file, parsed and checked. Files over limits.MAX_RECIPE_BYTES, or nested deeper than
+    limits.MAX_RECIPE_DEPTH, are refused before they are parsed or built."""
     path = resolve(name_or_path)
     try:
+        size = path.stat().st_size
+        if size > MAX_RECIPE_BYTES:
+            raise InputError(f"pipeline {path} is {size:,} bytes, over the {MAX_RECIPE_BYTES:,}-byte limit for a "
+                             f"recipe")
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"malformed pipeline {path}: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputError(f"malformed pipeline {path}: nested deeper than {MAX_RECIPE_DEPTH} levels") from None
+    except OSError as exc:
+        raise InputError(f"cannot read pipeline {path}: {exc.strerror or exc}") from None
+    check_depth(raw, str(path))
     raw.update({k: v for k, v in overrides.items() if v is not None})
     pipeline = from_dict(Pipeline, raw, where=str(path))
     pipeline.name, pipeline.path = path.stem, str(path)
     pipeline.sha256 = settings_sha256(to_dict(pipeline))
     return pipeline
+
+
+def check_depth(value, where: str, depth: int = 0) -> None:
+    """Refuse a value nested deeper than limits.MAX_RECIPE_DEPTH (no recipe key is more than four deep)."""
+    if depth > MAX_RECIPE_DEPTH:
+        raise InputError(f"malformed pipeline {where}: nested deeper than {MAX_RECIPE_DEPTH} levels")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        check_depth(child, where, depth + 1)
+
+
+def shown(value, limit: int = 60) -> str:
+    """repr(value) for a message, cut to `limit` characters: a recipe's strings are never echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
 
 
 def settings_sha256(settings: dict) -> str:
@@ -217,7 +244,7 @@ def settings_sha256(settings: dict) -> str:
 def from_dict(cls, raw: dict, where: str = "pipeline"):
     """Build dataclass `cls` from a TOML table, refusing unknown keys and values of the wrong type."""
     if not isinstance(raw, dict):
-        raise InputError(f"{where}: expected a table, got {raw!r}")
+        raise InputError(f"{where}: expected a table, got {shown(raw)}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)} - {"tables"}
     kwargs = {}
@@ -226,14 +253,14 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
             kwargs.setdefault("tables", {})[key] = from_dict(_stage_table(key), value, where=f"{where} [{key}]")
             continue
         if key not in known:
-            raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+            raise InputError(f"{where}: unknown key {shown(key)} (known: {', '.join(sorted(known))})")
         kind = hints[key]
         if dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, where=f"{where} [{key}]")
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {shown(value)}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -259,9 +286,13 @@ def to_dict(pipeline: Pipeline) -> dict:
 def parse_value(text: str):
     """A command-line value as a TOML literal (4, 0.5, true, "x"), else as the plain string."""
     try:
-        return tomllib.loads(f"v = {text.strip()}")["v"]
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except RecursionError:
+        raise InputError(f"value {shown(text)} is nested deeper than {MAX_RECIPE_DEPTH} levels") from None
+    check_depth(value, "value")
+    return value
 
 
 def parse_override(text: str) -> tuple[str, object]:

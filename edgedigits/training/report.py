@@ -8,7 +8,6 @@ onnxruntime on the files themselves; plots are matplotlib's. No TensorFlow: `edg
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
-from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
+from edgedigits.runtime.model.artifacts import read_json, write_bytes_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")  # w
 def write_run_info(run_dir: Path, **info) -> None:
     """Merge facts about the run (model, dataset, parameters, times) into run_dir/run.json."""
     path = Path(run_dir) / "run.json"
-    current = json.loads(path.read_text()) if path.is_file() else {}
+    current = read_json(path) if path.is_file() else {}
     write_json_atomic(path, {**current, **info})
 
 
@@ -129,7 +128,7 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
         raise InputError(f"{run_dir} is not a run directory (no run.json; runs are made by train or "
                          "train-prune-export)")
     try:
-        info = json.loads(info_path.read_text())
+        info = read_json(info_path)
         dataset = info["dataset"]
         if not isinstance(dataset, str):
             raise TypeError(dataset)

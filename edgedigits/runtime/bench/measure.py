@@ -7,7 +7,6 @@ that is fast is the number that is right. numpy, onnxruntime and (when installed
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +80,18 @@ def find_models(paths: list[str]) -> list[Path]:
     return found
 
 
+def usable(models: list[Path]) -> tuple[list[Path], list[str]]:
+    """The models whose contract can be read (`describe`), and a message for each of the others."""
+    good, problems = [], []
+    for path in models:
+        try:
+            describe(path)
+            good.append(path)
+        except InputError as exc:
+            problems.append(str(exc))
+    return good, problems
+
+
 def describe(path: Path) -> dict:
     """Name, variant and dataset of a model, from its contract (`contract.read`: an unusable file is an InputError),
     and its parameter counts from its manifest (NAME.json beside it) only when that manifest describes this very
@@ -90,7 +101,7 @@ def describe(path: Path) -> dict:
     found = contract.read(open_session(path, 1), path)
     info = {"model": name, "variant": found.stage or variant or "pruned", "dataset": found.dataset or "mnist"}
     try:  # a manifest only adds parameter counts: an unreadable or unrelated one leaves them out
-        stage = json.loads(path.with_name(f"{name}.json").read_text())["stages"][info["variant"]]
+        stage = artifacts.read_json(path.with_name(f"{name}.json"))["stages"][info["variant"]]
         counts = {key: stage[key] for key in ("parameters", "nonzero_parameters")}
         if stage["sha256"] == file_stats(path)["sha256"] and all(
                 type(v) is int and v >= 0 for v in counts.values()):

@@ -25,6 +25,7 @@ import fcntl
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -77,7 +78,30 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json_atomic(target: str | os.PathLike, obj) -> None:
-    write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    """JSON as the standard has it: a figure that is not a finite number (a diverged run's loss) is written as
+    null, never as NaN or Infinity, which other JSON readers refuse."""
+    write_bytes_atomic(target, (json.dumps(standard(obj), indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
+
+
+def standard(obj):
+    """`obj` with every float that is NaN or infinite replaced by None, in dicts, lists and tuples."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: standard(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [standard(value) for value in obj]
+    return obj
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file as the standard has it: NaN, Infinity and -Infinity (which Python's json reads) are a
+    ValueError, so no figure read from disk is ever one of them."""
+    return json.loads(Path(path).read_text(), parse_constant=_not_json)
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def ensure_writable_dir(path: str | os.PathLike) -> Path:
@@ -151,20 +175,32 @@ def replace_set(out_dir: str | os.PathLike, name: str, files: list[tuple[str, by
                              f"remove it")
         # made under a temp name and renamed, so a staging folder always holds its mark
         made = Path(tempfile.mkdtemp(prefix=f".{name}{STAGING_SUFFIX}.pid{os.getpid()}.", suffix=".tmp", dir=out))
-        _write_synced(made / STAGING_MARK, b"")
+        try:
+            _write_synced(made / STAGING_MARK, b"")
+        except BaseException:
+            shutil.rmtree(made, ignore_errors=True)
+            raise
         os.replace(made, staging)
-        digests = {}
-        for file, data in files:
-            _write_synced(staging / file, data)
-            digests[file] = hashlib.sha256(data).hexdigest()
-        for file, digest in digests.items():  # what is on disk is what was meant, before anything is committed
-            if hashlib.sha256((staging / file).read_bytes()).hexdigest() != digest:
-                _discard(staging)
-                raise OSError(f"staged {file} does not read back as written")
-        _write_synced(staging / f".{COMMIT}", json.dumps({"order": [f for f, _ in files], "sha256": digests}).encode())
+        try:
+            _stage(staging, files)
+        except BaseException:  # a full disk, an interrupt: nothing is committed, so nothing is left behind
+            _discard(staging)
+            raise
         os.replace(staging / f".{COMMIT}", staging / COMMIT)  # the commit point
         _sync_dir(staging)
         _roll_forward(out, staging)
+
+
+def _stage(staging: Path, files: list[tuple[str, bytes]]) -> None:
+    """Write the set's files and its journal (not yet committed) into `staging`, each read back as written."""
+    digests = {}
+    for file, data in files:
+        _write_synced(staging / file, data)
+        digests[file] = hashlib.sha256(data).hexdigest()
+    for file, digest in digests.items():  # what is on disk is what was meant, before anything is committed
+        if hashlib.sha256((staging / file).read_bytes()).hexdigest() != digest:
+            raise OSError(f"staged {file} does not read back as written")
+    _write_synced(staging / f".{COMMIT}", json.dumps({"order": [f for f, _ in files], "sha256": digests}).encode())
 
 
 def _roll_forward(out: Path, staging: Path) -> None:
@@ -255,7 +291,7 @@ def verify_set(out_dir: str | os.PathLike, name: str) -> dict:
     recover(out)
     manifest_path = out / f"{name}.json"
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = read_json(manifest_path)
         files = manifest["files"]
         expected = {files[stage]: manifest["stages"][stage]["sha256"] for stage in ("pruned", "int8")}
         if not all(isinstance(file, str) and "/" not in file for file in expected):

@@ -42,6 +42,9 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
     if not path.is_file():
         raise InputError(f"model not found: {path}")
     check_count("threads", threads, 0, MAX_THREADS, "0 = onnxruntime's default")
+    if providers is not None and (not isinstance(providers, (list, tuple)) or not all(
+            isinstance(p, str) for p in providers)):
+        raise InputError(f"providers must be a list of execution provider names, got {str(providers)[:80]!r}")
     providers = list(providers or ["CPUExecutionProvider"])
     missing = [p for p in providers if p not in ort.get_available_providers()]
     if missing:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_IMAGE_PIXELS
 from edgedigits.runtime.model import shipped
-from edgedigits.runtime.model.classifier import Classifier
+from edgedigits.runtime.model.classifier import Classifier, finite
 from edgedigits.runtime.reading import find, segment, sequence
+from edgedigits.runtime.reading.sequence import SequenceReader
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 
@@ -42,15 +44,27 @@ class Reader:
             raise InputError(f"confidence threshold must be in [0, 1], got {threshold!r}")
         if not isinstance(classifier, Classifier):
             raise InputError(f"a Reader needs a Classifier (runtime.Classifier(path)), got {type(classifier).__name__}")
+        for name, value, kind in (("settings", settings, find.Settings), ("split", split, bool),
+                                  ("sequence", sequence, (SequenceReader, type(None)))):
+            if not isinstance(value, kind):
+                raise InputError(f"Reader {name} must be {getattr(kind, '__name__', 'a SequenceReader or None')}, "
+                                 f"got {type(value).__name__}")
         self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
         self.sequence = sequence
-        classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
+        self._scores(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
+
+    def _scores(self, images: np.ndarray) -> np.ndarray:
+        return finite(self.classifier.probabilities(images), self.classifier.path)
 
     def read(self, frame: np.ndarray) -> list[Digit]:
+        """The digits of one frame (uint8 BGR, BGRA or grey, at most limits.MAX_IMAGE_PIXELS pixels)."""
+        if isinstance(frame, np.ndarray) and frame.ndim >= 2 and frame.shape[0] * frame.shape[1] > MAX_IMAGE_PIXELS:
+            raise InputError(f"a frame of {frame.shape[1]}x{frame.shape[0]} pixels is over the {MAX_IMAGE_PIXELS:,}-"
+                             f"pixel limit: scale it down first")
         found = find.find_digits(frame, self.settings)
         if not len(found):
             return []
-        probs = self.classifier.probabilities(found.images)
+        probs = self._scores(found.images)
         if not self.split:
             return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()),
                           int(line), bool(p.max() < self.threshold))
@@ -62,7 +76,7 @@ class Reader:
                       for n in range(int(found.lines.max()) + 1)]
         extra = [image for line in candidates for image in line.images]
         if extra:  # every candidate of the frame in one more batch
-            probs = np.concatenate([probs, self.classifier.probabilities(np.stack(extra))])
+            probs = np.concatenate([probs, self._scores(np.stack(extra))])
         digits, start = [], len(found)
         for n, line in enumerate(candidates):
             rows, new = [], 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits import runtime
+from edgedigits.errors import InputError
 from edgedigits.training import metadata, models, split
 from edgedigits.training.tasks import TASKS
 
@@ -79,6 +80,15 @@ class Classifier:
         from edgedigits.training import train
 
         train.check_model(model, ds.num_classes)
+
+    @staticmethod
+    def check_onnx(path, ds) -> None:
+        """An ONNX file to quantize: it meets the contract and has one output per class of the recipe's dataset
+        (its INT8 file is stamped with the dataset's labels)."""
+        classes = runtime.Classifier(path, threads=1).num_outputs
+        if classes != ds.num_classes:
+            raise InputError(f"{path} has {classes} outputs, but the recipe's dataset {ds.name} has "
+                             f"{ds.num_classes} classes (quantize with a recipe of its dataset)")
 
     # --- export --------------------------------------------------------------------------------------------------
 
@@ -152,6 +162,7 @@ class Classifier:
         proto = onnx.load(str(result.path))
         metadata.finalize(proto, metadata.describe(meta, models.get_spec(run.recipe.model).source), **meta)
         metadata.save(proto, result.path)
+        runtime.Classifier(result.path, threads=1)  # what is written loads: its metadata meets the contract
 
     @staticmethod
     def manifest(run) -> dict:
