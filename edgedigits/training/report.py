@@ -16,7 +16,8 @@ import numpy as np
 from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
-from edgedigits.runtime.model.artifacts import read_json, write_bytes_atomic, write_json_atomic
+from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
+from edgedigits.runtime.model.jsonfile import read_json
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from typing import Callable
 
 from edgedigits.errors import InputError
 from edgedigits.limits import MAX_TRIALS
-from edgedigits.runtime.model.artifacts import ensure_writable_dir, read_json, write_json_atomic
+from edgedigits.runtime.model.artifacts import ensure_writable_dir, write_json_atomic
+from edgedigits.runtime.model.jsonfile import read_json
 from edgedigits.training import config
 
 log = logging.getLogger(__name__)

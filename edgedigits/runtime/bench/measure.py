@@ -21,6 +21,7 @@ from edgedigits.runtime.bench.timing import interleaved_latency_us, percentiles,
 from edgedigits.runtime.model import artifacts, contract
 from edgedigits.runtime.model.artifacts import file_stats
 from edgedigits.runtime.model.classifier import normalize, top1
+from edgedigits.runtime.model.jsonfile import read_json
 from edgedigits.runtime.model.session import open_session
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def describe(path: Path) -> dict:
     found = contract.read(open_session(path, 1), path)
     info = {"model": name, "variant": found.stage or variant or "pruned", "dataset": found.dataset or "mnist"}
     try:  # a manifest only adds parameter counts: an unreadable or unrelated one leaves them out
-        stage = artifacts.read_json(path.with_name(f"{name}.json"))["stages"][info["variant"]]
+        stage = read_json(path.with_name(f"{name}.json"))["stages"][info["variant"]]
         counts = {key: stage[key] for key in ("parameters", "nonzero_parameters")}
         if stage["sha256"] == file_stats(path)["sha256"] and all(
                 type(v) is int and v >= 0 for v in counts.values()):

@@ -103,6 +103,9 @@ def runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
     """`run(x) -> first output` for a session, the way an app calls it: at batch 1 through `BoundOne` (when the
     model fits it), batches through session.run. bench, the INT8 variant choice and compare all time and score a
     model through this one path. The batch-1 result is a buffer the next call reuses."""
+    if not isinstance(session, ort.InferenceSession):
+        raise InputError(f"runner needs an onnxruntime session (runtime.open_session(path)), got "
+                         f"{type(session).__name__}")
     (inp,), (out,) = session.get_inputs()[:1], session.get_outputs()[:1]
     plain = lambda x: session.run([out.name], {inp.name: x})[0]  # noqa: E731
     if not BoundOne.fits(session):

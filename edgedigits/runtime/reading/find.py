@@ -36,7 +36,7 @@ class Settings:
     min_relative_height: float = 0.4  # in a line, blobs shorter than this x its tallest digit are stray marks
 
     def __post_init__(self):
-        if self.ink not in ("auto", "dark", "light"):
+        if not isinstance(self.ink, str) or self.ink not in ("auto", "dark", "light"):
             raise InputError(f"ink must be auto, dark or light, got {self.ink!r}")
 
 

@@ -41,7 +41,7 @@ class Reader:
                  sequence: sequence.SequenceReader | None = None):
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) or not (
                 0.0 <= threshold <= 1.0):  # NaN fails the comparison too
-            raise InputError(f"confidence threshold must be in [0, 1], got {threshold!r}")
+            raise InputError(f"confidence threshold must be in [0, 1], got {str(threshold)[:40]!r}")
         if not isinstance(classifier, Classifier):
             raise InputError(f"a Reader needs a Classifier (runtime.Classifier(path)), got {type(classifier).__name__}")
         for name, value, kind in (("settings", settings, find.Settings), ("split", split, bool),
@@ -120,11 +120,11 @@ def load_reader(model: str | os.PathLike | None = None, threads: int = 1, thresh
     """A reader on `model`, by default the INT8 lenet shipped in the package. touching="read" reads groups of
     digits with the number reader (`number_model`, by default the shipped one), "cut" cuts them with `segment`,
     "off" reads each blob as one digit."""
-    if touching not in TOUCHING:
-        raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {touching!r}")
-    numbers = (sequence.SequenceReader(number_model or shipped.default_number_reader(), threads)
-               if touching == "read" else None)
-    return Reader(Classifier(model or shipped.default_model(), threads=threads), threshold, find.Settings(ink=ink),
-                  split=touching != "off", sequence=numbers)
+    if not isinstance(touching, str) or touching not in TOUCHING:
+        raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
+    default = shipped.default_number_reader if touching == "read" else None
+    numbers = sequence.SequenceReader(default() if number_model is None else number_model, threads) if default else None
+    return Reader(Classifier(shipped.default_model() if model is None else model, threads=threads), threshold,
+                  find.Settings(ink=ink), split=touching != "off", sequence=numbers)
 
 
