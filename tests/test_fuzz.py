@@ -946,3 +946,10 @@ def test_the_gate_refuses_chance_and_any_stage_that_falls_too_far(classes, struc
             return
         gates.check(run, result)
         previous = score
+
+
+def test_quantize_refuses_a_model_of_another_class_count(cli, tmp_path):
+    """A 5-class file quantized under a 10-class recipe would be stamped with ten labels: nothing could load it."""
+    output = tmp_path / "five.int8.onnx"
+    line = cli("quantize", five_class_model(tmp_path / "five.onnx"), output)
+    assert "has 5 outputs, but the recipe's dataset mnist has 10 classes" in line and not output.exists()
