@@ -953,3 +953,35 @@ def test_quantize_refuses_a_model_of_another_class_count(cli, tmp_path):
     output = tmp_path / "five.int8.onnx"
     line = cli("quantize", five_class_model(tmp_path / "five.onnx"), output)
     assert "has 5 outputs, but the recipe's dataset mnist has 10 classes" in line and not output.exists()
+
+
+# --- recipes past their limits -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("model = " + "[" * 3001 + "]" * 3001 + "\n", "nested deeper than 32 levels"),
+    ("model = " + "{a = " * 3001 + "1" + "}" * 3001 + "\n", "nested deeper than 32 levels"),
+    ("".join(f"[{'.'.join(['t'] * k)}]\n" for k in range(1, 400)), "nested deeper than 32 levels"),
+    ('model = "' + "x" * 10_000_000 + '"\n', "over the 1,048,576-byte limit for a recipe"),
+    ('model = "' + "x" * 1_000_000 + '"\n', "unknown model"),
+    ('[train]\noptimizer = "' + "y" * 1_000_000 + '"\n', "unknown optimizer"),
+])
+def test_recipes_past_their_limits_are_one_short_line(cli, no_training, text, fragment):
+    line = run_recipe(cli, text, RECIPE_COMMANDS[0])
+    assert fragment in line and len(line) <= len("edgedigits: ") + limits.MAX_MESSAGE_CHARS
+
+
+def test_a_sweep_value_nested_too_deep_is_one_line(cli, no_training):
+    assert "nested deeper than 32 levels" in cli("sweep", "grid", "lenet", "--param", "seed=" + "[" * 3000 + "]" * 3000)
+
+
+def test_an_image_with_thousands_of_marks_is_read_in_bounded_time_and_memory(tmp_path):
+    """A page of 9,600 small marks at 24 megapixels: only the tallest marks are compared pairwise (all of them took
+    5 GB and 44 s), and the reading says they were too small."""
+    from edgedigits.runtime.reading import find
+
+    page = np.full((4000, 6000), 255, np.uint8)
+    for k in range(9600):
+        cv2.putText(page, str(k % 10), (5 + (k % 120) * 50, 45 + (k // 120) * 50), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 3)
+    found = find.find_digits(page)
+    assert len(found) == 0 and found.small == 9600

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_MARKS
 
 MNIST_BOX = 20  # MNIST digits were scaled to fit this box...
 MNIST_SIZE = 28  # ...then centred by centre of mass in this one
@@ -153,7 +154,9 @@ def find_digits(frame: np.ndarray, settings: Settings = DEFAULT) -> Found:
     min_h = settings.min_height * height
     rects = np.array([cv2.boundingRect(c) for c in contours], int).reshape(-1, 4)
     keep = np.nonzero(np.maximum(rects[:, 2], rects[:, 3]) >= max(3.0, 0.1 * min_h))[0]  # pieces, not noise
-    boxes, images, small = [], [], 0
+    boxes, images, small = [], [], max(0, len(keep) - MAX_MARKS)
+    if small:  # pieces are compared pairwise (_groups): only the tallest MAX_MARKS, the rest count as too small
+        keep = np.sort(keep[np.argsort(-rects[keep, 3], kind="stable")[:MAX_MARKS]])
     for group in _groups(rects[keep], settings.merge_gap):
         members = keep[group]
         x0, y0 = rects[members, 0].min(), rects[members, 1].min()
