@@ -117,9 +117,11 @@ MANIFEST_KEYS = ["files", "stages", "files.pruned", "files.int8", "stages.int8",
 def manifests(draw, base: dict) -> bytes:
     """The bytes of a manifest: the real one with a key replaced by any JSON (NaN and Infinity included), a value
     that names a path, or bytes that are not JSON at all."""
-    kind = draw(st.sampled_from(["replace", "replace", "path", "garbage", "whole"]))
+    kind = draw(st.sampled_from(["replace", "replace", "path", "garbage", "deep", "whole"]))
     if kind == "garbage":
         return draw(st.binary(max_size=40))
+    if kind == "deep":  # deeper than Python's JSON parser recurses
+        return b'{"stages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     if kind == "whole":
         return dumps(draw(JSON)).encode()
     manifest = json.loads(json.dumps(base))
@@ -177,8 +179,9 @@ def sequence_bytes(height: int = 32, classes: int = 11, meta: dict | None = None
 LABEL = st.one_of(st.sampled_from(["7", "sneaker", "", " 7", "a\nb", "x" * 65, "\x1b[31m", "7"]), st.text(max_size=6))
 META_VALUES = {
     "labels": st.one_of(st.lists(LABEL, min_size=9, max_size=11).map(dumps), JSON.map(dumps), st.text(max_size=8),
-                        st.just(dumps([str(d) for d in range(10)]))),
-    "input_scale": st.one_of(st.sampled_from(["0.00392156862745098", "1", "255", "nan", "Infinity", "[]", "-0.0"]),
+                        st.just(dumps([str(d) for d in range(10)])), st.just("[" * 100_000 + "]" * 100_000)),
+    "input_scale": st.one_of(st.sampled_from(["0.00392156862745098", "1", "255", "nan", "Infinity", "[]", "-0.0",
+                                              "true", "1e999", "[" * 100_000]),
                              st.text(max_size=6)),
     "ink": st.sampled_from(["white-on-black", "black-on-white", "", "WHITE-ON-BLACK"]),
     "input_layout": st.sampled_from(["NHWC", "NCHW", "nhwc"]),

@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.limits import MAX_RECIPE_BYTES, MAX_RECIPE_DEPTH
 from edgedigits.training import variants
 from edgedigits.training.checks import check_ranges
@@ -226,12 +226,6 @@ def check_depth(value, where: str, depth: int = 0) -> None:
     children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     for child in children:
         check_depth(child, where, depth + 1)
-
-
-def shown(value, limit: int = 60) -> str:
-    """repr(value) for a message, cut to `limit` characters: a recipe's strings are never echoed whole."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
 
 
 def settings_sha256(settings: dict) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.runtime.model import contract
 from edgedigits.runtime.model.session import BoundOne, check_count, open_session
 
@@ -147,7 +147,7 @@ class Classifier:
         where = {name: k for k, name in enumerate(self.labels)}
         unknown = sorted({str(x) for x in labels.ravel().tolist()} - set(where))
         if unknown:
-            raise InputError(f"labels {shorten(unknown)} are not among the model's labels {shorten(self.labels)}")
+            raise InputError(f"labels {shown(unknown)} are not among the model's labels {shown(self.labels)}")
         return np.vectorize(where.__getitem__, otypes=[np.int64])(labels) if labels.size else labels.astype(np.int64)
 
 
@@ -167,7 +167,7 @@ def top1(probabilities: np.ndarray, labels) -> float:
         raise InputError("accuracy needs at least one image")
     if not np.issubdtype(labels.dtype, np.integer):
         raise InputError(f"labels must be class indices (integers), got {labels.dtype} values such as "
-                         f"{shorten(labels[0])}")
+                         f"{shown(labels[0])}")
     if labels.min() < 0 or labels.max() >= probabilities.shape[1]:
         raise InputError(f"labels must be class indices in [0, {probabilities.shape[1] - 1}], got values in "
                          f"[{labels.min()}, {labels.max()}]")
@@ -180,12 +180,6 @@ def finite(scores: np.ndarray, what) -> np.ndarray:
     if not np.isfinite(scores).all():
         raise InputError(f"{what} gave NaN or infinite scores: a model must output finite probabilities")
     return scores
-
-
-def shorten(value, limit: int = 60) -> str:
-    """repr(value), cut to `limit` characters for a message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def accuracy(path: str | os.PathLike, images: np.ndarray, labels, threads: int = 0) -> float:

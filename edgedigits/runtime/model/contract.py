@@ -5,7 +5,6 @@ the contract is one InputError naming the file and what is wrong."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -13,8 +12,9 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.limits import MAX_LABEL_CHARS
+from edgedigits.runtime.model.jsonfile import loads
 
 IMAGE_INPUT = (28, 28, 1)  # height, width, channels of the models the digit reader runs
 NORMALIZATION = "float32 = uint8 / 255, shape [N,28,28,1], white ink on black (MNIST convention)"
@@ -51,7 +51,7 @@ def read(session: ort.InferenceSession, path, input_shape: tuple | None = IMAGE_
     meta = dict(session.get_modelmeta().custom_metadata_map)
     for key, actual in (("input_name", inp.name), ("output_name", out.name)):
         if meta.get(key, actual) != actual:
-            raise InputError(f"{path}: metadata {key} {meta[key]!r} is not the graph's {actual!r}")
+            raise InputError(f"{path}: metadata {key} {shown(meta[key])} is not the graph's {actual!r}")
     shape = inp.shape
     if len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in shape[1:]):
         raise InputError(f"{path}: model input must be an image batch [N,H,W,C], got {shape}")
@@ -81,23 +81,21 @@ def check_metadata(meta: dict, shape: list, path: Path) -> None:
     white ink on black) and against the graph's own input shape; InputError names the key."""
     for key, wanted in FED.items():
         if key in meta and meta[key] != wanted:
-            raise InputError(f"{path}: metadata {key} {_cut(meta[key])} is not {wanted!r}, which edgedigits feeds")
+            raise InputError(f"{path}: metadata {key} {shown(meta[key])} is not {wanted!r}, which edgedigits feeds")
     if "input_scale" in meta:
-        try:
-            scale = float(json.loads(meta["input_scale"]))
-        except (ValueError, TypeError):
-            scale = math.nan
+        scale = _json(meta["input_scale"])
+        scale = float(scale) if type(scale) in (int, float) else math.nan
         if not math.isclose(scale, 1 / 255, rel_tol=1e-6):
-            raise InputError(f"{path}: metadata input_scale {_cut(meta['input_scale'])} is not 1/255 (edgedigits "
+            raise InputError(f"{path}: metadata input_scale {shown(meta['input_scale'])} is not 1/255 (edgedigits "
                              f"feeds uint8 / 255)")
     if "input_shape" in meta:
         said = _json(meta["input_shape"])
         if not (isinstance(said, list) and len(said) == len(shape) and all(
                 a == b for a, b in zip(said, shape) if isinstance(a, int) and isinstance(b, int))):
-            raise InputError(f"{path}: metadata input_shape {_cut(meta['input_shape'])} is not the graph's {shape}")
+            raise InputError(f"{path}: metadata input_shape {shown(meta['input_shape'])} is not the graph's {shape}")
     for key in ("dataset", "stage"):
         if key in meta and not NAME.match(meta[key]):
-            raise InputError(f"{path}: metadata {key} {_cut(meta[key])} is not a name (letters, digits, . _ + -, at "
+            raise InputError(f"{path}: metadata {key} {shown(meta[key])} is not a name (letters, digits, . _ + -, at "
                              f"most 64)")
     if len(meta.get("normalization", "")) > MAX_TEXT:
         raise InputError(f"{path}: metadata normalization is {len(meta['normalization']):,} characters, over "
@@ -123,7 +121,7 @@ def read_sequence(session: ort.InferenceSession, path, height: int, classes: int
     meta = dict(session.get_modelmeta().custom_metadata_map)
     for key, wanted in (("stride", stride), ("blank", classes - 1)):
         if key in meta and _json(meta[key]) != wanted:
-            raise InputError(f"{path}: metadata {key} {_cut(meta[key])} is not {wanted}, which the reader decodes")
+            raise InputError(f"{path}: metadata {key} {shown(meta[key])} is not {wanted}, which the reader decodes")
     if "labels" in meta and _labels(meta, classes - 1, path) != [str(d) for d in range(classes - 1)]:
         raise InputError(f"{path}: a number reader's labels must be the digits 0-{classes - 2}")
     check_metadata(meta, inp.shape, path)
@@ -132,13 +130,9 @@ def read_sequence(session: ort.InferenceSession, path, height: int, classes: int
 
 def _json(text: str):
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return None
-
-
-def _cut(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _labels(meta: dict, classes: int, path: Path) -> list:
@@ -146,19 +140,16 @@ def _labels(meta: dict, classes: int, path: Path) -> list:
         if classes <= 0:
             raise InputError(f"{path}: the output's class count is unknown and the metadata has no labels")
         return [str(i) for i in range(classes)]
-    try:
-        labels = json.loads(meta["labels"])
-    except json.JSONDecodeError:
-        labels = None
+    labels = _json(meta["labels"])
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise InputError(f"{path}: metadata labels must be a JSON list of class names (strings), got "
-                         f"{_cut(meta['labels'])}")
+                         f"{shown(meta['labels'])}")
     if classes > 0 and len(labels) != classes:
         raise InputError(f"{path}: {len(labels)} labels in metadata, but the model outputs {classes} classes")
     for label in labels:  # printed in a line of text per image: one short, printable, distinct word each
         if not label or len(label) > MAX_LABEL_CHARS or not label.isprintable() or label != label.strip():
-            raise InputError(f"{path}: metadata label {_cut(label)} is not a class name (1-{MAX_LABEL_CHARS} "
+            raise InputError(f"{path}: metadata label {shown(label)} is not a class name (1-{MAX_LABEL_CHARS} "
                              f"printable characters, no surrounding space)")
     if len(set(labels)) != len(labels):
-        raise InputError(f"{path}: metadata labels name a class twice: {_cut(meta['labels'])}")
+        raise InputError(f"{path}: metadata labels name a class twice: {shown(meta['labels'])}")
     return labels

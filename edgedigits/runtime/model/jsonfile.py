@@ -22,7 +22,16 @@ def read_json(path: str | os.PathLike, limit: int = MAX_JSON_BYTES):
         raise OSError(errno.ENOENT if not path.exists() else errno.EINVAL, "not a regular file", str(path))
     if path.stat().st_size > limit:
         raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
-    return json.loads(path.read_text(), parse_constant=_not_json)
+    return loads(path.read_text())
+
+
+def loads(text: str):
+    """JSON text as the standard has it: NaN and Infinity, and nesting deeper than Python's parser recurses, are a
+    ValueError."""
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _not_json(name: str):

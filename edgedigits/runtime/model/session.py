@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.limits import MAX_THREADS
 
 
@@ -20,7 +20,7 @@ def check_count(name: str, value, low: int, high: int | None = None, note: str =
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low or (
             high is not None and value > high):
         allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise InputError(f"{name} must be an integer {allowed}{f' ({note})' if note else ''}, got {value!r}")
+        raise InputError(f"{name} must be an integer {allowed}{f' ({note})' if note else ''}, got {shown(value)}")
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -37,7 +37,7 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
     """An onnxruntime session on exactly the providers asked for (default CPU): an unavailable provider is an
     error, not a silent fallback, so a measurement never runs somewhere else than it says."""
     if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise InputError(f"a model is the path of an .onnx file, got {path!r}")
+        raise InputError(f"a model is the path of an .onnx file, got {shown(path)}")
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model not found: {path}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.limits import MAX_MARKS
 
 MNIST_BOX = 20  # MNIST digits were scaled to fit this box...
@@ -38,7 +38,7 @@ class Settings:
 
     def __post_init__(self):
         if not isinstance(self.ink, str) or self.ink not in ("auto", "dark", "light"):
-            raise InputError(f"ink must be auto, dark or light, got {self.ink!r}")
+            raise InputError(f"ink must be auto, dark or light, got {shown(self.ink)}")
 
 
 DEFAULT = Settings()
