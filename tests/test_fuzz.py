@@ -332,6 +332,9 @@ RUN_DIRS = {  # file -> (content, message fragment)
     "history empty": ({"history.csv": "epoch,loss,accuracy,val_loss,val_accuracy\n"}, "has no epochs"),
     "five classes": ({"pruned.onnx": "five"}, "has 5 outputs, but the run's dataset mnist has 10 classes"),
     "corrupt onnx": ({"int8.onnx": b"\x08\x01not a model"}, "cannot load"),
+    "nan scores": ({"pruned.onnx": "nan"}, "NaN or infinite scores"),
+    "run.json nested too deep": ({"run.json": "[" * 100_000}, "is not a run description"),
+    "run.json with NaN": ({"run.json": '{"dataset": NaN}'}, "is not a run description"),
 }
 
 
@@ -342,8 +345,8 @@ def test_report_on_malformed_run_dirs_is_one_line(cli, case, tmp_path):
     run_dir.mkdir()
     files = {"run.json": '{"name": "x", "dataset": "mnist"}', **files}
     for name, content in files.items():
-        if content == "five":
-            five_class_model(run_dir / name)
+        if content in ("five", "nan"):
+            (five_class_model if content == "five" else nan_model)(run_dir / name)
         else:
             (run_dir / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     assert fragment in cli("report", run_dir)

@@ -17,7 +17,8 @@ from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
 from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
-from edgedigits.runtime.model.jsonfile import read_json
+from edgedigits.runtime.model.classifier import finite
+from edgedigits.runtime.model.jsonfile import MAX_JSON_BYTES, read_json
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def write_run_info(run_dir: Path, **info) -> None:
 def read_history(path: Path) -> dict[str, np.ndarray]:
     """Keras CSVLogger columns as float arrays (epoch, loss, accuracy, val_loss, val_accuracy, lr, ...)."""
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise InputError(f"{path}: larger than the {MAX_JSON_BYTES:,} bytes a training history may be")
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         if not rows:
@@ -154,7 +157,7 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
         if classifier.num_outputs != ds.num_classes:
             raise InputError(f"{path} has {classifier.num_outputs} outputs, but the run's dataset {ds.name} has "
                              f"{ds.num_classes} classes")
-        probabilities = classifier.probabilities(ds.x_test)
+        probabilities = finite(classifier.probabilities(ds.x_test), path)  # scikit-learn would trace back on NaN
         scored = metrics(probabilities, ds.y_test, names)
         png = run_dir / f"confusion-{stage}.png"
         plot_confusion(scored["confusion_matrix"], names, png,
