@@ -37,6 +37,8 @@ def quiet_opencv() -> None:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """A colour (BGR uint8) image from a file, or InputError naming it (missing, a directory, not an image, over a
     limit)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"an image is the path of a file, got {type(path).__name__}")
     path = Path(path)
     try:
         if not path.is_file():
@@ -91,7 +93,8 @@ def _decode(raw: np.ndarray, flag: int) -> tuple[np.ndarray | None, str]:
 
 @contextlib.contextmanager
 def _captured_stderr():
-    """Point file descriptor 2 at a temporary file while the block runs; yield a list that gets its last line."""
+    """Point file descriptor 2 at a temporary file while the block runs; yield a list that gets its last line.
+    The descriptor is the process's: what other threads print meanwhile goes there too, so decodes take turns."""
     said: list[str] = []
     with _STDERR, tempfile.TemporaryFile() as sink:
         try:

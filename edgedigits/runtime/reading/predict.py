@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +21,9 @@ def predict(images: list[str], model=None, threads: int = 1, threshold: float = 
     so memory does not grow with the number of images. Missing files and bad options are refused before the first
     line. An image that cannot be decoded is an InputError, or, given a `problems` list, noted there and skipped."""
     quiet_opencv()
+    images = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    if not all(isinstance(path, (str, os.PathLike)) for path in images):
+        raise InputError("images are paths of image files")
     missing = [path for path in images if not Path(path).is_file()]
     if missing:
         more = f" (and {len(missing) - 1} more)" if missing[1:] else ""
