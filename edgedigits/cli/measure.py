@@ -68,7 +68,9 @@ def data_fetch(name, data_dir):
     ds = datasets.load(name, data_dir)
     click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
     click.echo(f"source: {ds.source}")
-    click.echo(f"cache: {datasets.cache_dir() / (ds.name + '.npz')}")
+    cache = datasets.cached(ds)
+    click.echo(f"cache: {cache}" if cache else f"cache: none (not the published {ds.name}: these images are read from "
+               f"the data directory each time, never cached as {ds.name})")
 
 
 @cli.command("bench")

@@ -3,10 +3,13 @@ any image classifier (classify). Runtime only: no TensorFlow."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from edgedigits import limits
-from edgedigits.cli.group import cli
+from edgedigits.cli.group import EXIT_PARTIAL, cli
+from edgedigits.errors import one_line
 from edgedigits.options import count, reader_options
 
 
@@ -37,11 +40,32 @@ def webcam_cmd(source, headless, save, max_frames, model, threshold, ink, thread
               help="One JSON object per line and image: image, text, digits, confidences, uncertain, boxes, lines.")
 @reader_options
 def predict_cmd(images, as_json, model, threshold, ink, threads, touching, number_model):
-    """Print the digits read in each IMAGE: 'IMAGE: 1234', lines separated by a space, '?' after an uncertain digit."""
+    """Print the digits read in each IMAGE: 'IMAGE: 1234', lines separated by a space, '?' after an uncertain digit.
+
+    Each line is printed as its image is read. An image that cannot be read is named on stderr and the rest are
+    read: exit status 4 if some could not be read, 2 if none could.
+    """
+    from edgedigits.errors import InputError
     from edgedigits.runtime import webcam
 
-    for line in webcam.predict(images, model, threads, threshold, ink, as_json, touching, number_model):
+    problems, told, printed = [], 0, 0
+    for line in webcam.predict(images, model, threads, threshold, ink, as_json, touching, number_model, problems):
+        told = _tell(problems, told)
         click.echo(line)
+        printed += 1
+    if problems and not printed:
+        raise InputError(problems[0] if len(problems) == 1 else f"none of the {len(images)} images could be read: "
+                         f"{problems[0]} (and {len(problems) - 1} more)")
+    _tell(problems, told)
+    if problems:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _tell(problems: list[str], told: int) -> int:
+    """Print the problems not yet printed, each on one line of stderr, as they happen."""
+    for problem in problems[told:]:
+        click.echo(f"edgedigits: {one_line(problem)}", err=True)
+    return len(problems)
 
 
 @cli.command("classify")

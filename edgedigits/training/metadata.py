@@ -21,7 +21,7 @@ BATCH = "N"  # the batch dimension's name in every shipped graph (tf2onnx would 
 def set_metadata(proto: onnx.ModelProto, **values) -> None:
     """Store values in metadata_props (non-strings as JSON), replacing keys already present."""
     current = {p.key: p.value for p in proto.metadata_props}
-    current.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+    current.update({k: v if isinstance(v, str) else json.dumps(v, allow_nan=False) for k, v in values.items()})
     del proto.metadata_props[:]
     for key, value in current.items():
         proto.metadata_props.add(key=key, value=value)

@@ -87,6 +87,7 @@ class Run:
         INT8 file goes."""
         task = tasks.TASKS.get(recipe.task)
         ds, data = task.load(recipe, data_dir, Path(run_dir))
+        task.check_onnx(path, ds)  # before the first line of progress: a file that does not fit is one error
         _announce(recipe, ds, data)
         run = cls(recipe, task, ds, data, Path(run_dir), data_dir, files={"int8": Path(output)} if output else {})
         run.results["input"] = Result(stage, Path(path), task.score(run, Path(path)))

@@ -22,6 +22,7 @@ from edgedigits.runtime.bench.timing import interleaved_latency_us, percentiles,
 from edgedigits.runtime.model import artifacts, contract
 from edgedigits.runtime.model.artifacts import file_stats
 from edgedigits.runtime.model.classifier import normalize, top1
+from edgedigits.runtime.model.jsonfile import loads, read_json
 from edgedigits.runtime.model.session import open_session
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,18 @@ def find_models(paths: list[str]) -> list[Path]:
     return found
 
 
+def usable(models: list[Path]) -> tuple[list[Path], list[str]]:
+    """The models whose contract can be read (`describe`), and a message for each of the others."""
+    good, problems = [], []
+    for path in models:
+        try:
+            describe(path)
+            good.append(path)
+        except InputError as exc:
+            problems.append(str(exc))
+    return good, problems
+
+
 def describe(path: Path) -> dict:
     """Name, variant, dataset (and, for a dataset in files, where it was read from), input shape and labels of a
     model, from its contract (`contract.read`: an unusable file is an InputError), and its parameter counts from
@@ -93,7 +106,7 @@ def describe(path: Path) -> dict:
     info = {"model": name, "variant": found.stage or variant or "pruned", "dataset": found.dataset or "mnist",
             "input_shape": found.input_shape, "labels": found.labels, "files": _files(found.metadata, path)}
     try:  # a manifest only adds parameter counts: an unreadable or unrelated one leaves them out
-        stage = json.loads(path.with_name(f"{name}.json").read_text())["stages"][info["variant"]]
+        stage = read_json(path.with_name(f"{name}.json"))["stages"][info["variant"]]
         counts = {key: stage[key] for key in ("parameters", "nonzero_parameters")}
         if stage["sha256"] == file_stats(path)["sha256"] and all(
                 type(v) is int and v >= 0 for v in counts.values()):
@@ -108,7 +121,7 @@ def _files(metadata: dict, path: Path) -> dict:
     if "dataset_files" not in metadata:
         return {}
     try:
-        files = json.loads(metadata["dataset_files"])
+        files = loads(metadata["dataset_files"])
         if not isinstance(files, dict) or not isinstance(files.get("path"), str):
             raise ValueError(files)
     except ValueError:

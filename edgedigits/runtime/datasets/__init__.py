@@ -3,6 +3,6 @@ formats), and your own data in files: a labelled CSV, a folder of class subfolde
 readers). numpy and OpenCV only. The API: `load(name, path or FileSource)` -> Dataset."""
 
 from edgedigits.runtime.datasets.files import FileSource, load
-from edgedigits.runtime.datasets.sources import Dataset, cache_dir, split_validation
+from edgedigits.runtime.datasets.sources import Dataset, cache_dir, cached, split_validation
 
-__all__ = ["Dataset", "FileSource", "cache_dir", "load", "split_validation"]
+__all__ = ["Dataset", "FileSource", "cache_dir", "cached", "load", "split_validation"]

@@ -166,17 +166,12 @@ def decode_all(files: list[Path], shape: tuple | None) -> tuple[np.ndarray, tupl
 
 
 def decode(path: Path) -> np.ndarray:
-    """One image file as uint8 [H,W] (grayscale) or [H,W,3] (RGB), or InputError naming it."""
-    image = read_image(path, cv2.IMREAD_UNCHANGED)
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise InputError(f"cannot read {path} as an image: {image.dtype} pixels (8- or 16-bit images only)")
-    if image.ndim == 3 and image.shape[2] == 1:
-        return image[..., 0]
-    if image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return image
+    """One image file as uint8 [H,W] (grayscale: its three channels equal) or [H,W,3] (RGB), or InputError naming
+    it; read_image's limits and checks apply, transparency is flattened."""
+    image = read_image(path)  # BGR uint8
+    if (image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all():
+        return image[..., 0].copy()
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def to_channels(image: np.ndarray, channels: int) -> np.ndarray:

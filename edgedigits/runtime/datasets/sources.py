@@ -97,7 +97,12 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
     user_dir = data_dir if data_dir is not None else os.environ.get("EDGEDIGITS_DATA")
     if user_dir:
         arrays, source, origin = _read_user_dir(Path(user_dir), name)
-        return _remember(name, formats.validated(name, arrays, source), source, origin)
+        arrays = formats.validated(name, arrays, source)
+        if content_sha256(arrays) == PUBLISHED_SHA256.get(name):  # the published dataset, from the user's files
+            return _remember(name, arrays, source, origin)
+        # Other data (a subset, the user's own images) is used as asked, and never cached under the published
+        # dataset's name: the cache answers for `name` only with the published data.
+        return Dataset(name, **arrays, source=source, origin=origin, sha256=content_sha256(arrays))
 
     cache = cache_dir() / f"{name}.npz"
     failures = []
@@ -115,6 +120,16 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
             return Dataset(name, **arrays, source=source, origin=origin, sha256=content_sha256(arrays))
         return _remember(name, arrays, source, origin)
     raise InputError(f"no source for dataset {name!r}: " + "; ".join(failures))
+
+
+def cached(ds: Dataset) -> Path | None:
+    """The cache file holding exactly `ds`, or None (data from a user's directory that is not the published set)."""
+    path = cache_dir() / f"{ds.name}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return path if "sha256" in npz.files and str(npz["sha256"]) == ds.sha256 else None
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 def content_sha256(arrays: Arrays) -> str:
@@ -173,8 +188,9 @@ def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
 
 
 def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
-    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written and, when it
-    says it holds the published dataset, to that dataset's known sha256."""
+    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written and to the
+    published dataset's known sha256: a cache entry holding other data (a user's own files, altered arrays) never
+    answers for the published dataset."""
     if not path.is_file():
         raise InputError(f"not present ({path})")
     arrays, notes = formats.read_npz(path, str(path))
@@ -184,9 +200,10 @@ def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
     if digest != notes["sha256"]:
         raise InputError(f"{path} does not hash to the sha256 stored when it was written")
     origin = notes.get("origin", "")
-    if not origin.startswith(USER_ORIGIN) and digest != PUBLISHED_SHA256.get(name, digest):
-        raise InputError(f"{path} claims to hold the published {name} ({origin}) but its arrays hash to {digest}, "
-                         f"not {PUBLISHED_SHA256[name]}")
+    published = PUBLISHED_SHA256.get(name, None if origin.startswith(USER_ORIGIN) else digest)
+    if digest != published:
+        raise InputError(f"{path} holds data ({origin}) whose arrays hash to {digest}, not to the published {name}"
+                         f"{f' ({published})' if published else ''}")
     return arrays, f"cache {path}, first read from {origin}", origin
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.runtime.model import contract
 from edgedigits.runtime.model.session import BoundOne, check_count, open_session
 
@@ -144,14 +144,31 @@ class Classifier:
         return bound
 
     def classify(self, images: np.ndarray) -> Prediction:
-        """Labels, class indices, probabilities (and .confidences) for a batch of images."""
-        probs = self.probabilities(images)
+        """Labels, class indices, probabilities (and .confidences) for a batch of images; scores that are not finite
+        are an InputError (probabilities() hands them on as the model gave them)."""
+        probs = finite(self.probabilities(images), self.path)
         return Prediction(probs.argmax(1), probs, self.labels)
+
+    def indices(self, labels) -> np.ndarray:
+        """Class indices for `labels`: indices as they are, label names (strings) looked up in the model's labels."""
+        labels = np.asarray(labels)
+        if labels.dtype.kind not in "US":
+            return labels
+        where = {name: k for k, name in enumerate(self.labels)}
+        unknown = sorted({str(x) for x in labels.ravel().tolist()} - set(where))
+        if unknown:
+            raise InputError(f"labels {shown(unknown)} are not among the model's labels {shown(self.labels)}")
+        return np.vectorize(where.__getitem__, otypes=[np.int64])(labels) if labels.size else labels.astype(np.int64)
 
 
 def top1(probabilities: np.ndarray, labels) -> float:
     """Top-1 accuracy in percent of per-class scores [N, C] against integer class indices [N]: the one definition
-    of accuracy that every score of edgedigits (pipeline, bench, compare, sweeps) is computed with."""
+    of accuracy that every score of edgedigits (pipeline, bench, compare, sweeps) is computed with. Scores that are
+    not finite (a model that gives NaN) are an InputError, never an accuracy."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2 or not np.issubdtype(probabilities.dtype, np.number):
+        raise InputError(f"scores must be a numeric [N, classes] array, got {probabilities.dtype} of shape "
+                         f"{list(probabilities.shape)}")
     labels = np.asarray(labels)
     if labels.shape != (len(probabilities),):
         raise InputError(f"labels must be one per image: {len(probabilities)} images, labels of shape "
@@ -159,13 +176,24 @@ def top1(probabilities: np.ndarray, labels) -> float:
     if not len(labels):
         raise InputError("accuracy needs at least one image")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise InputError(f"labels must be class indices (integers), got {labels.dtype} values such as {labels[0]!r}")
+        raise InputError(f"labels must be class indices (integers), got {labels.dtype} values such as "
+                         f"{shown(labels[0])}")
     if labels.min() < 0 or labels.max() >= probabilities.shape[1]:
         raise InputError(f"labels must be class indices in [0, {probabilities.shape[1] - 1}], got values in "
                          f"[{labels.min()}, {labels.max()}]")
-    return float(100.0 * np.mean(np.asarray(probabilities).argmax(axis=1) == labels))
+    finite(probabilities, "the model")
+    return float(100.0 * np.mean(probabilities.argmax(axis=1) == labels))
 
 
-def accuracy(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray, threads: int = 0) -> float:
-    """Top-1 accuracy in percent through onnxruntime on the artifact itself."""
-    return top1(Classifier(path, threads=threads).probabilities(images), labels)
+def finite(scores: np.ndarray, what) -> np.ndarray:
+    """`scores` when every one is a finite number; else an InputError: argmax of NaN is class 0, read as certain."""
+    if not np.isfinite(scores).all():
+        raise InputError(f"{what} gave NaN or infinite scores: a model must output finite probabilities")
+    return scores
+
+
+def accuracy(path: str | os.PathLike, images: np.ndarray, labels, threads: int = 0) -> float:
+    """Top-1 accuracy in percent through onnxruntime on the artifact itself. Labels are class indices, or the
+    model's label names (its metadata `labels`, e.g. "7" or "sneaker")."""
+    model = Classifier(path, threads=threads)
+    return top1(model.probabilities(images), model.indices(labels))

@@ -26,8 +26,9 @@ class Ship(Stage):
         name, scored = run.recipe.name, run.scored()
         files = shipped_files(run)
         manifest = build_manifest(run, files)
+        text = json.dumps(manifest, indent=2, allow_nan=False) + "\n"  # a manifest's figures are all numbers
         replace_set(run.out_dir, name, [*((file, scored[stage].path.read_bytes()) for stage, file in files.items()),
-                                        (f"{name}.json", (json.dumps(manifest, indent=2) + "\n").encode())])
+                                        (f"{name}.json", text.encode())])
         return Result(manifest={"shipped": manifest})
 
 

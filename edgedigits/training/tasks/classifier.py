@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits import runtime
+from edgedigits.errors import InputError
 from edgedigits.training import config, metadata, models, split, usermodels
 from edgedigits.training.tasks import TASKS
 
@@ -25,7 +26,6 @@ class Classifier:
 
     @staticmethod
     def check(recipe) -> None:
-        from edgedigits.errors import InputError
         from edgedigits.training import checks
 
         own = usermodels.kind(recipe.model)
@@ -113,6 +113,18 @@ class Classifier:
 
         train.check_model(model, ds.num_classes, ds.input_shape)
 
+    @staticmethod
+    def check_onnx(path, ds) -> None:
+        """An ONNX file to quantize: it meets the contract and has one output per class of the recipe's dataset
+        (its INT8 file is stamped with the dataset's labels)."""
+        model = runtime.Classifier(path, threads=1)
+        if model.num_outputs != ds.num_classes:
+            raise InputError(f"{path} has {model.num_outputs} outputs, but the recipe's dataset {ds.name} has "
+                             f"{ds.num_classes} classes (quantize with a recipe of its dataset)")
+        if model.input_shape != ds.input_shape:
+            raise InputError(f"{path} takes {'x'.join(map(str, model.input_shape))} images, but the recipe's dataset "
+                             f"{ds.name} has {'x'.join(map(str, ds.input_shape))} images")
+
     # --- export --------------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -187,6 +199,7 @@ class Classifier:
         source = models.get_spec(model).source if usermodels.kind(model) == "registry" else usermodels.source(model)
         metadata.finalize(proto, metadata.describe(meta, source), **meta)
         metadata.save(proto, result.path)
+        runtime.Classifier(result.path, threads=1)  # what is written loads: its metadata meets the contract
 
     @staticmethod
     def manifest(run) -> dict:

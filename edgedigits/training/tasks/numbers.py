@@ -141,6 +141,10 @@ class Numbers:
         if not isinstance(shape, tuple) or len(shape) != 3 or shape[-1] != crnn.CLASSES:
             raise InputError(f"model {model.name!r} outputs {shape}, expected [N, W/4, {crnn.CLASSES}]")
 
+    @staticmethod
+    def check_onnx(path, ds) -> None:
+        sequence.SequenceReader(path)  # a number reader's contract, or one InputError
+
     # --- export --------------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -241,6 +245,7 @@ class Numbers:
                                         for r in facts["test"]}}
         metadata.finalize(proto, DESCRIPTION.format(stage=stage), **meta)
         metadata.save(proto, result.path)
+        sequence.SequenceReader(result.path)  # what is written loads: its metadata meets the contract
 
     @staticmethod
     def manifest(run) -> dict:
