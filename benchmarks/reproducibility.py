@@ -64,19 +64,16 @@ def child(config: str, recipe_name: str, work: Path) -> None:
 
     if CONFIGS[config][1]:
         tf.config.experimental.enable_op_determinism()
-    from edgedigits.runtime.artifacts import write_json_atomic
+    from edgedigits.runtime.model.artifacts import write_json_atomic
     from edgedigits.training import config as recipes
-    from edgedigits.training import pipeline, stages
-    from edgedigits.training.stages.report import stamp
+    from edgedigits.training import pipeline
 
     recipe = recipes.load(recipe_name)
-    ctx = stages.open_run(recipe, work / "runs" / recipe.name)
-    stages.run(ctx, [s for s in stages.enabled(recipe) if s != "report"])  # the report's scores change no file
-    stamp(ctx)
+    manifest = pipeline.run(recipe, work / "out", work / "runs")
     # early stopping ends training at another epoch when the weights differ: time per epoch is what compares
-    epochs = {stage: len((ctx.run_dir / f"{log}.csv").read_text().splitlines()) - 1
+    epochs = {stage: len((work / "runs" / recipe.name / f"{log}.csv").read_text().splitlines()) - 1
               for stage, log in (("train", "history"), ("prune", "prune_history"))}
-    write_json_atomic(work / "manifest.json", {**pipeline.build_manifest(ctx), "epochs": epochs})
+    write_json_atomic(work / "manifest.json", {**manifest, "epochs": epochs})
 
 
 def run(config: str, recipe: str, emulated: bool) -> dict:
@@ -113,11 +110,12 @@ def answers(model: Path) -> dict:
     import numpy as np
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from edgedigits.runtime import Classifier, data
-    from edgedigits.training import config, quantize
+    from edgedigits.runtime import Classifier, datasets
+    from edgedigits.training import config, quantize, split
+    from edgedigits.training.tasks.classifier import feeds
 
     recipe = config.load("lenet")
-    ds = data.load(recipe.dataset)
+    ds = datasets.load(recipe.dataset)
     sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,8 +124,8 @@ def answers(model: Path) -> dict:
         for name, path in [("fp32", model), *((v, Path(tmp) / f"{v}.onnx") for v in config.QUANT_VARIANTS
                                                if not v.startswith("dynamic"))]:
             if name != "fp32":
-                quantize.quantize_variant(prepared, path, quantize.calibration_images(ds, recipe), recipe.quantize,
-                                          name)
+                quantize.quantize_variant(prepared, path, feeds(split.calibration_images(ds, recipe)),
+                                          recipe.quantize, name)
             p = np.ascontiguousarray(Classifier(path).probabilities(ds.x_test))
             out[name] = {"file_sha256": sha(path.read_bytes()), "probabilities_sha256": sha(p.tobytes()),
                          "test_accuracy": round(float(np.mean(p.argmax(1) == ds.y_test) * 100), 2)}
@@ -156,7 +154,7 @@ def main() -> None:
     parser.add_argument("--emulate", action="store_true", help="also pinned and unpinned under QEMU's AVX2 CPU")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the plan, interleaved (a shared machine drifts)")
     args = parser.parse_args()
-    from edgedigits.runtime import timing
+    from edgedigits.runtime.bench import timing
 
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     plan = [(c, False) for c in (args.configs.split(",") if args.configs else PLANS[args.mode])] * args.rounds

@@ -180,6 +180,19 @@ def t_stages_lenet() -> str:
         ["stage", "test acc %", "params", "non-zero", "MACs", "bytes", "gzip bytes", "time s"], rows) + "```\n"
 
 
+def t_own_data() -> str:
+    d = load("benchmarks/results/own-data.json")
+    m = d["manifest"]
+    rows = [[stage, pct(s["test_accuracy"]), num(s["parameters"]), num(s["nonzero_parameters"]), num(s["macs"]),
+             num(s["bytes"]), num(s["gzip_bytes"]), f"{s['time_s']:.1f}"] for stage, s in m["stages"].items()]
+    loads = [*d["load_average_before"], *d["load_average_after"]]
+    extra = (f"; the whole run {d['wall_s'] / 60:.1f} min, load average {min(loads):.1f}-{max(loads):.1f} on its "
+             f"{d['machine']['cores']} cores; {num(m['test_images'])} held-out test rows; "
+             f"classify: {num(d['classify']['rows'])} rows of testX.csv in {d['classify']['wall_s']:.1f} s")
+    return source("benchmarks/results/own-data.json", d["machine"], extra) + "\n```\n" + text_table(
+        ["stage", "test acc %", "params", "non-zero", "MACs", "bytes", "gzip bytes", "time s"], rows) + "```\n"
+
+
 def text_table(header, rows) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
@@ -394,12 +407,32 @@ def t_webcam_fps() -> str:
                                          "frames/s with MJPG decode", "digits right", "frames exactly right"], rows)
 
 
+def t_web_reader() -> str:
+    d = load("benchmarks/results/web-reader.json")
+    m, r = d["machine"], d["results"]
+    b, n = r["browser"], r["native"]
+    rows = [[f"browser: {m['chromium']} headless, OpenCV.js {m['opencv_js']}, onnxruntime-web {m['onnxruntime_web']} "
+             f"wasm", f"{b['p50_ms']:.2f}", f"{b['p90_ms']:.2f}", f"{b['find_p50_ms']:.2f}", f"{b['classify_p50_ms']:.2f}"],
+            [f"native: Python, OpenCV {m['opencv']}, onnxruntime {m['libraries']['onnxruntime']}", f"{n['p50_ms']:.2f}",
+             f"{n['p90_ms']:.2f}", f"{n['find_p50_ms']:.2f}", f"{n['classify_p50_ms']:.2f}"]]
+    extra = (f"{load_note(m['load_average'][:1] + m['load_average_after'][:1])}; {r['frames']} camera frames "
+             f"({r['digits']} digits), each read {r['repeat']} times, {r['model']}, one thread; the same text on "
+             f"{r['same_text']} of {r['frames']} frames; browser / native p50 {r['browser_over_native']:.1f}x")
+    return source("benchmarks/results/web-reader.json", {**m, "libraries": {}}, extra) + "\n" + table(
+        ["reader", "p50 ms per frame", "p90 ms", "finding p50 ms", "model p50 ms"], rows)
+
+
 # ---- recipes (edgedigits/training/config.py) ----------------------------------------------------------------------
 
 # What each key means where config.py's own comment does not say it well enough for a user.
 KEY_NOTES = {
-    "model": "a registry name (`edgedigits models`)",
-    "dataset": "`mnist` or `fashion-mnist`; decides the number of classes",
+    "model": "a registry name (`edgedigits models`), a builder in your own file (`my_models.py:build`) or a saved "
+             "`.keras` model ([own-data.md](own-data.md))",
+    "dataset": "`mnist`, `fashion-mnist`, the path of a labelled `.csv`, an image folder or an `.npz`, or a "
+               "`[dataset]` table (below); decides the number of classes",
+    "start": "the first stage: `auto` (train; a saved `.keras` model is pruned as it is), `train` or `prune`",
+    "validation": "images held out of the training set for early stopping and model selection: a count, or a "
+                  "fraction of the training images (0.1)",
     "seed": "seeds weight initialization, the validation split and data order",
     "optimizer": "sgd, adam, adamax, nadam, adadelta, adagrad or rmsprop",
     "learning_rate": "initial learning rate",
@@ -441,18 +474,20 @@ def t_recipe_keys() -> str:
     sys.path.insert(0, str(ROOT))
     from edgedigits.training import config
 
-    comments = _comments(ROOT / "edgedigits" / "training" / "config.py")
+    comments = {**_comments(ROOT / "edgedigits" / "training" / "config.py"),
+                **_comments(ROOT / "edgedigits" / "runtime" / "datasets" / "files.py")}  # [dataset]: FileSource
     rows = []
 
     def walk(cls, prefix):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            if f.name in ("name", "path", "sha256", "tables"):
+            if not prefix and f.name in ("name", "path", "sha256", "tables"):
                 continue  # set from the file, not written in it; `tables` holds added stages' own tables
             kind = hints[f.name]
             if dataclasses.is_dataclass(kind):
                 walk(kind, f"{prefix}{f.name}.")
                 continue
+            tables = [k for k in typing.get_args(kind) if dataclasses.is_dataclass(k)]  # a value or a table
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             # the field's own comment (in its class or the class it inherits it from), else the note above
             note = next((comments[(k.__name__, f.name)] for k in cls.__mro__ if (k.__name__, f.name) in comments),
@@ -461,7 +496,11 @@ def t_recipe_keys() -> str:
                 raise SystemExit(f"docs/build.py: recipe key {prefix}{f.name} has no description: add a comment in "
                                  "config.py or an entry in KEY_NOTES")
             shown = json.dumps(default) if not isinstance(default, dict) else "{}"
-            rows.append([f"`{prefix}{f.name}`", kind.__name__, f"`{shown}`", note.replace("|", "/")])
+            names = " or ".join("table" if dataclasses.is_dataclass(k) else k.__name__
+                                for k in (typing.get_args(kind) or (kind,)))
+            rows.append([f"`{prefix}{f.name}`", names, f"`{shown}`", note.replace("|", "/")])
+            for table_kind in tables:
+                walk(table_kind, f"{prefix}{f.name}.")
 
     walk(config.Pipeline, "")
     return "Source: `edgedigits/training/config.py` (the dataclasses that read a recipe; defaults are theirs).\n\n" + table(

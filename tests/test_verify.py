@@ -10,15 +10,16 @@ from edgedigits.training import config, pins, pipeline, verify
 
 RECIPE = """
 model = "lenet"
-train_limit = 1000
+train_limit = 2000
 validation = 1000
 [train]
-epochs = 1
+epochs = 3
 [prune]
 epochs = 2
 ramp_epochs = 1
 frequency = 4
 target_sparsity = 0.8
+max_accuracy_drop = 50.0
 [quantize]
 variants = ["u8s8-dense-reduce-range"]
 calibration_images = 100

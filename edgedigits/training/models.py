@@ -1,6 +1,8 @@
-"""Model registry: a decorator registers each builder (as in timm), so adding a model never touches a dispatcher.
+"""Model registry: a decorator registers each builder (as in timm) in MODELS, so adding a model never touches a
+dispatcher.
 
-Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black) and returns [N, classes] probabilities.
+Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black; or the images of a dataset in files,
+[N, H, W, C]) and returns [N, classes] probabilities.
 Layers carry stable names (conv1, dense1, ...) so pipelines can give per-layer pruning targets.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from edgedigits.errors import InputError
+from edgedigits.registry import Registry
 from edgedigits.training import paramcount
 
 INPUT_SHAPE = (28, 28, 1)
@@ -23,7 +25,7 @@ class ModelSpec:
     builder: Callable
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+MODELS = Registry("model", (__name__,))
 
 
 def register(source: str, description: str):
@@ -35,37 +37,36 @@ def register(source: str, description: str):
 
     def wrap(builder):
         name = builder.__name__.rstrip("_").replace("_", "-")
-        _REGISTRY[name] = ModelSpec(name, source, description, builder)
+        MODELS.register(name)(ModelSpec(name, source, description, builder))
         return builder
 
     return wrap
 
 
 def list_models() -> list[ModelSpec]:
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return [MODELS.get(name) for name in sorted(MODELS.names())]
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown model '{name}' (known: {', '.join(sorted(_REGISTRY))})") from None
+    return MODELS.get(name)
 
 
-def create_model(name: str, num_classes: int = 10):
-    """Build a fresh, uncompiled tf_keras model by registry name."""
+def create_model(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SHAPE):
+    """Build a fresh, uncompiled tf_keras model by registry name, for images of `input_shape` (height, width,
+    channels)."""
     keras = _keras()
     spec = get_spec(name)
     built = spec.builder(keras.layers, num_classes)
     if callable(built):
-        inputs = keras.Input(INPUT_SHAPE, name="input")
+        inputs = keras.Input(tuple(input_shape), name="input")
         return keras.Model(inputs, built(inputs), name=name)
-    return keras.Sequential([keras.layers.InputLayer(input_shape=INPUT_SHAPE, name="input"), *built], name=name)
+    return keras.Sequential([keras.layers.InputLayer(input_shape=tuple(input_shape), name="input"), *built],
+                            name=name)
 
 
-def count_params(name: str, num_classes: int = 10) -> int:
+def count_params(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SHAPE) -> int:
     """All weights of the model, as Keras' count_params, computed without TensorFlow (paramcount)."""
-    return paramcount.count(get_spec(name).builder, INPUT_SHAPE, num_classes)
+    return paramcount.count(get_spec(name).builder, tuple(input_shape), num_classes)
 
 
 def layer_names(name: str, num_classes: int = 10) -> dict:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgedigits.errors import InputError
-from edgedigits.runtime.artifacts import private_tempdir
+from edgedigits.runtime.model.artifacts import private_tempdir
 from edgedigits.training import config, pins
 
 REBUILT = "rebuilt.json"
@@ -77,11 +77,11 @@ class RebuildError(Exception):
 
 def verify(manifest_path, work_dir=None, data_dir=None) -> Outcome:
     """Rebuild the set of `manifest_path` in `work_dir` (default: a temporary directory, removed after) and compare."""
-    from edgedigits.runtime import data
+    from edgedigits.runtime import datasets
 
     manifest = load_manifest(manifest_path)
     recipe, _ = recipe_of(manifest)  # a manifest whose recipe cannot be read is one line of error before any work
-    ds = data.load(recipe.dataset, data_dir)
+    ds = datasets.load(recipe.dataset, data_dir, base=config.recipe_dir(recipe))
     if manifest.get("data_sha256") and ds.sha256 != manifest["data_sha256"]:
         raise InputError(f"the {recipe.dataset} data here (sha256 {ds.sha256[:12]}) is not the data the manifest was "
                          f"built from ({manifest['data_sha256'][:12]}): no rebuild could match")
@@ -146,15 +146,13 @@ def table(outcome: Outcome) -> str:
 def rebuild(manifest_path, work: Path, data_dir=None) -> None:
     """The child's part: run the manifest's recipe through its stages into `work` (no gate refuses: a rebuild
     measures), and write the rebuilt manifest there."""
-    from edgedigits.runtime.artifacts import write_json_atomic
-    from edgedigits.training import pipeline, stages
+    from edgedigits.runtime.model.artifacts import write_json_atomic
+    from edgedigits.training import pipeline
 
     manifest = load_manifest(manifest_path)
     recipe, notes = recipe_of(manifest)
-    ctx = stages.open_run(recipe, work / "runs" / recipe.name, data_dir)
-    ctx.gate = False
-    stages.run(ctx, stages.enabled(recipe))
-    write_json_atomic(work / REBUILT, {**pipeline.build_manifest(ctx), "notes": notes})
+    rebuilt = pipeline.run(recipe, work / "out", work / "runs", data_dir, gate=False)
+    write_json_atomic(work / REBUILT, {**rebuilt, "notes": notes})
 
 
 if __name__ == "__main__":  # the child: python -m edgedigits.training.verify MANIFEST WORK_DIR [DATA_DIR]
