@@ -1,8 +1,7 @@
-// An edgedigits model in the browser through onnxruntime-web (wasm): the contract from the file's own metadata.
-//
-// onnxruntime-web does not expose a model's custom metadata, so metadataProps() reads metadata_props from the .onnx
-// bytes (a protobuf; the few fields needed take a few lines), the same way as examples/node/read_digit.js. The input
-// contract: float32 [N,28,28,1] = uint8 / 255, white ink on black (MNIST); output [N,classes] probabilities.
+// The page reader's networks in the browser through onnxruntime-web (wasm), and the shipped sets' manifests that name
+// their default files. onnxruntime-web does not expose a model's custom metadata, so metadataProps() reads
+// metadata_props from the .onnx bytes (a protobuf; the few fields needed take a few lines), as
+// examples/node/read_digit.js does.
 import * as ort from "./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
 
 export { ort };
@@ -50,46 +49,54 @@ export function metadataProps(bytes) {
   return props;
 }
 
-// wasm settings before the first session: one thread unless asked (a 28x28 model gains nothing from more), and the
-// wasm files from the package's own folder (served beside the page, so the page works offline).
+// wasm settings before the first session: one thread unless asked (the Python reader runs one intra-op thread),
+// and the wasm files from the package's own folder (served beside the page, so the page works offline).
 export function configure({ threads = 1 } = {}) {
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 }
 
-const SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);  // uint8 -> float32 uint8/255, as Python's table
-const THRESHOLD_F32 = (t) => Math.fround(t);
+async function fetchOk(url) {
+  const answer = await fetch(url);
+  if (!answer.ok) throw new Error(`cannot load ${url}: HTTP ${answer.status}`);
+  return answer;
+}
 
-export class Classifier {
-  // Use Classifier.load(url).
-  constructor(session, meta) {
-    if (!meta.input_name || !meta.output_name || !meta.labels) throw new Error("not an edgedigits model: no metadata");
-    this.session = session;
-    this.meta = meta;
-    this.labels = JSON.parse(meta.labels);
-  }
-
-  static async load(url) {
-    const answer = await fetch(url);
-    if (!answer.ok) throw new Error(`cannot load ${url}: HTTP ${answer.status}`);
-    const bytes = new Uint8Array(await answer.arrayBuffer());
-    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-    const model = new Classifier(session, metadataProps(bytes));
-    await model.probabilities(new Uint8Array(784), 1);  // warm-up: the first frame is not the slow one
-    return model;
-  }
-
-  // uint8 images [n,28,28] (one Uint8Array) -> Float32Array [n, classes] of probabilities.
-  async probabilities(images, n) {
-    const x = new Float32Array(n * 784);
-    for (let i = 0; i < x.length; i++) x[i] = SCALE[images[i]];
-    const feeds = { [this.meta.input_name]: new ort.Tensor("float32", x, [n, 28, 28, 1]) };
-    const out = (await this.session.run(feeds))[this.meta.output_name];
-    return out.data;
+// The file a shipped set's manifest (NAME/NAME.json under `base`) names as its default, `files[default]`; the set's
+// INT8 file when the manifest does not read (as the Python reader's page.default_file).
+export async function defaultFile(base, name) {
+  try {
+    const manifest = await (await fetchOk(`${base}${name}/${name}.json`)).json();
+    const file = manifest.files[manifest.default];
+    if (typeof file !== "string") throw new Error("no default file");
+    return `${name}/${file.split("/").pop()}`;
+  } catch {
+    return `${name}/${name}.int8.onnx`;
   }
 }
 
-// confidence < threshold, compared in float32 as numpy compares a float32 probability with a Python float.
-export function below(confidence, threshold) {
-  return confidence < THRESHOLD_F32(threshold);
+// One ONNX network of the page reader: its session, its metadata, and float32 in -> float32 out.
+export class Network {
+  constructor(url, session, meta) {
+    this.url = url;
+    this.session = session;
+    this.meta = meta;
+    this.kind = meta.kind ?? meta.pipeline ?? null;  // files shipped before "kind" said it as "pipeline"
+  }
+
+  // The network at `url`, refused unless its metadata kind is `kind`.
+  static async load(url, kind) {
+    const bytes = new Uint8Array(await (await fetchOk(url)).arrayBuffer());
+    const meta = metadataProps(bytes);
+    const network = new Network(url, await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] }), meta);
+    if (network.kind !== kind) throw new Error(`${url}: not a ${kind} (its metadata kind is ${network.kind})`);
+    return network;
+  }
+
+  // x: Float32Array of shape dims -> {data: Float32Array, dims} of the first output.
+  async run(x, dims) {
+    const session = this.session;
+    const out = (await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, dims) }))[session.outputNames[0]];
+    return { data: out.data, dims: out.dims };
+  }
 }

@@ -1,12 +1,13 @@
 // The page: camera frames in, digits read and boxed over the video, frames/s shown. URL parameters:
-//   model=lenet.int8.onnx   a model under /models/          threads=1   onnxruntime-web wasm threads
-//   record=N                keep the last N frames read (PNG + reading) for window.edgedigits.frames (tests)
-//   repeat=K                read every frame K times and keep each time (benchmarks)
-import { Classifier, configure, ort } from "./model.js";
+//   finder=FILE, strips=FILE  a file under /models/ instead of the shipped set's default (page-finder/...)
+//   threads=1                 onnxruntime-web wasm threads
+//   record=N                  keep the last N frames read (PNG + reading) for window.edgedigits.frames (tests)
+//   repeat=K                  read every frame K times and keep each time (benchmarks)
+import { configure, ort } from "./model.js";
 import { Reader, asRecord, asText } from "./reader.js";
 
 const params = new URLSearchParams(location.search);
-const MODEL = params.get("model") || "lenet.int8.onnx";
+const FINDER = params.get("finder"), STRIPS = params.get("strips");
 const THREADS = Number(params.get("threads") || 1);
 const RECORD = Number(params.get("record") || 0);
 const REPEAT = Math.max(1, Number(params.get("repeat") || 1));
@@ -15,15 +16,6 @@ const GREEN = "rgb(60,200,60)", ORANGE = "rgb(255,140,0)";
 // What a test or a benchmark reads from the page.
 const state = (window.edgedigits = { state: "loading", error: null, info: {}, frames: [], processed: 0 });
 const $ = (id) => document.getElementById(id);
-
-// OpenCV.js once its wasm runs. The module object has a then() of its own (Emscripten's) that resolves to itself, so
-// it is handed over inside an object: awaiting it directly would never end.
-async function openCv() {
-  let cv = window.cv;
-  if (cv instanceof Promise) cv = await cv;
-  if (!cv.Mat) await new Promise((resolve) => { cv.onRuntimeInitialized = resolve; });
-  return { cv };
-}
 
 async function camera(video) {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
@@ -61,8 +53,7 @@ function tab(ctx, text, x, y, px, colour, above) {
 
 async function main() {
   configure({ threads: THREADS });
-  const [{ cv }, classifier] = await Promise.all([openCv(), Classifier.load(`models/${MODEL}`)]);
-  const reader = new Reader(cv, classifier);
+  const reader = await Reader.load(new URL("models/", location.href).href, { finder: FINDER, strips: STRIPS });
   const video = $("video");
   await camera(video);
   const width = video.videoWidth, height = video.videoHeight;
@@ -71,8 +62,8 @@ async function main() {
   view.height = grab.height = height;
   const grabCtx = grab.getContext("2d", { willReadFrequently: true }), viewCtx = view.getContext("2d");
   Object.assign(state.info, {
-    model: MODEL, threads: ort.env.wasm.numThreads, crossOriginIsolated: self.crossOriginIsolated,
-    onnxruntime: ort.env.versions?.web, opencv: cv.getBuildInformation().match(/General configuration for OpenCV ([^\s=]+)/)?.[1],
+    finder: reader.finder.url, strips: reader.strips.url, threads: ort.env.wasm.numThreads,
+    crossOriginIsolated: self.crossOriginIsolated, onnxruntime: ort.env.versions?.web,
     size: [width, height], userAgent: navigator.userAgent, cores: navigator.hardwareConcurrency,
   });
   state.state = "running";
@@ -96,7 +87,7 @@ async function main() {
     draw(viewCtx, result.digits, fps, text);
     $("text").textContent = text || "(no digits found)";
     $("status").textContent = `${fps.toFixed(1)} frames/s, ${times[0].total.toFixed(1)} ms to read a frame ` +
-      `(finding ${times[0].find.toFixed(1)} ms, model ${times[0].classify.toFixed(1)} ms); ${MODEL}, onnxruntime-web ` +
+      `(finding ${times[0].find.toFixed(1)} ms, reading ${times[0].read.toFixed(1)} ms); onnxruntime-web ` +
       `${state.info.onnxruntime} wasm, ${THREADS} thread${THREADS > 1 ? "s" : ""}`;
     state.processed += 1;
     if (RECORD) {

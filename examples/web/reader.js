@@ -1,40 +1,79 @@
-// The reader: digits found in a frame (find.js), classified in one batch (model.js), with the uncertainty mark and
-// the text `edgedigits predict` prints. For now each blob is read as one digit (`predict --touching off`).
-import { findDigits } from "./find.js";
-import { below } from "./model.js";
+// The reader: a camera frame in, the digits it holds out (box, label, confidence, number, uncertain mark), in reading
+// order, as `edgedigits predict` reads an image: the number finder marks each number's centre line (finder.js around
+// its network), each number is cut out as a level grey strip and all strips of the frame are read in one batch by
+// the strip reader (strips.js around its network). The networks are the shipped sets' default files.
+import { linesFromMaps, workingImage } from "./finder.js";
+import { Network, defaultFile } from "./model.js";
+import { grayFromRGBA } from "./resample.js";
+import { batch, cut, decode, digitBox, normalize, readingOrder } from "./strips.js";
 
 export const DEFAULT_THRESHOLD = 0.8;  // below it a digit is shown as uncertain ("7?")
+export const FINDER_SET = "page-finder", STRIPS_SET = "page-strips";
 
 export class Reader {
-  constructor(cv, classifier, threshold = DEFAULT_THRESHOLD) {
-    this.cv = cv;
-    this.classifier = classifier;
+  constructor(finder, strips, threshold = DEFAULT_THRESHOLD) {
+    this.finder = finder;
+    this.strips = strips;
     this.threshold = threshold;
+    const labels = strips.meta.labels ? JSON.parse(strips.meta.labels) : null;
+    this.labels = Array.isArray(labels) && labels.length === 10 ? labels : [..."0123456789"];
   }
 
-  // ImageData -> {digits: [{box, label, confidence, line, uncertain}], ms: {find, classify}}.
+  // The reader on the models under `base` (a URL ending in /): the sets' default files unless `finder` or `strips`
+  // names a file there.
+  static async load(base, { finder = null, strips = null, threshold = DEFAULT_THRESHOLD } = {}) {
+    const [f, s] = await Promise.all([finder ?? defaultFile(base, FINDER_SET), strips ?? defaultFile(base, STRIPS_SET)]);
+    const [finderNet, stripsNet] = await Promise.all([Network.load(base + f, "number-finder"),
+                                                      Network.load(base + s, "strip-reader")]);
+    const reader = new Reader(finderNet, stripsNet, threshold);
+    const blank = new ImageData(128, 128);  // warm-up: the first frame is not the slow one
+    blank.data.fill(255);
+    await reader.read(blank);
+    return reader;
+  }
+
+  // Grey image (Uint8Array h x w) -> the numbers' centre lines in reading order.
+  async lines(gray, h, w) {
+    const work = workingImage(gray, h, w);
+    const [th, tw] = work.geo.shape;
+    const x = new Float32Array(work.data.length);
+    for (let i = 0; i < x.length; i++) x[i] = work.data[i] / 255;
+    const maps = await this.finder.run(x, [1, th, tw, 1]);
+    const found = linesFromMaps(maps.data, maps.dims[1], maps.dims[2], work.geo);
+    return readingOrder(found).map((i) => found[i]);
+  }
+
+  // ImageData (RGBA) -> {digits: [{box, label, confidence, line, uncertain}], lines, ms: {find, read}}.
   async read(imageData) {
+    const { width: w, height: h } = imageData;
     const t0 = performance.now();
-    const found = findDigits(this.cv, imageData);
+    const gray = grayFromRGBA(imageData.data, w, h);
+    const lines = await this.lines(gray, h, w);
     const t1 = performance.now();
     const digits = [];
-    const n = found.boxes.length;
-    if (n) {
-      const probs = await this.classifier.probabilities(found.images, n);
-      const classes = probs.length / n;
-      for (let i = 0; i < n; i++) {
-        const row = probs.subarray(i * classes, (i + 1) * classes);
-        let best = 0;
-        row.forEach((v, k) => { if (v > row[best]) best = k; });
-        digits.push({ box: found.boxes[i], label: this.classifier.labels[best], confidence: row[best],
-                      line: found.lines[i], uncertain: below(row[best], this.threshold) });
-      }
+    if (lines.length) {
+      const strips = lines.map((line) => {
+        const s = cut(gray, h, w, line);
+        return { image: normalize(s.data), width: s.width };
+      });
+      const { x, dims, steps } = batch(strips);
+      const probs = await this.strips.run(x, dims);
+      const [, t, classes] = probs.dims;
+      let number = 0;
+      lines.forEach((line, i) => {
+        const read = decode(probs.data.subarray(i * t * classes, (i + 1) * t * classes), steps[i], classes);
+        for (const [label, confidence, column] of read) {
+          digits.push({ box: digitBox(line, column), label: this.labels[label], confidence, line: number,
+                        uncertain: confidence < this.threshold });
+        }
+        if (read.length) number += 1;
+      });
     }
-    return { digits, ms: { find: t1 - t0, classify: performance.now() - t1 } };
+    return { digits, lines, ms: { find: t1 - t0, read: performance.now() - t1 } };
   }
 }
 
-// Digits in reading order, lines separated by a space, "?" after an uncertain digit (as edgedigits as_text).
+// Digits in reading order, numbers separated by a space, "?" after an uncertain digit (as edgedigits as_text).
 export function asText(digits) {
   let out = "", line = null;
   for (const d of digits) {
