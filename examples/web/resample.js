@@ -3,12 +3,13 @@
 // repetition, bilinear sampling with a constant border, order statistics by index, numpy's summation order, and
 // OpenCV's grey conversion. No dependencies: the same module runs in the page and in Node.js.
 
-// RGBA bytes (a canvas's ImageData) -> grey Uint8Array, as cv2.cvtColor(BGR2GRAY) computes it in fixed point:
-// (4899 R + 9617 G + 1868 B + 2^13) >> 14. A grey pixel (R = G = B) keeps its value.
+// RGBA bytes (a canvas's ImageData) -> grey Uint8Array, as OpenCV 5's cv2.cvtColor(BGR2GRAY) computes it in fixed
+// point: (9798 R + 19235 G + 3735 B + 2^14) >> 15 (OpenCV 4 used 14 bits: 4899, 9617, 1868). A grey pixel keeps its
+// value.
 export function grayFromRGBA(rgba, width, height) {
   const out = new Uint8Array(width * height);
   for (let i = 0, j = 0; i < out.length; i++, j += 4) {
-    out[i] = (4899 * rgba[j] + 9617 * rgba[j + 1] + 1868 * rgba[j + 2] + 8192) >> 14;
+    out[i] = (9798 * rgba[j] + 19235 * rgba[j + 1] + 3735 * rgba[j + 2] + 16384) >> 15;
   }
   return out;
 }
