@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgedigits.runtime.model import shipped
 from edgedigits.synth import y4m
 
 PAGE = Path(__file__).resolve().parent
@@ -29,7 +30,7 @@ import serve  # noqa: E402  (serve.py beside this file)
 class Frame:
     image: np.ndarray  # BGR uint8: the camera frame exactly as the page read it
     record: dict  # text, digits, confidences, uncertain, boxes, lines: as `edgedigits predict --json`
-    ms: list[dict]  # per reading of the frame: total, find, classify (milliseconds, performance.now())
+    ms: list[dict]  # per reading of the frame: total, find, read (milliseconds, performance.now())
 
 
 @dataclass
@@ -54,14 +55,15 @@ def missing() -> str | None:
 
 
 def run_page(frames: list[np.ndarray], workdir: Path, *, fps: float = 8.0, loops: int = 2, query: str = "",
-             timeout: float = 60.0, screenshot: Path | None = None, models: Path = serve.MODELS) -> Run:
+             timeout: float = 60.0, screenshot: Path | None = None, models: Path | None = None) -> Run:
     """Play `frames` (BGR, one size) as the camera, `loops` times over, and return every frame the page read.
-    `query` adds URL parameters (model=..., threads=..., repeat=...)."""
+    `query` adds URL parameters (finder=..., strips=..., threads=..., repeat=...). The models are those of the
+    installed package (the ones `edgedigits predict` reads with) unless `models` names a folder."""
     workdir.mkdir(parents=True, exist_ok=True)
     video, result = workdir / "camera.y4m", workdir / "page.json"
     y4m.write(video, frames, fps=fps)
     wanted = loops * len(frames)
-    httpd = serve.server(0, models)
+    httpd = serve.server(0, shipped.SHIPPED if models is None else models)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
