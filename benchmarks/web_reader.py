@@ -1,16 +1,18 @@
 """Milliseconds per frame of the web reader in headless Chromium beside the native Python reader, on the same frames.
 
-    python benchmarks/web_reader.py [--scenes 24] [--repeat 5] [--model lenet.int8.onnx] [--threads 1] [--seed 0]
-                                    [--json out.json] [--md out.md] [--picture docs/web-reader.png]
+    python benchmarks/web_reader.py [--scenes 24] [--repeat 10] [--finder FILE] [--strips FILE] [--threads 1]
+                                    [--seed 0] [--json out.json] [--md out.md] [--picture docs/web-reader.png]
 
 Frames are 640x480 scenes of 1-6 MNIST *test* digits (`edgedigits.synth.scenes`) played by Chromium's fake camera
 (examples/web/browser.py). The page reads each frame `--repeat` times and times each reading with performance.now()
-(microsecond clock: the page is cross-origin isolated): finding the digits (OpenCV.js, wasm) and classifying them
-in one batch (onnxruntime-web, wasm SIMD, `--threads` threads). The native side reads the very frames the page read,
-as PNG-exact pixels, `--repeat` times each with the same reading (`load_reader(touching="off")`: each blob one
-digit, cv2.setNumThreads(1), onnxruntime intra-op 1) and the same split. Per frame the fastest of the repeats (the
-least disturbed by other work on a shared machine); the table gives the median and 90th percentile over frames.
-The load average is recorded.
+(microsecond clock: the page is cross-origin isolated): finding the numbers (grey image, working image, the number
+finder on onnxruntime-web wasm SIMD with `--threads` threads, centre lines, reading order) and reading them (strips
+cut and normalized, the strip reader on all strips in one batch, CTC decoding). The native side reads the very
+frames the page read, as PNG-exact pixels, `--repeat` times each with the same reader (`load_reader()`, the
+default of `edgedigits predict`: onnxruntime intra-op 1, cv2.setNumThreads(1)) and the same split. `--finder` and
+`--strips` name other files of the shipped sets (e.g. page-finder/page-finder.int8.onnx), for both sides. Per frame
+the fastest of the repeats (the least disturbed by other work on a shared machine); the table gives the median and
+90th percentile over frames. The load average is recorded.
 `--picture` saves a screenshot of the page reading examples/digits.jpg as its camera.
 """
 
@@ -36,18 +38,20 @@ import browser  # noqa: E402
 
 from edgedigits.runtime import datasets, webcam  # noqa: E402
 from edgedigits.runtime.bench import timing  # noqa: E402
-from edgedigits.runtime.reading.find import find_digits  # noqa: E402
+from edgedigits.runtime.model import shipped  # noqa: E402
+from edgedigits.runtime.reading import find as find_mod  # noqa: E402
+from edgedigits.runtime.reading import page  # noqa: E402
 from edgedigits.synth import scenes  # noqa: E402
 
 
 def native_ms(reader: webcam.Reader, frames: list[np.ndarray], repeat: int) -> list[dict]:
-    """Per frame: the fastest of `repeat` readings in ms, and of finding alone."""
+    """Per frame: the fastest of `repeat` readings in ms, and of finding alone (grey image to ordered lines)."""
     out = []
     for frame in frames:
         total, find = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            find_digits(frame, reader.settings)
+            reader.pages.lines(find_mod.to_gray(frame, page.MIN_SIDE))
             t1 = time.perf_counter()
             reader.read(frame)
             t2 = time.perf_counter()
@@ -62,7 +66,7 @@ def summary(per_frame: list[dict]) -> dict:
     find = np.array([f["find"] for f in per_frame])
     return {"p50_ms": round(float(np.median(total)), 3), "p90_ms": round(float(np.percentile(total, 90)), 3),
             "find_p50_ms": round(float(np.median(find)), 3),
-            "classify_p50_ms": round(float(np.median(total - find)), 3)}
+            "read_p50_ms": round(float(np.median(total - find)), 3)}
 
 
 def chromium_version() -> str:
@@ -74,7 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenes", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--model", default="lenet.int8.onnx", help="a model file in exported/")
+    parser.add_argument("--finder", default=None, help="a number finder file of the shipped sets (default: the set's)")
+    parser.add_argument("--strips", default=None, help="a strip reader file of the shipped sets (default: the set's)")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime-web wasm threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -89,26 +94,30 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     frames = [scenes.render(ds.x_test, ds.y_test, rng).frame for _ in range(args.scenes)]
     load = os.getloadavg()
+    query = f"repeat={args.repeat}&threads={args.threads}" + "".join(
+        f"&{key}={value}" for key, value in (("finder", args.finder), ("strips", args.strips)) if value)
     with tempfile.TemporaryDirectory() as tmp:
-        run = browser.run_page(frames, Path(tmp), fps=4, loops=1, timeout=600,
-                               query=f"repeat={args.repeat}&model={args.model}&threads={args.threads}")
+        run = browser.run_page(frames, Path(tmp), fps=4, loops=1, timeout=600, query=query)
         if args.picture:
             browser.run_page([cv2.imread(str(ROOT / "examples" / "digits.jpg"))], Path(tmp) / "picture", fps=10,
                              loops=3, screenshot=args.picture)
             print(f"wrote {args.picture}")
-    page = [{"total": min(m["total"] for m in f.ms), "find": min(m["find"] for m in f.ms)} for f in run.frames]
+    in_page = [{"total": min(m["total"] for m in f.ms), "find": min(m["find"] for m in f.ms)} for f in run.frames]
     cv2.setNumThreads(1)
-    reader = webcam.load_reader(str(ROOT / "exported" / args.model), threads=1, touching="off")
+    reader = webcam.load_reader(threads=1, number_model=args.strips and shipped.SHIPPED / args.strips)
+    if args.finder:
+        reader.pages.finder = type(reader.pages.finder)(shipped.SHIPPED / args.finder, threads=1)
+    files = {"finder": run.info["finder"].split("/models/")[-1], "strips": run.info["strips"].split("/models/")[-1]}
     native = native_ms(reader, [f.image for f in run.frames], args.repeat)
     same = sum(f.record["text"] == webcam.as_text(reader.read(f.image)) for f in run.frames)
     machine = timing.machine_info()
     machine.update({"load_average": [round(v, 2) for v in load],
                     "load_average_after": [round(v, 2) for v in os.getloadavg()], "opencv": cv2.__version__,
                     "chromium": chromium_version(), "onnxruntime_web": run.info["onnxruntime"],
-                    "opencv_js": run.info["opencv"], "cross_origin_isolated": run.info["crossOriginIsolated"]})
+                    "cross_origin_isolated": run.info["crossOriginIsolated"]})
     results = {"frames": len(run.frames), "digits": sum(len(f.record["digits"]) for f in run.frames),
-               "repeat": args.repeat, "model": args.model, "threads": args.threads, "same_text": same,
-               "browser": summary(page), "native": summary(native)}
+               "repeat": args.repeat, "files": files, "threads": args.threads, "same_text": same,
+               "browser": summary(in_page), "native": summary(native)}
     results["browser_over_native"] = round(results["browser"]["p50_ms"] / results["native"]["p50_ms"], 2)
     print(json.dumps(results, indent=1))
     print(f"{machine['cpu']}; load average before {machine['load_average']}, after {machine['load_average_after']}")
@@ -123,14 +132,14 @@ def main() -> None:
             f"# Web reader: ms per frame in {machine['chromium']} (headless) and native Python, same frames", "",
             f"CPU: {machine['cpu']} ({machine['cores']} cores); load average {machine['load_average']} before, "
             f"{machine['load_average_after']} after. {results['frames']} frames, {results['digits']} digits, each "
-            f"read {args.repeat} times; {args.model}, {args.threads} thread(s). Re-measure: "
+            f"read {args.repeat} times; {files['finder']} and {files['strips']}, {args.threads} thread(s). Re-measure: "
             "`python benchmarks/web_reader.py --json benchmarks/results/web-reader.json --md "
             "benchmarks/results/web-reader.md`.", "",
-            "| reader | p50 ms | p90 ms | finding p50 ms | model p50 ms |", "|---|---|---|---|---|",
-            f"| browser: OpenCV.js {machine['opencv_js']}, onnxruntime-web {machine['onnxruntime_web']} wasm | "
-            f"{b['p50_ms']:.2f} | {b['p90_ms']:.2f} | {b['find_p50_ms']:.2f} | {b['classify_p50_ms']:.2f} |",
+            "| reader | p50 ms | p90 ms | finding p50 ms | reading p50 ms |", "|---|---|---|---|---|",
+            f"| browser: onnxruntime-web {machine['onnxruntime_web']} wasm | "
+            f"{b['p50_ms']:.2f} | {b['p90_ms']:.2f} | {b['find_p50_ms']:.2f} | {b['read_p50_ms']:.2f} |",
             f"| native: OpenCV {machine['opencv']}, onnxruntime {machine['libraries']['onnxruntime']} | "
-            f"{n['p50_ms']:.2f} | {n['p90_ms']:.2f} | {n['find_p50_ms']:.2f} | {n['classify_p50_ms']:.2f} |", "",
+            f"{n['p50_ms']:.2f} | {n['p90_ms']:.2f} | {n['find_p50_ms']:.2f} | {n['read_p50_ms']:.2f} |", "",
             f"Same text on {same} of {results['frames']} frames; browser / native p50: "
             f"{results['browser_over_native']}x.", ""]))
         print(f"wrote {args.md}")
