@@ -66,7 +66,7 @@ cpp: setup onnxruntime-headers
 		-DONNXRUNTIME_LIBRARY=$$(ls $(CURDIR)/$(VENV)/lib/python*/site-packages/onnxruntime/capi/libonnxruntime.so.*)
 	cmake --build build/cpp
 
-# The web reader's packages, as examples/web/package-lock.json pins them: onnxruntime-web and OpenCV.js for the page,
+# The web reader's packages, as examples/web/package-lock.json pins them: onnxruntime-web for the page,
 # puppeteer-core to drive the system's Chromium in the tests and the benchmark. From the npm registry, without install
 # scripts. Without npm this says so and does nothing (the web test then skips, saying why).
 WEB := examples/web
