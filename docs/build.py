@@ -58,7 +58,7 @@ def features(names) -> str:
 
 
 def cpu(machine: dict) -> str:
-    """'AMD EPYC (2 cores; AVX2 only)' from a results file's machine block."""
+    """'Intel Xeon (2 cores; AVX2 only)' from a results file's machine block."""
     cores = f"{machine['cores']} cores; " if machine.get("cores") else ""
     return f"{machine['cpu']} ({cores}{features(machine.get('features', []))})"
 
