@@ -55,8 +55,8 @@ RANGES = {
     "structured.steps": Range(1, 100),
     "structured.epochs": Range(0, MAX_EPOCHS),
     "structured.final_epochs": Range(0, MAX_EPOCHS),
-    "structured.distill": Range(0, 1),
-    "structured.temperature": Range(0, 100, low_open=True),
+    "distill": Range(0, 1),
+    "temperature": Range(0, 100, low_open=True),
     "export.opset": Range(17, MAX_OPSET),
     "export.parity_images": Range(1, 1_000_000),  # and at most the test images: checked against the dataset
     "export.parity_tolerance": Range(0, 1),

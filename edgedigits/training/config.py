@@ -44,6 +44,7 @@ class Augment:
     rotation: float = 0.0  # degrees, +/-
     zoom: float = 0.0  # fraction, +/-
     shift: float = 0.0  # fraction of width/height, +/-
+    flip: bool = False  # mirror left-right with probability 1/2 (garments; never digits)
 
 
 @dataclass
@@ -64,6 +65,11 @@ class Train(Optimizer):
     reduce_lr_patience: int = 2
     min_learning_rate: float = 1e-5
     cosine_decay: bool = False  # decay the learning rate to 0 along a cosine over all epochs, no ReduceLROnPlateau
+    # knowledge distillation (edgedigits/training/distill.py): exported ONNX classifiers (e.g. "exported/gapnet-8k.onnx")
+    # whose mean prediction teaches the model, with this weight in the loss (0: labels only) and softening temperature
+    teachers: list = field(default_factory=list)
+    distill: float = 0.0
+    temperature: float = 4.0
 
 
 @dataclass
@@ -76,6 +82,9 @@ class Prune(Optimizer):
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
     epochs: int = 20
+    teachers: list = field(default_factory=list)  # distillation while pruning, as in [train]
+    distill: float = 0.0
+    temperature: float = 4.0
 
 
 @dataclass
@@ -156,6 +165,10 @@ class Pipeline:
                 raise InputError(
                     f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}"
                 )
+        for table, t in (("train", self.train), ("prune", self.prune)):
+            if bool(t.distill) != bool(t.teachers) or any(not isinstance(n, str) or not n for n in t.teachers):
+                raise InputError(f"{table}.distill > 0 and {table}.teachers (a list of ONNX files) go together, got "
+                                 f"distill {t.distill} and teachers {t.teachers!r}")
         if s.criterion not in CRITERIA:
             raise InputError(f"unknown structured.criterion '{s.criterion}' (known: {', '.join(CRITERIA)})")
         if s.enabled and not s.widths:

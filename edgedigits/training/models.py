@@ -6,50 +6,11 @@ Layers carry stable names (conv1, dense1, ...) so pipelines can give per-layer p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from edgedigits.training import paramcount, tinynets  # noqa: F401  (tinynets registers its builders on import)
+from edgedigits.training.registry import INPUT_SHAPE, ModelSpec, classifier, get_spec, list_models, register
 
-from edgedigits.errors import InputError
-from edgedigits.training import paramcount
-
-INPUT_SHAPE = (28, 28, 1)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    source: str
-    description: str
-    builder: Callable
-
-
-_REGISTRY: dict[str, ModelSpec] = {}
-
-
-def register(source: str, description: str):
-    """Register `builder(layers, num_classes)` under the builder's name (underscores become dashes).
-
-    A builder returns a list of layers (a Sequential model) or, for graphs with skip connections, a function
-    from the input tensor to the output tensor (a functional model).
-    """
-
-    def wrap(builder):
-        name = builder.__name__.rstrip("_").replace("_", "-")
-        _REGISTRY[name] = ModelSpec(name, source, description, builder)
-        return builder
-
-    return wrap
-
-
-def list_models() -> list[ModelSpec]:
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
-
-
-def get_spec(name: str) -> ModelSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown model '{name}' (known: {', '.join(sorted(_REGISTRY))})") from None
+__all__ = ["INPUT_SHAPE", "ModelSpec", "count_params", "create_model", "get_spec", "layer_names", "list_models",
+           "register"]
 
 
 def create_model(name: str, num_classes: int = 10):
@@ -69,14 +30,16 @@ def count_params(name: str, num_classes: int = 10) -> int:
 
 
 def layer_names(name: str, num_classes: int = 10) -> dict:
-    """Names of the layers magnitude pruning can target (Conv2D, Dense) and of those structured pruning can shrink
-    (the same but the classifier, Sequential models only), read from the builder without TensorFlow; a test checks
-    them against the built Keras model. Unnamed layers get Keras' automatic names, which only a build knows:
-    they are left out, and the stage that builds the model checks those. "widths": filters or units per layer."""
+    """Names of the layers magnitude pruning can target (Conv2D, Dense, SeparableConv2D's pointwise kernel) and of
+    those structured pruning can shrink (Conv2D and Dense but the classifier, Sequential models of those only), read
+    from the builder without TensorFlow; a test checks them against the built Keras model. Unnamed layers get Keras'
+    automatic names, which only a build knows: they are left out, and the stage that builds the model checks those.
+    "widths": filters or units per layer."""
     traced = paramcount.trace(get_spec(name).builder, INPUT_SHAPE, num_classes)
-    made = [(layer, width) for kind, layer, width in traced.made if kind in ("Conv2D", "Dense")]
+    made = [(layer, width) for kind, layer, width in traced.made if kind in ("Conv2D", "Dense", "SeparableConv2D")]
     wide = [layer for layer, _ in made]
-    return {"prunable": [n for n in wide if n], "shrinkable": [n for n in wide[:-1] if n] if traced.sequential else [],
+    plain = traced.sequential and not any(kind in ("SeparableConv2D", "DepthwiseConv2D") for kind, _, _ in traced.made)
+    return {"prunable": [n for n in wide if n], "shrinkable": [n for n in wide[:-1] if n] if plain else [],
             "widths": {layer: width for layer, width in made if layer}, "complete": all(wide)}
 
 
@@ -86,8 +49,7 @@ def _keras():
     return keras
 
 
-def _classifier(layers, num_classes):
-    return layers.Dense(num_classes, activation="softmax", name="output")
+_classifier = classifier
 
 
 @register("LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as in parameter-efficiency studies", "conv6 5x5, pool, conv16 5x5, pool, dense 120-84")
@@ -331,3 +293,4 @@ def _fast_convs(layers, filters: int, kernel: int, stride: int) -> list:
 def lenet_fast_wide(layers, num_classes):
     return [*_fast_convs(layers, filters=64, kernel=4, stride=4), layers.Permute((3, 1, 2), name="channels_first"),
             layers.Flatten(name="flatten"), _classifier(layers, num_classes)]
+
