@@ -65,11 +65,10 @@ class Train(Optimizer):
     reduce_lr_patience: int = 2
     min_learning_rate: float = 1e-5
     cosine_decay: bool = False  # decay the learning rate to 0 along a cosine over all epochs, no ReduceLROnPlateau
-    # knowledge distillation (edgedigits/training/distill.py): exported ONNX classifiers (e.g. "exported/gapnet-8k.onnx")
-    # whose mean prediction teaches the model, with this weight in the loss (0: labels only) and softening temperature
-    teachers: list = field(default_factory=list)
-    distill: float = 0.0
-    temperature: float = 4.0
+    # knowledge distillation (edgedigits/training/distill.py) from exported ONNX classifiers run by onnxruntime
+    teachers: list = field(default_factory=list)  # ONNX classifiers (exported/NAME.onnx) whose mean prediction teaches
+    distill: float = 0.0  # weight of the teachers' soft predictions in the loss (0: labels only; needs teachers)
+    temperature: float = 4.0  # softening of the teachers' and the model's predictions for distillation
 
 
 @dataclass
@@ -82,9 +81,9 @@ class Prune(Optimizer):
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
     epochs: int = 20
-    teachers: list = field(default_factory=list)  # distillation while pruning, as in [train]
-    distill: float = 0.0
-    temperature: float = 4.0
+    teachers: list = field(default_factory=list)  # ONNX files teaching the fine-tuning while pruning, as in [train]
+    distill: float = 0.0  # weight of the teachers' soft predictions in the fine-tuning loss (0: labels only)
+    temperature: float = 4.0  # softening of the teachers' and the model's predictions for distillation
 
 
 @dataclass
