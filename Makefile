@@ -78,8 +78,9 @@ bench: data
 	$(BIN)/edgedigits bench exported --out-dir benchmarks/results
 
 # peers: every shipped model's fp32 and INT8 files in the same run as LiteRT, OpenVINO and Keras running lenet (the
-# time axis of benchmarks/pareto.py); an AVX-512 VNNI CPU writes benchmarks/results/avx512-vnni/, others benchmarks/results/.
-PEERS_OUT = benchmarks/results$(if $(shell grep -m1 -o avx512_vnni /proc/cpuinfo 2>/dev/null),/avx512-vnni)
+# time axis of benchmarks/pareto.py), written per CPU class: benchmarks/results/amx/ (AMX), avx512-vnni/, or the top.
+HAS = $(shell grep -m1 -o -w $(1) /proc/cpuinfo 2>/dev/null)
+PEERS_OUT = benchmarks/results$(if $(call HAS,amx_int8),/amx,$(if $(call HAS,avx512_vnni),/avx512-vnni))
 SHIPPED_ONNX = $(filter-out exported/lenet.onnx exported/lenet.int8.onnx,$(sort $(wildcard exported/*.onnx)))
 peers: data
 	$(BIN)/python -m pip install --quiet -e '.[benchmarks]'

@@ -2,7 +2,7 @@
 the lenet sparsity sweep, the peer engines and published reference points.
 
     python benchmarks/pareto.py [--exported exported] [--sweep benchmarks/results/sparsity-lenet/sparsity.json]
-                                [--peers benchmarks/results/avx512-vnni/peers-lenet.json] [--out benchmarks/results]
+                                [--peers benchmarks/results/amx/peers-lenet.json] [--out benchmarks/results]
 
 Writes pareto.json, pareto.md and pareto.png. Every shipped point is read from its INT8 ONNX file: test accuracy
 through onnxruntime on the full test set (as its manifest records it), non-zero and all parameters counted in the
@@ -41,7 +41,7 @@ FASHION_BEST_CNN = 90.68  # no parameter count published: drawn as a line
 # The bars: (dataset, at most this many non-zero parameters, at least this accuracy)
 BARS = [("mnist", 300, 98.0), ("mnist", 500, 98.0), ("mnist", 1_000, 99.0), ("mnist", 2_000, 99.0),
         ("mnist", 8_000, 99.4), ("fashion-mnist", 10_000, 91.0), ("fashion-mnist", 10_000, 92.0)]
-PEERS = ROOT / "benchmarks/results/avx512-vnni/peers-lenet.json"
+PEERS = ROOT / "benchmarks/results/amx/peers-lenet.json"  # a run with every shipped file (`make peers`)
 
 
 def shipped_points(exported: Path) -> list[dict]:

@@ -17,7 +17,7 @@ def _conv_bn_relu(layers, n: int, filters: int, kernel: int, stride: int = 1) ->
 # lenet-fast's two strided convolutions and a third, unstrided 3x3 one on the 5x5 map: 8 nodes in onnxruntime's
 # optimized graph (Reshape, Conv, Conv, Conv, ReorderOutput, Reshape, Gemm, Softmax), ~344k multiply-adds, every
 # width a multiple of 16 (the AVX-512 NCHWc block). Channels-first flatten, so no transpose before the Gemm.
-# Trained with conv3 at 64 and structured-pruned (pipelines/lenet-fast-deep.toml).
+# Trained with conv3 at 64 and structured-pruned to 48 (pipelines/lenet-fast-deep.toml).
 @register("LeNet-class network shaped for onnxruntime's optimized graph, one convolution deeper than lenet-fast: "
           "two stride-2 convolutions and a 3x3 one, batch norm folded, no hidden dense layer",
           "conv16 5x5/2 + BN, conv32 3x3/2 + BN, conv64 3x3 + BN, dense softmax")
