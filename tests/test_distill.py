@@ -1,6 +1,9 @@
 """Distillation from exported ONNX teachers in the train and prune stages, and mirror augmentation."""
 
 import hashlib
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -8,9 +11,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edgedigits.errors import InputError
-from edgedigits.training import config, distill, pipeline, train
+from edgedigits.training import config, distill, models, pipeline, train
 from edgedigits.training.config import Augment
+from edgedigits.training.split import Split
 from tests.conftest import tiny_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def constant_teacher(path, favourite: int, classes: int = 10):
@@ -31,22 +37,25 @@ def test_a_student_taught_only_by_its_teacher_says_what_the_teacher_says(tmp_pat
     """distill = 1: the labels have no weight, so a teacher that always says 3 makes a student that says 3."""
     teacher = constant_teacher(tmp_path / "three.onnx", 3)
     cfg = config.Train(epochs=2, teachers=[str(teacher)], distill=1.0, temperature=1.0, learning_rate=3e-3)
-    split = train.Split.from_dataset(mnist, 500, 0, 2000)
-    model = train.train("lenet", split, cfg, 0, tmp_path / "run", 10, distill.OnnxTeachers(cfg.teachers, 10))
+    split = Split.from_dataset(mnist, 500, 0, 2000)
+    model = train.train(lambda: models.create_model("lenet"), split, cfg, 0, tmp_path / "run",
+                        distill.OnnxTeachers(cfg.teachers, mnist))
     said = model.predict(split.x_val, verbose=0).argmax(1)
     assert np.mean(said == 3) > 0.95 and np.mean(said == split.y_val) < 0.2
     assert (tmp_path / "run" / "best.keras").is_file()  # the student is checkpointed, not the wrapper
 
 
 def test_the_pipeline_distills_in_train_and_prune_and_records_its_teachers(tmp_path, mnist):
-    teacher = constant_teacher(tmp_path / "seven.onnx", 7)
-    recipe = tiny_recipe(tmp_path, train={"teachers": [str(teacher)], "distill": 0.5},
-                         prune={"teachers": [str(teacher)], "distill": 0.3})
+    """A shipped classifier teaches both stages, named relative to the recipe's folder as a recipe names it."""
+    teacher = tmp_path / "teacher.onnx"
+    shutil.copyfile(ROOT / "exported" / "lenet.onnx", teacher)
+    recipe = tiny_recipe(tmp_path, train={"teachers": ["teacher.onnx"], "distill": 0.5},
+                         prune={"teachers": ["teacher.onnx"], "distill": 0.3})
     manifest = pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs")
     digest = hashlib.sha256(teacher.read_bytes()).hexdigest()
-    assert manifest["distilled_from"] == [{"file": str(teacher), "sha256": digest}]
-    assert manifest["prune_distilled_from"] == [{"file": str(teacher), "sha256": digest}]
-    assert manifest["pipeline"]["train"]["distill"] == 0.5 and manifest["pipeline"]["prune"]["teachers"] == [str(teacher)]
+    assert manifest["distilled_from"] == [{"file": "teacher.onnx", "sha256": digest}]
+    assert manifest["prune_distilled_from"] == [{"file": "teacher.onnx", "sha256": digest}]
+    assert manifest["pipeline"]["train"]["distill"] == 0.5 and manifest["pipeline"]["prune"]["teachers"] == ["teacher.onnx"]
 
 
 @pytest.mark.parametrize("table,message", [
@@ -60,11 +69,14 @@ def test_bad_distillation_settings_are_one_clear_error(table, message):
         config.from_dict(config.Pipeline, table)
 
 
-def test_a_missing_teacher_is_one_clear_error(tmp_path):
+def test_a_missing_or_misfit_teacher_is_one_clear_error(tmp_path):
+    five = SimpleNamespace(name="five", num_classes=5, input_shape=(28, 28, 1))
     with pytest.raises(InputError, match="teacher model not found: nowhere.onnx"):
-        distill.OnnxTeachers(["nowhere.onnx"], 10)
-    with pytest.raises(InputError, match="has 10 outputs, the dataset 5 classes"):
-        distill.OnnxTeachers([str(constant_teacher(tmp_path / "t.onnx", 1))], 5)
+        distill.OnnxTeachers(["nowhere.onnx"], five, tmp_path)
+    constant_teacher(tmp_path / "t.onnx", 1)
+    with pytest.raises(InputError, match="t.onnx takes 28x28x1 images to 10 outputs, the dataset five has 28x28x1 "
+                                         "images of 5 classes"):
+        distill.OnnxTeachers(["t.onnx"], five, tmp_path)  # named relative to the recipe's folder
 
 
 def test_mirror_augmentation_flips_about_half_of_the_images_left_right():

@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import Classifier, scenes, webcam
+from edgedigits.runtime import Classifier, webcam
+from edgedigits.runtime.reading import output
+from edgedigits.runtime.webcam import sources
+from edgedigits.synth import scenes
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
@@ -78,8 +81,8 @@ def test_draw_marks_uncertain_digits_in_orange():
     digits = [webcam.Digit((100, 100, 40, 60), "7", 0.99, 0, False), webcam.Digit((300, 100, 40, 60), "1", 0.4, 0, True)]
     webcam.draw(frame, digits, fps=123.0)
     left, right = frame[90:170, 90:150], frame[90:170, 290:350]
-    assert (left == webcam.GREEN).all(axis=-1).any() and not (left == webcam.ORANGE).all(axis=-1).any()
-    assert (right == webcam.ORANGE).all(axis=-1).any()
+    assert (left == output.GREEN).all(axis=-1).any() and not (left == output.ORANGE).all(axis=-1).any()
+    assert (right == output.ORANGE).all(axis=-1).any()
     assert (frame[:30, :200] == 0).all(axis=-1).any()  # the frames/s tab
 
 
@@ -104,9 +107,10 @@ def test_busy_camera_is_one_clear_error(monkeypatch):
         def __init__(self, index): pass
         def isOpened(self): return True
         def read(self): return False, None
+        def get(self, prop): return 0.0  # a property the device does not report
         def release(self): pass
 
-    monkeypatch.setattr(webcam.cv2, "VideoCapture", Busy)
+    monkeypatch.setattr(sources.cv2, "VideoCapture", Busy)
     with pytest.raises(InputError, match="camera 0 not found or busy"):
         webcam.open_source("0")
 
@@ -138,7 +142,7 @@ def test_headless_prints_one_json_line_per_frame(run_cli, video, tmp_path):
             break
         frames.append(frame)
     assert len(frames) == 20 and frames[0].shape == (480, 640, 3)
-    green = np.abs(frames[0].astype(int) - webcam.GREEN).sum(axis=-1) < 60  # boxes drawn (MJPG shifts colours a bit)
+    green = np.abs(frames[0].astype(int) - output.GREEN).sum(axis=-1) < 60  # boxes drawn (MJPG shifts colours a bit)
     assert green.sum() > 200
 
 
@@ -235,12 +239,17 @@ def test_predict_prints_the_digits_of_each_image(run_cli, mnist, tmp_path):
     assert record["image"] == paths[0] and len(record["digits"]) == len(record["boxes"]) == 2
 
 
-def test_predict_refuses_an_unreadable_image_before_printing(run_cli, tmp_path):
+def test_predict_names_an_unreadable_image_and_reads_the_rest(run_cli, tmp_path):
+    """Images are read one at a time and printed as they go: a bad one is named on stderr (exit 4 at the end), a
+    missing one is refused before anything is printed (exit 2)."""
     good = tmp_path / "good.png"
     cv2.imwrite(str(good), np.full((50, 50, 3), 220, np.uint8))
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    code, out, err = run_cli("predict", str(good), str(tmp_path / "bad.png"), "--model", str(MODEL))
-    assert code == 2 and out == "" and err == f"edgedigits: cannot read {tmp_path / 'bad.png'} as an image\n"
+    code, out, err = run_cli("predict", str(good), str(tmp_path / "bad.png"), str(good), "--model", str(MODEL))
+    assert code == 4 and out == f"{good}: (no digits found)\n" * 2
+    assert err == f"edgedigits: cannot read {tmp_path / 'bad.png'} as an image\n"
+    code, out, err = run_cli("predict", str(good), str(tmp_path / "gone.png"), "--model", str(MODEL))
+    assert code == 2 and out == "" and err == f"edgedigits: no such image file: {tmp_path / 'gone.png'}\n"
 
 
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool") and importlib.util.find_spec("pygame")),

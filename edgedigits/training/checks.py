@@ -61,11 +61,14 @@ RANGES = {
     "export.parity_images": Range(1, 1_000_000),  # and at most the test images: checked against the dataset
     "export.parity_tolerance": Range(0, 1),
     "quantize.calibration_images": Range(1, 1_000_000),  # checked against the training images too
-    "quantize.max_accuracy_drop": Range(0, 100),
+    "max_accuracy_drop": Range(0, 100),  # percentage points a stage may lose against the one before
     "quantize.tie_band": Range(0, 1),  # p50s up to twice the fastest count as tied at most
     "quantize.timing_runs": Range(20, 1_000_000),
     "quantize.throughput_seconds": Range(0, 600, low_open=True),
 }
+
+
+FRACTIONS = {"validation": Range(0, 1, low_open=True, high_open=True)}  # a count (RANGES), or a fraction
 
 
 def range_of(dotted: str) -> Range | None:
@@ -86,12 +89,20 @@ def check_ranges(obj, prefix: str = "") -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        allowed = range_of(key)
+        allowed = FRACTIONS[key] if isinstance(value, float) and key in FRACTIONS else range_of(key)
         kind = "an integer" if isinstance(value, int) else "a number"
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{key} must be a finite number{f' in {allowed}' if allowed else ''}, got {value}")
         if allowed is not None and value not in allowed:
             raise InputError(f"{key} must be {kind} in {allowed}, got {value!r}")
+
+
+def check_teachers(pipeline) -> None:
+    """Distillation's two keys go together in [train] and [prune]: a weight > 0 and a list of ONNX files."""
+    for table, t in (("train", pipeline.train), ("prune", pipeline.prune)):
+        if bool(t.distill) != bool(t.teachers) or any(not isinstance(n, str) or not n for n in t.teachers):
+            raise InputError(f"{table}.distill > 0 and {table}.teachers (a list of ONNX files) go together, got "
+                             f"distill {t.distill} and teachers {t.teachers!r}")
 
 
 def check_layers(pipeline) -> None:
@@ -120,8 +131,11 @@ def check_layers(pipeline) -> None:
 def check_sizes(pipeline, train_images: int, test_images: int) -> None:
     """The recipe's sizes against the dataset it trains on, right after loading the data and before any training."""
     v, limit = pipeline.validation, pipeline.train_limit
+    if isinstance(v, float):  # a fraction: the count split_validation will hold out
+        v = round(v * train_images)
+    data = pipeline.dataset if isinstance(pipeline.dataset, str) else pipeline.dataset.name or pipeline.dataset.path
     if not 1 <= v <= train_images - 1:
-        raise InputError(f"validation must be in [1, {train_images - 1}] ({pipeline.dataset} has {train_images} "
+        raise InputError(f"validation must be in [1, {train_images - 1}] ({data} has {train_images} "
                          f"training images), got {v}")
     left = train_images - v
     if limit > left:

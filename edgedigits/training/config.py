@@ -9,34 +9,27 @@ import dataclasses
 import hashlib
 import json
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgedigits.errors import InputError
-from edgedigits.training.checks import (  # noqa: F401  (also read as config.check_sizes, config.range_of, ...)
-    MAX_EPOCHS,
-    MAX_OPSET,
-    RANGES,
-    Range,
-    check_layers,
-    check_ranges,
-    check_sizes,
-    range_of,
-)
+from edgedigits.errors import InputError, shown
+from edgedigits.limits import MAX_RECIPE_BYTES, MAX_RECIPE_DEPTH
+from edgedigits.runtime.datasets import FileSource
+from edgedigits.training import variants
+from edgedigits.training.checks import check_ranges
+from edgedigits.training.stages import STAGES
+from edgedigits.training.tasks import TASKS
 
 # The recipes shipped with the package (pipelines/ of the source tree, package data in a wheel).
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
-# defined in edgedigits/training/quantize.py (kept here so reading a recipe never imports onnxruntime; a test checks they agree)
-QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense", "dynamic-dense",
-                  "dynamic-dense-reduce-range")
-# Built by default: the static ones. Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
-# come from each call's batch, so an image's answer can depend on what it is batched with (5 of 10,000 MNIST test
-# predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
-DEFAULT_QUANT_VARIANTS = tuple(v for v in QUANT_VARIANTS if not v.startswith("dynamic"))
+QUANT_VARIANTS = tuple(variants.VARIANTS)
+DEFAULT_QUANT_VARIANTS = variants.DEFAULT
 QUANT_SELECT = ("fastest", "accurate")
 CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
+STARTS = ("auto", "train", "prune")
 
 
 @dataclass
@@ -65,14 +58,14 @@ class Train(Optimizer):
     reduce_lr_patience: int = 2
     min_learning_rate: float = 1e-5
     cosine_decay: bool = False  # decay the learning rate to 0 along a cosine over all epochs, no ReduceLROnPlateau
-    # knowledge distillation (edgedigits/training/distill.py) from exported ONNX classifiers run by onnxruntime
-    teachers: list = field(default_factory=list)  # ONNX classifiers (exported/NAME.onnx) whose mean prediction teaches
+    teachers: list = field(default_factory=list)  # ONNX classifiers teaching together, paths from the recipe's folder
     distill: float = 0.0  # weight of the teachers' soft predictions in the loss (0: labels only; needs teachers)
     temperature: float = 4.0  # softening of the teachers' and the model's predictions for distillation
 
 
 @dataclass
 class Prune(Optimizer):
+    enabled: bool = True  # off: the trained model is exported and quantized as it is
     target_sparsity: float = 0.9  # of conv and dense kernels, polynomial decay from 0
     ramp_epochs: int = 10  # the ramp ends after this many fine-tuning epochs; the rest recover accuracy
     frequency: int = 100  # steps between mask updates
@@ -84,6 +77,7 @@ class Prune(Optimizer):
     teachers: list = field(default_factory=list)  # ONNX files teaching the fine-tuning while pruning, as in [train]
     distill: float = 0.0  # weight of the teachers' soft predictions in the fine-tuning loss (0: labels only)
     temperature: float = 4.0  # softening of the teachers' and the model's predictions for distillation
+    max_accuracy_drop: float = 2.0  # test-set points the pruned model may lose against the one before (the gate)
 
 
 @dataclass
@@ -103,6 +97,7 @@ class Structured(Optimizer):
     temperature: float = 4.0  # softening of both models' predictions for distillation
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
+    max_accuracy_drop: float = 2.0  # test-set points the narrow model may lose against the full-width one
 
 
 @dataclass
@@ -115,7 +110,7 @@ class Export:
 @dataclass
 class Quantize:
     calibration_images: int = 1000  # drawn from the training split, never from the test set
-    max_accuracy_drop: float = 0.3  # percentage points, against the pruned fp32 model
+    max_accuracy_drop: float = 0.3  # points INT8 may lose against its fp32 source, on validation and on the test set
     per_channel: bool = True
     calibration_method: str = "minmax"  # minmax, entropy or percentile
     # variants to build; which one is shipped is `select`'s choice (see edgedigits/training/quantize.py for why a choice)
@@ -130,17 +125,20 @@ class Quantize:
 
 @dataclass
 class Pipeline:
+    task: str = "classifier"  # the kind of model (edgedigits/training/tasks): classifier or numbers
     model: str = "lenet"
-    dataset: str = "mnist"
+    dataset: str | FileSource = "mnist"
+    start: str = "auto"  # the first stage: auto (train; a saved .keras model: prune), train or prune
     seed: int = 42
-    validation: int = 5000  # images held out of the training set for early stopping and model selection
+    # images held out of the training set for early stopping and model selection, or that fraction of them (0.1)
+    validation: int | float = 5000
     train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
     structured: Structured = field(default_factory=Structured)
     export: Export = field(default_factory=Export)
     quantize: Quantize = field(default_factory=Quantize)
-    tables: dict = field(default_factory=dict)  # tables of stages that bring their own (training/stages)
+    tables: dict = field(default_factory=dict)  # tables of stages and tasks that bring their own
     name: str = ""  # set from the file name
     path: str = ""
     sha256: str = ""  # of the recipe's settings (settings_sha256): names exactly what was trained, comments aside
@@ -161,13 +159,7 @@ class Pipeline:
             if isinstance(value, bool) or not (
                 (isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0.0 < value <= 1.0)
             ):
-                raise InputError(
-                    f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}"
-                )
-        for table, t in (("train", self.train), ("prune", self.prune)):
-            if bool(t.distill) != bool(t.teachers) or any(not isinstance(n, str) or not n for n in t.teachers):
-                raise InputError(f"{table}.distill > 0 and {table}.teachers (a list of ONNX files) go together, got "
-                                 f"distill {t.distill} and teachers {t.teachers!r}")
+                raise InputError(f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}")
         if s.criterion not in CRITERIA:
             raise InputError(f"unknown structured.criterion '{s.criterion}' (known: {', '.join(CRITERIA)})")
         if s.enabled and not s.widths:
@@ -178,9 +170,22 @@ class Pipeline:
             raise InputError(
                 f"quantize.variants must be a non-empty list of {', '.join(QUANT_VARIANTS)}, got {self.quantize.variants}"
             )
+        if self.start not in STARTS:
+            raise InputError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
         if self.quantize.select not in QUANT_SELECT:
             raise InputError(f"quantize.select must be one of {', '.join(QUANT_SELECT)}, got {self.quantize.select!r}")
-        check_layers(self)
+        TASKS.get(self.task).check(self)
+
+    @property
+    def manifest_path(self) -> str:
+        """The recipe as a manifest names it: pipelines/NAME.toml for a packaged recipe or one in ./pipelines, else
+        the file's name. Manifests never carry a local or home path."""
+        if not self.path:
+            return ""
+        path = Path(self.path)
+        if path.resolve().parent in (PIPELINES_DIR.resolve(), Path("pipelines").resolve()):
+            return f"pipelines/{path.name}"
+        return path.name
 
 
 def resolve(name_or_path: str) -> Path:
@@ -203,16 +208,36 @@ def known() -> list[str]:
 
 
 def load(name_or_path: str, **overrides) -> Pipeline:
+    """A recipe file, parsed and checked. Files over limits.MAX_RECIPE_BYTES, or nested deeper than
+    limits.MAX_RECIPE_DEPTH, are refused before they are parsed or built."""
     path = resolve(name_or_path)
     try:
+        size = path.stat().st_size
+        if size > MAX_RECIPE_BYTES:
+            raise InputError(f"pipeline {path} is {size:,} bytes, over the {MAX_RECIPE_BYTES:,}-byte limit for a "
+                             f"recipe")
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"malformed pipeline {path}: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputError(f"malformed pipeline {path}: nested deeper than {MAX_RECIPE_DEPTH} levels") from None
+    except OSError as exc:
+        raise InputError(f"cannot read pipeline {path}: {exc.strerror or exc}") from None
+    check_depth(raw, str(path))
     raw.update({k: v for k, v in overrides.items() if v is not None})
     pipeline = from_dict(Pipeline, raw, where=str(path))
     pipeline.name, pipeline.path = path.stem, str(path)
     pipeline.sha256 = settings_sha256(to_dict(pipeline))
     return pipeline
+
+
+def check_depth(value, where: str, depth: int = 0) -> None:
+    """Refuse a value nested deeper than limits.MAX_RECIPE_DEPTH (no recipe key is more than four deep)."""
+    if depth > MAX_RECIPE_DEPTH:
+        raise InputError(f"malformed pipeline {where}: nested deeper than {MAX_RECIPE_DEPTH} levels")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        check_depth(child, where, depth + 1)
 
 
 def settings_sha256(settings: dict) -> str:
@@ -225,7 +250,7 @@ def settings_sha256(settings: dict) -> str:
 def from_dict(cls, raw: dict, where: str = "pipeline"):
     """Build dataclass `cls` from a TOML table, refusing unknown keys and values of the wrong type."""
     if not isinstance(raw, dict):
-        raise InputError(f"{where}: expected a table, got {raw!r}")
+        raise InputError(f"{where}: expected a table, got {shown(raw)}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)} - {"tables"}
     kwargs = {}
@@ -234,14 +259,16 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
             kwargs.setdefault("tables", {})[key] = from_dict(_stage_table(key), value, where=f"{where} [{key}]")
             continue
         if key not in known:
-            raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+            raise InputError(f"{where}: unknown key {shown(key)} (known: {', '.join(sorted(known))})")
         kind = hints[key]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, types.UnionType):  # a name or a table (dataset = "mnist", or [dataset] path = ...)
+            value = _one_of(kind.__args__, value, key, where)
+        elif dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, where=f"{where} [{key}]")
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {shown(value)}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -249,11 +276,28 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
         raise InputError(f"{where}: {exc}") from None
 
 
-def _stage_table(name: str):
-    """The table dataclass of a registered stage that brings its own (edgedigits/training/stages), else None."""
-    from edgedigits.training import stages
+def _one_of(kinds: tuple, value, key: str, where: str):
+    """`value` as the first of `kinds` it fits: a table for the dataclass among them, else a plain value."""
+    for kind in kinds:
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            return from_dict(kind, value, where=f"{where} [{key}]")
+        if not dataclasses.is_dataclass(kind) and isinstance(value, kind) and not isinstance(value, bool):
+            return value
+    names = " or ".join("a table" if dataclasses.is_dataclass(k) else k.__name__ for k in kinds)
+    raise InputError(f"{where}: '{key}' must be {names}, got {value!r}")
 
-    return stages.table(name)
+
+def recipe_dir(pipeline: Pipeline) -> Path | None:
+    """The folder a recipe's relative paths (dataset files, model files) start from: its own file's folder."""
+    return Path(pipeline.path).parent if pipeline.path else None
+
+
+def _stage_table(name: str):
+    """The table dataclass of a registered stage or task that brings its own, else None."""
+    for registry in (STAGES, TASKS):
+        if name in registry and registry.get(name).Table is not None:
+            return registry.get(name).Table
+    return None
 
 
 def to_dict(pipeline: Pipeline) -> dict:
@@ -266,9 +310,13 @@ def to_dict(pipeline: Pipeline) -> dict:
 def parse_value(text: str):
     """A command-line value as a TOML literal (4, 0.5, true, "x"), else as the plain string."""
     try:
-        return tomllib.loads(f"v = {text.strip()}")["v"]
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except RecursionError:
+        raise InputError(f"value {shown(text)} is nested deeper than {MAX_RECIPE_DEPTH} levels") from None
+    check_depth(value, "value")
+    return value
 
 
 def parse_override(text: str) -> tuple[str, object]:
@@ -297,4 +345,6 @@ def with_overrides(pipeline: Pipeline, overrides: dict) -> Pipeline:
                 raise InputError(f"override {dotted}: '{'.'.join(tables[: i + 1])}' is not a table")
             node = node[table]
         node[key] = value
-    return from_dict(Pipeline, raw, where=f"{pipeline.path or pipeline.name} with overrides")
+    changed = from_dict(Pipeline, raw, where=f"{pipeline.path or pipeline.name} with overrides")
+    changed.sha256 = settings_sha256(to_dict(changed))
+    return changed

@@ -19,8 +19,6 @@ import numpy as np
 from edgedigits.errors import InputError
 from edgedigits.training.stack import keras, tf
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent  # where exported/ is in a source tree
-
 
 class Distiller(keras.Model):
     """Trains `student` on (1 - weight) * cross-entropy(labels) + weight * T^2 * KL(teacher_T || student_T).
@@ -56,29 +54,36 @@ class Distiller(keras.Model):
         return {"loss": loss, **{m.name: m.result() for m in self.metrics if m.name != "loss"}}
 
 
-def teacher_path(name: str) -> Path:
-    """A teacher file as a recipe names it: a path from the working directory, else from the source tree (recipes
-    say exported/NAME.onnx); a missing one is an InputError."""
-    for path in (Path(name), SOURCE_ROOT / name):
-        if path.is_file():
-            return path
-    raise InputError(f"train.teachers: teacher model not found: {name}")
+def teacher_path(name: str, base=None) -> Path:
+    """A teacher file as a recipe names it, relative to `base` (the recipe's folder; recipes in pipelines/ say
+    ../exported/NAME.onnx); a missing one is an InputError."""
+    path = Path(name).expanduser()
+    path = path if path.is_absolute() or base is None else Path(base) / path
+    if not path.is_file():
+        raise InputError(f"train.teachers: teacher model not found: {name}")
+    return path
+
+
+def facts(names: list[str], base=None) -> list[dict]:
+    """What the manifest records of each teacher: its name as the recipe gives it, and its sha256."""
+    return [{"file": n, "sha256": hashlib.sha256(teacher_path(n, base).read_bytes()).hexdigest()} for n in names]
 
 
 class OnnxTeachers:
     """The mean of the predictions of exported classifiers, run by onnxruntime in the training step
-    (tf.numpy_function): a callable like a Keras teacher."""
+    (tf.numpy_function): a callable like a Keras teacher. Each must take the dataset's images and give one
+    probability per class."""
 
-    def __init__(self, names: list[str], num_classes: int):
+    def __init__(self, names: list[str], ds, base=None):
         from edgedigits.runtime import Classifier
 
-        self.files = [teacher_path(n) for n in names]
-        self.classifiers = [Classifier(path) for path in self.files]
+        self.classifiers = [Classifier(teacher_path(n, base)) for n in names]
         for name, c in zip(names, self.classifiers):
-            if c.num_outputs != num_classes:
-                raise InputError(f"train.teachers: {name} has {c.num_outputs} outputs, the dataset {num_classes} "
-                                 "classes")
-        self.num_classes = num_classes
+            if c.num_outputs != ds.num_classes or tuple(c.input_shape) != tuple(ds.input_shape):
+                raise InputError(f"train.teachers: {name} takes {'x'.join(map(str, c.input_shape))} images to "
+                                 f"{c.num_outputs} outputs, the dataset {ds.name} has "
+                                 f"{'x'.join(map(str, ds.input_shape))} images of {ds.num_classes} classes")
+        self.num_classes = ds.num_classes
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         probs = [c.probabilities(x, batch_size=len(x) or 1) for c in self.classifiers]
@@ -88,7 +93,3 @@ class OnnxTeachers:
         probs = tf.numpy_function(self._predict, [x], tf.float32, stateful=False)
         probs.set_shape([None, self.num_classes])
         return probs
-
-    def facts(self, names: list[str]) -> list[dict]:
-        """What the manifest records of each teacher: as the recipe names it, and its sha256."""
-        return [{"file": n, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for n, p in zip(names, self.files)]

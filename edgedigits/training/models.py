@@ -1,32 +1,72 @@
-"""Model registry: a decorator registers each builder (as in timm), so adding a model never touches a dispatcher.
+"""Model registry: a decorator registers each builder (as in timm) in MODELS, so adding a model never touches a
+dispatcher.
 
-Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black) and returns [N, classes] probabilities.
+Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black; or the images of a dataset in files,
+[N, H, W, C]) and returns [N, classes] probabilities.
 Layers carry stable names (conv1, dense1, ...) so pipelines can give per-layer pruning targets.
 """
 
 from __future__ import annotations
 
-from edgedigits.training import paramcount, tinynets  # noqa: F401  (tinynets registers its builders on import)
-from edgedigits.training.registry import INPUT_SHAPE, ModelSpec, classifier, get_spec, list_models, register
+from dataclasses import dataclass
+from typing import Callable
 
-__all__ = ["INPUT_SHAPE", "ModelSpec", "count_params", "create_model", "get_spec", "layer_names", "list_models",
-           "register"]
+from edgedigits.registry import Registry
+from edgedigits.training import paramcount
+
+INPUT_SHAPE = (28, 28, 1)
 
 
-def create_model(name: str, num_classes: int = 10):
-    """Build a fresh, uncompiled tf_keras model by registry name."""
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    source: str
+    description: str
+    builder: Callable
+
+
+MODELS = Registry("model", (__name__, "edgedigits.training.tinynets"))  # tinynets.py: the records' nets
+
+
+def register(source: str, description: str):
+    """Register `builder(layers, num_classes)` under the builder's name (underscores become dashes).
+
+    A builder returns a list of layers (a Sequential model) or, for graphs with skip connections, a function
+    from the input tensor to the output tensor (a functional model).
+    """
+
+    def wrap(builder):
+        name = builder.__name__.rstrip("_").replace("_", "-")
+        MODELS.register(name)(ModelSpec(name, source, description, builder))
+        return builder
+
+    return wrap
+
+
+def list_models() -> list[ModelSpec]:
+    return [MODELS.get(name) for name in sorted(MODELS.names())]
+
+
+def get_spec(name: str) -> ModelSpec:
+    return MODELS.get(name)
+
+
+def create_model(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SHAPE):
+    """Build a fresh, uncompiled tf_keras model by registry name, for images of `input_shape` (height, width,
+    channels)."""
     keras = _keras()
     spec = get_spec(name)
     built = spec.builder(keras.layers, num_classes)
     if callable(built):
-        inputs = keras.Input(INPUT_SHAPE, name="input")
+        inputs = keras.Input(tuple(input_shape), name="input")
         return keras.Model(inputs, built(inputs), name=name)
-    return keras.Sequential([keras.layers.InputLayer(input_shape=INPUT_SHAPE, name="input"), *built], name=name)
+    return keras.Sequential([keras.layers.InputLayer(input_shape=tuple(input_shape), name="input"), *built],
+                            name=name)
 
 
-def count_params(name: str, num_classes: int = 10) -> int:
+def count_params(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SHAPE) -> int:
     """All weights of the model, as Keras' count_params, computed without TensorFlow (paramcount)."""
-    return paramcount.count(get_spec(name).builder, INPUT_SHAPE, num_classes)
+    return paramcount.count(get_spec(name).builder, tuple(input_shape), num_classes)
 
 
 def layer_names(name: str, num_classes: int = 10) -> dict:
@@ -49,7 +89,9 @@ def _keras():
     return keras
 
 
-_classifier = classifier
+def classifier(layers, num_classes):
+    """The last layer of every registry model: dense softmax over the classes."""
+    return layers.Dense(num_classes, activation="softmax", name="output")
 
 
 @register("LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as in parameter-efficiency studies", "conv6 5x5, pool, conv16 5x5, pool, dense 120-84")
@@ -72,7 +114,7 @@ def _lenet_layers(layers, num_classes, activation: str, pool):
         layers.Flatten(name="flatten"),
         layers.Dense(120, activation=activation, name="dense1"),
         layers.Dense(84, activation=activation, name="dense2"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -97,7 +139,7 @@ def lenet5_v2(layers, num_classes):
         layers.Dense(84, activation="relu", kernel_regularizer="l2", name="dense3"),  # "l2" is L2(0.01)
         layers.BatchNormalization(name="bn5"),
         layers.Dropout(0.25, name="drop3"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -114,7 +156,7 @@ def cnn(layers, num_classes):
         layers.Flatten(name="flatten"),
         layers.Dropout(0.5, name="drop3"),
         layers.Dense(64, activation="relu", name="dense1"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -124,7 +166,7 @@ def mlp(layers, num_classes):
         layers.Flatten(name="flatten"),
         layers.Dense(300, activation="relu", name="dense1"),
         layers.Dense(100, activation="relu", name="dense2"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -138,7 +180,7 @@ def _dropout_head(layers, widths, num_classes):
     head = [layers.Flatten(name="flatten")]
     for i, width in enumerate(widths, 1):
         head += [layers.Dense(width, activation="relu", name=f"dense{i}"), layers.Dropout(0.5, name=f"drop{i}")]
-    return head + [_classifier(layers, num_classes)]
+    return head + [classifier(layers, num_classes)]
 
 
 @register("'Model 7' of a 5-class Fashion-like CNN comparison (91.12%): 4 conv with batch norm",
@@ -160,7 +202,7 @@ def cnn7(layers, num_classes):
         layers.Flatten(name="flatten"),
         layers.Dense(256, activation="relu", name="dense1"),
         layers.Dropout(0.25, name="drop3"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -216,7 +258,7 @@ def resnet(layers, num_classes):
             for i in range(3):
                 x = block(x, width, 2 if stage > 1 and i == 0 else 1, f"stage{stage}_block{i + 1}")
         x = layers.GlobalAveragePooling2D(name="pool")(x)
-        return _classifier(layers, num_classes)(x)
+        return classifier(layers, num_classes)(x)
 
     return graph
 
@@ -237,7 +279,7 @@ def _gap_net(layers, num_classes, stages):
             n += 1
             stack += [layers.Conv2D(width, 3, use_bias=False, name=f"conv{n}"),
                       layers.BatchNormalization(name=f"bn{n}"), layers.ReLU(name=f"relu{n}")]
-    return stack + [layers.GlobalAveragePooling2D(name="gap"), _classifier(layers, num_classes)]
+    return stack + [layers.GlobalAveragePooling2D(name="gap"), classifier(layers, num_classes)]
 
 
 _GAP_SOURCE = "batch-norm CNN with global average pooling, as in MNIST parameter-efficiency studies (99.4% with ~8k weights)"
@@ -266,7 +308,7 @@ def gapnet_8(layers, num_classes):
           "batch norm folded, no hidden dense layer", "conv16 5x5/2 + BN, conv32 3x3/2 + BN, dense softmax")
 def lenet_fast(layers, num_classes):
     return [*_fast_convs(layers, filters=32, kernel=3, stride=2), layers.Flatten(name="flatten"),
-            _classifier(layers, num_classes)]
+            classifier(layers, num_classes)]
 
 
 def _fast_convs(layers, filters: int, kernel: int, stride: int) -> list:
@@ -292,5 +334,4 @@ def _fast_convs(layers, filters: int, kernel: int, stride: int) -> list:
           "conv16 5x5/2 + BN, conv64 4x4/4 + BN, dense softmax")
 def lenet_fast_wide(layers, num_classes):
     return [*_fast_convs(layers, filters=64, kernel=4, stride=4), layers.Permute((3, 1, 2), name="channels_first"),
-            layers.Flatten(name="flatten"), _classifier(layers, num_classes)]
-
+            layers.Flatten(name="flatten"), classifier(layers, num_classes)]

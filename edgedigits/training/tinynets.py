@@ -4,7 +4,7 @@ time), registered with registry.register like every other builder.
 
 from __future__ import annotations
 
-from edgedigits.training.registry import classifier, register
+from edgedigits.training.models import classifier, register
 
 
 def _conv_bn_relu(layers, n: int, filters: int, kernel: int, stride: int = 1) -> list:
