@@ -24,6 +24,7 @@ import numpy as np
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, default_model, lines, segment, vision, window
 from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.runtime.reading import page
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -50,14 +51,17 @@ class Reader:
 
     def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
                  settings: vision.Settings = vision.DEFAULT, split: bool = True,
-                 sequence: lines.SequenceReader | None = None):
+                 sequence: lines.SequenceReader | None = None, pages: page.PageReader | None = None):
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"confidence threshold must be in [0, 1], got {threshold}")
         self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
-        self.sequence = sequence
+        self.sequence, self.pages = sequence, pages
         classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
 
     def read(self, frame: np.ndarray) -> list[Digit]:
+        if self.pages is not None:  # the number finder and the strip reader
+            return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
+                    for r in self.pages.read(vision.to_gray(frame))]
         found = vision.find_digits(frame, self.settings)
         if not len(found):
             return []
@@ -119,10 +123,14 @@ def load_reader(model: str | os.PathLike | None = None, threads: int = 1, thresh
     by default `lines.default_number_reader()`), "cut" cuts them with `segment`, "off" reads each blob as one digit."""
     if touching not in TOUCHING:
         raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {touching!r}")
-    sequence = (lines.SequenceReader(number_model or lines.default_number_reader(), threads)
-                if touching == "read" else None)
+    sequence = pages = None
+    if touching == "read":
+        if number_model is None or page.is_strip_reader(number_model):
+            pages = page.PageReader(reader=number_model, threads=threads)
+        else:
+            sequence = lines.SequenceReader(number_model, threads)
     return Reader(Classifier(model or default_model(), threads=threads), threshold, vision.Settings(ink=ink),
-                  split=touching != "off", sequence=sequence)
+                  split=touching != "off", sequence=sequence, pages=pages)
 
 
 def as_text(digits: list[Digit], mark_uncertain: bool = True) -> str:

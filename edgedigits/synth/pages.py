@@ -98,8 +98,10 @@ def _write_numbers(page: np.ndarray, source: glyphs.Glyphs, rng: np.random.Gener
     return out
 
 
-def sheet(source: glyphs.Glyphs, rng: np.random.Generator, size: tuple[int, int] | None = None) -> Page:
-    """A photo of paper with numbers on it, on a desk (or filling the frame)."""
+def sheet(source: glyphs.Glyphs, rng: np.random.Generator, size: tuple[int, int] | None = None,
+          count: tuple[int, int] | None = None, digits: tuple[int, int] = (1, 10), plain: bool = False) -> Page:
+    """A photo of paper with numbers on it (`count` of `digits` digits, by default 1-4 large or 4-20 small), on a
+    desk or filling the frame; `plain`: no ruling."""
     if size is None:
         size = [(640, 480), (640, 480), (800, 600), (480, 640), (1024, 768), (320, 240)][int(rng.integers(6))]
     W, H = size
@@ -110,9 +112,10 @@ def sheet(source: glyphs.Glyphs, rng: np.random.Generator, size: tuple[int, int]
     sticky = rng.random() < 0.2
     base = clutter.paper((ph, pw), rng, "yellow" if sticky and rng.random() < 0.6 else None)
     layers = []
-    ruling = rng.choice(["none", "ruled", "grid", "dotted"], p=[0.45, 0.35, 0.15, 0.05])
-    many = rng.random() < 0.4
-    count = int(rng.integers(4, 21)) if many else int(rng.integers(1, 5))
+    ruling = "none" if plain else rng.choice(["none", "ruled", "grid", "dotted"], p=[0.45, 0.35, 0.15, 0.05])
+    many = rng.random() < 0.4 if count is None else count[1] > 4
+    count = int(rng.integers(*((4, 21) if many else (1, 5)))) if count is None else int(rng.integers(count[0],
+                                                                                                    count[1] + 1))
     height = rng.uniform(0.035, 0.09) * ph if many else rng.uniform(0.06, 0.3) * ph
     height = max(height, 10.0)
     if ruling != "none":
@@ -130,7 +133,7 @@ def sheet(source: glyphs.Glyphs, rng: np.random.Generator, size: tuple[int, int]
     ink = np.zeros((ph, pw), np.float32)
     inset = 0.08 if fill else 0.02  # a frame-filling sheet is seen a little larger than the frame
     inner = ink[int(inset * ph) : ph - int(inset * ph), int(inset * pw) : pw - int(inset * pw)]
-    numbers = _write_numbers(inner, source, rng, count, height, 0.3)
+    numbers = _write_numbers(inner, source, rng, count, height, 0.3, digits)
     numbers = [n.warped(np.float32([[1, 0, int(inset * pw)], [0, 1, int(inset * ph)], [0, 0, 1]])) for n in numbers]
     written = cv2.dilate((ink > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8), iterations=int(height // 4) + 1)
     printed = np.zeros((ph, pw), np.float32)

@@ -23,7 +23,9 @@ POS_WEIGHT = 2.0  # band cells are few: each weighs this many background cells
 
 
 def build(seed: int = 42, width: int = 16) -> keras.Model:
-    """[N, H, W, 1] grey in [0, 1] (H, W multiples of 16) -> [N, H/4, W/4, 2]: band probability, log height."""
+    """[N, H, W, 1] grey in [0, 1] (H, W multiples of 32) -> [N, H/4, W/4, 2]: band probability, log height.
+    No dilated convolutions (TensorFlow runs them through SpaceToBatch, which exports as dozens of small ONNX ops):
+    context comes from going down to 1/32 instead."""
     keras.utils.set_random_seed(seed)
     L = keras.layers
     inputs = keras.Input((None, None, 1), name="image")
@@ -31,26 +33,22 @@ def build(seed: int = 42, width: int = 16) -> keras.Model:
     def bn_relu(x):
         return L.ReLU()(L.BatchNormalization()(x))
 
-    def sep(x, filters, strides=1, dilation=1):
-        x = L.DepthwiseConv2D(3, strides=strides, dilation_rate=dilation, padding="same", use_bias=False)(x)
-        x = bn_relu(x)
+    def sep(x, filters, strides=1):
+        x = bn_relu(L.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x))
         return bn_relu(L.Conv2D(filters, 1, use_bias=False)(x))
 
-    x = L.Conv2D(width, 4, strides=4, use_bias=False)(L.Rescaling(2.0, -1.0)(inputs))  # 1/4
-    quarter = sep(bn_relu(x), width)
-    x = sep(quarter, 2 * width, strides=2)  # 1/8
-    x = sep(x, 2 * width, dilation=2)
-    eighth = sep(x, 2 * width, dilation=4)
-    x = sep(eighth, 3 * width, strides=2)  # 1/16
-    x = sep(x, 3 * width, dilation=2)
-    x = sep(x, 3 * width, dilation=4)
-    x = bn_relu(L.Conv2D(2 * width, 1, use_bias=False)(x))
-    x = L.Add()([L.UpSampling2D(2)(x), eighth])  # 1/8
-    x = sep(x, 2 * width)
-    x = bn_relu(L.Conv2D(width, 1, use_bias=False)(x))
-    x = L.Add()([L.UpSampling2D(2)(x), quarter])  # 1/4
-    x = L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
-    x = bn_relu(x)
+    def up(x, skip, filters):
+        x = bn_relu(L.Conv2D(filters, 1, use_bias=False)(x))
+        return L.Add()([L.UpSampling2D(2)(x), skip])
+
+    quarter = sep(bn_relu(L.Conv2D(width, 4, strides=4, use_bias=False)(inputs)), width)  # 1/4
+    eighth = sep(sep(quarter, 2 * width, strides=2), 2 * width)  # 1/8
+    sixteenth = sep(sep(eighth, 3 * width, strides=2), 3 * width)  # 1/16
+    x = sep(sep(sixteenth, 4 * width, strides=2), 4 * width)  # 1/32
+    x = sep(up(x, sixteenth, 3 * width), 3 * width)
+    x = sep(up(x, eighth, 2 * width), 2 * width)
+    x = up(x, quarter, width)
+    x = bn_relu(L.DepthwiseConv2D(3, padding="same", use_bias=False)(x))
     band = L.Conv2D(1, 1, activation="sigmoid", name="band")(x)
     height = L.Conv2D(1, 1, name="height")(x)
     outputs = L.Concatenate(name="maps")([band, height])

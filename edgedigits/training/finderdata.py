@@ -87,29 +87,32 @@ def targets(page: pages.Page, geo: finder.Working) -> tuple[np.ndarray, np.ndarr
     return band, height, weight
 
 
-def tile(page: pages.Page, rng: np.random.Generator, size: int = TILE) -> tuple[np.ndarray, np.ndarray]:
-    """One size x size tile of the page's working image (a random window of a large one; a small one placed at a
-    random spot, the rest its padding grey) and its targets [size/4, size/4, 3]: band, log height, weight."""
+def tiles(page: pages.Page, rng: np.random.Generator, size: int = TILE, most: int = 3):
+    """size x size tiles of the page's working image (random windows of a large one, up to `most`; a small one
+    placed at a random spot, the rest its padding grey), each with its targets [size/4, size/4, 3]: band, log
+    height, weight."""
     work, geo = finder.working_image(vision.to_gray(page.image))
     band, height, weight = targets(page, geo)
     maps = np.stack([band, height, weight], -1)
     c = finder.CELL
-    out = np.full((size, size), work[0, 0], np.uint8)
-    target = np.zeros((size // c, size // c, 3), np.float32)
-    target[..., 2] = 1.0  # padding is not a number
     h, w = work.shape
-    # a window of the working image (cell-aligned), placed at a cell-aligned spot of the tile
-    wy = int(rng.integers(0, max(0, h - size) // c + 1)) * c
-    wx = int(rng.integers(0, max(0, w - size) // c + 1)) * c
-    ch, cw = min(size, h), min(size, w)
-    ty = int(rng.integers(0, (size - ch) // c + 1)) * c
-    tx = int(rng.integers(0, (size - cw) // c + 1)) * c
-    out[ty : ty + ch, tx : tx + cw] = work[wy : wy + ch, wx : wx + cw]
-    window = maps[wy // c : (wy + ch) // c, wx // c : (wx + cw) // c]
-    target[ty // c : ty // c + window.shape[0], tx // c : tx // c + window.shape[1]] = window
-    if rng.random() < 0.15:  # light ink on a dark ground (chalk, negatives, MNIST's own images)
-        out = 255 - out
-    return out, target
+    count = int(np.clip(h * w // (2 * size * size), 1, most))
+    for _ in range(count):
+        out = np.full((size, size), work[0, 0], np.uint8)
+        target = np.zeros((size // c, size // c, 3), np.float32)
+        target[..., 2] = 1.0  # padding is not a number
+        # a window of the working image (cell-aligned), placed at a cell-aligned spot of the tile
+        wy = int(rng.integers(0, max(0, h - size) // c + 1)) * c
+        wx = int(rng.integers(0, max(0, w - size) // c + 1)) * c
+        ch, cw = min(size, h), min(size, w)
+        ty = int(rng.integers(0, (size - ch) // c + 1)) * c
+        tx = int(rng.integers(0, (size - cw) // c + 1)) * c
+        out[ty : ty + ch, tx : tx + cw] = work[wy : wy + ch, wx : wx + cw]
+        window = maps[wy // c : (wy + ch) // c, wx // c : (wx + cw) // c]
+        target[ty // c : ty // c + window.shape[0], tx // c : tx // c + window.shape[1]] = window
+        if rng.random() < 0.15:  # light ink on a dark ground (chalk, negatives, MNIST's own images)
+            out = 255 - out
+        yield out, target
 
 
 def _chunk(args) -> tuple[np.ndarray, np.ndarray]:
@@ -119,10 +122,14 @@ def _chunk(args) -> tuple[np.ndarray, np.ndarray]:
     kinds, weights = list(KIND_WEIGHTS), np.array(list(KIND_WEIGHTS.values()))
     x = np.zeros((count, TILE, TILE), np.uint8)
     y = np.zeros((count, TILE // finder.CELL, TILE // finder.CELL, 3), np.float16)
-    for i in range(count):
+    i = 0
+    while i < count:
         kind = str(rng.choice(kinds, p=weights / weights.sum()))
         page = composed(images, labels, rng) if kind == "composed" else pages.make(kind, source, rng)
-        x[i], y[i] = tile(page, rng)
+        for image, target in tiles(page, rng):
+            if i < count:
+                x[i], y[i] = image, target
+                i += 1
     return x, y
 
 

@@ -81,12 +81,15 @@ def clutter_line(page: pages.Page, shape: tuple[int, int], rng: np.random.Genera
     return finder.Line(start, start + length * np.array([np.cos(angle), np.sin(angle)]), h, 1.0)
 
 
-def page_strips(page: pages.Page, rng: np.random.Generator, most: int = 5):
-    """(uint8 strip, labels) pairs from one page: its numbers (jittered lines), a part of one, clutter."""
+def page_strips(page: pages.Page, rng: np.random.Generator, most: int = 5, found: finder.Finder | None = None):
+    """(uint8 strip, labels) pairs from one page: its numbers (jittered lines), a part of one, clutter, and, with a
+    `found` finder, what it finds (its misses of parts and its finds on clutter included)."""
     gray = vision.to_gray(page.image)
     if rng.random() < 0.12:
         gray = 255 - gray
     lines = [jittered(line_of(n), rng) for n in page.numbers[:most]]
+    if found is not None:
+        lines += [ln for ln in found.find(gray)[:most] if not reaches_cut(ln, page)]
     if page.numbers and rng.random() < 0.3:
         piece = part(page.numbers[int(rng.integers(len(page.numbers)))], rng)
         if piece is not None:
@@ -103,26 +106,33 @@ def page_strips(page: pages.Page, rng: np.random.Generator, most: int = 5):
     return out
 
 
+def reaches_cut(line: finder.Line, page: pages.Page) -> bool:
+    """Whether the line reaches a number the image cuts off (neither read nor not: left out)."""
+    return bool(labels_in(line, page.cut))
+
+
 def _chunk(args):
-    images, labels, fonts, count, seed = args
+    images, labels, fonts, count, seed, finder_path = args
     rng = np.random.default_rng(seed)
     source = glyphs.Glyphs(images, labels, glyphs.find_fonts(fonts))
+    found = finder.Finder(finder_path) if finder_path else None
     kinds, weights = list(KIND_WEIGHTS), np.array(list(KIND_WEIGHTS.values()))
     out = []
     while len(out) < count:
         kind = str(rng.choice(kinds, p=weights / weights.sum()))
         page = finderdata.composed(images, labels, rng) if kind == "composed" else pages.make(kind, source, rng)
-        out += page_strips(page, rng)
+        out += page_strips(page, rng, found=found)
     return out[:count]
 
 
-def make(images, labels, fonts, count: int, seed: int, workers: int = 0) -> dict[str, np.ndarray]:
+def make(images, labels, fonts, count: int, seed: int, workers: int = 0, finder_path=None) -> dict[str, np.ndarray]:
     """`count` strips (packed: images uint8 [N, 32, MAX_WIDTH], widths, labels padded with -1) from pages drawn
-    with `images` (MNIST digits) and `fonts`, over `workers` processes; the same for the same seed."""
+    with `images` (MNIST digits) and `fonts`, and found by the finder at `finder_path` as well as cut along the true
+    lines, over `workers` processes; the same for the same seed."""
     workers = workers or os.cpu_count() or 1
     parts = 40
-    chunks = [(images, labels, tuple(fonts), count // parts + (k < count % parts), seed * 1000 + k)
-              for k in range(parts)]
+    chunks = [(images, labels, tuple(fonts), count // parts + (k < count % parts), seed * 1000 + k,
+               str(finder_path) if finder_path else None) for k in range(parts)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pairs = [p for chunk in pool.map(_chunk, chunks) for p in chunk]
     x = np.zeros((len(pairs), strips.STRIP_ROWS, MAX_WIDTH), np.uint8)

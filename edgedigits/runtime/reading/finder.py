@@ -18,7 +18,7 @@ import numpy as np
 from edgedigits.runtime.classifier import open_session
 
 CELL = 4  # the network's output stride: one cell per 4x4 working pixels
-MULTIPLE = 16  # working images are padded to a multiple of this (the network's total stride)
+MULTIPLE = 32  # working images are padded to a multiple of this (the network's total stride)
 MAX_SIDE = 640  # larger images are scaled down to this longer side
 MIN_SIDE = 96  # smaller images (tight crops, 16x16 digits) are scaled up to this shorter side
 PAD = 0.2  # blank border added around the image, as a fraction of its shorter side (at most MAX_PAD px)...

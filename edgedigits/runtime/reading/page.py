@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.runtime.classifier import open_session
 from edgedigits.runtime.reading import finder as finder_mod
 from edgedigits.runtime.reading import strips as strips_mod
 
@@ -36,6 +37,11 @@ def default_dir() -> Path:
     """The working directory's exported/page-reader (a user's own build) if it holds both files, else the shipped
     one."""
     return EXPORTED if all((EXPORTED / f).is_file() for f in (FINDER_FILE, READER_FILE)) else PACKAGED
+
+
+def is_strip_reader(path: str | os.PathLike) -> bool:
+    """Whether an ONNX file is a strip reader (its metadata says so) rather than a binary-ink number reader."""
+    return open_session(path).get_modelmeta().custom_metadata_map.get("pipeline") == "strip-reader"
 
 
 def reading_order(lines: list[finder_mod.Line]) -> list[int]:
