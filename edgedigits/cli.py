@@ -159,6 +159,35 @@ def train_number_reader_cmd(out_dir, runs_dir, frames, epochs, workers, data_dir
     wrote(*(Path(out_dir) / file for file in sequence.FILES.values()), Path(out_dir) / f"{sequence.NAME}.json")
 
 
+@cli.command("train-page-reader")
+@click.option("--out-dir", default="exported/page-reader", show_default=True, type=click.Path(file_okay=False),
+              help="Where the number finder's and strip reader's ONNX files and the manifest go.")
+@runs_dir_option
+@click.option("--tiles", default=6000, show_default=True, type=count(100, 10_000_000),
+              help="256x256 tiles of synthetic pages the number finder trains on.")
+@click.option("--strips", "strips_count", default=48_000, show_default=True, type=count(1000, 10_000_000),
+              help="Number strips (and strips of clutter) the strip reader trains on.")
+@click.option("--finder-epochs", default=10, show_default=True, type=count(1, 1000),
+              help="Number finder epochs; the weights best on the validation tiles are kept.")
+@click.option("--reader-epochs", default=14, show_default=True, type=count(1, 1000),
+              help="Strip reader epochs; the weights best on the validation strips are kept.")
+@click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
+              help="Processes rendering pages (0 = one per core).")
+@data_dir_option
+@needs("train")
+def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, workers, data_dir):
+    """Train the reader of real photos and scans: render synthetic pages of handwritten numbers (MNIST training
+    digits, handwriting fonts, pen-stroke digits; paper, desks, cheques, registers, clutter), train the number
+    finder and the strip reader, export ONNX, check each against Keras, quantize to INT8 within its gate, read
+    held-out validation images end to end, and ship the four files with their manifest."""
+    from edgedigits.training import pagereader
+
+    pagereader.run(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, workers=workers,
+                   data_dir=data_dir)
+    wrote(*(Path(out_dir) / f for files in pagereader.FILES.values() for f in files.values()),
+          Path(out_dir) / f"{pagereader.NAME}.json")
+
+
 @cli.command("report")
 @click.argument("run_dir", type=click.Path())
 @data_dir_option

@@ -61,7 +61,7 @@ class Reader:
     def read(self, frame: np.ndarray) -> list[Digit]:
         if self.pages is not None:  # the number finder and the strip reader
             return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
-                    for r in self.pages.read(vision.to_gray(frame))]
+                    for r in self.pages.read(vision.to_gray(frame, page.MIN_SIDE))]
         found = vision.find_digits(frame, self.settings)
         if not len(found):
             return []

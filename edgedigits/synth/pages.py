@@ -274,6 +274,7 @@ def digit(source: glyphs.Glyphs, rng: np.random.Generator) -> Page:
     alpha = cv2.resize(alpha, (max(1, round(alpha.shape[1] * h / alpha.shape[0])), max(1, round(h))),
                        interpolation=cv2.INTER_AREA)
     m = [int(rng.integers(0, max(1, int(0.25 * h)))) if rng.random() < 0.6 else 0 for _ in range(4)]
+    m[3] += max(0, 3 - alpha.shape[1] - m[2] - m[3])  # at least 3 pixels wide
     alpha = cv2.copyMakeBorder(alpha, m[0], m[1], m[2], m[3], cv2.BORDER_CONSTANT, value=0)
     H, W = alpha.shape
     base = clutter.paper((H, W), rng, str(rng.choice(["white", "cream", "grey"])))

@@ -91,7 +91,7 @@ def tiles(page: pages.Page, rng: np.random.Generator, size: int = TILE, most: in
     """size x size tiles of the page's working image (random windows of a large one, up to `most`; a small one
     placed at a random spot, the rest its padding grey), each with its targets [size/4, size/4, 3]: band, log
     height, weight."""
-    work, geo = finder.working_image(vision.to_gray(page.image))
+    work, geo = finder.working_image(vision.to_gray(page.image, 2))
     band, height, weight = targets(page, geo)
     maps = np.stack([band, height, weight], -1)
     c = finder.CELL

@@ -84,7 +84,7 @@ def clutter_line(page: pages.Page, shape: tuple[int, int], rng: np.random.Genera
 def page_strips(page: pages.Page, rng: np.random.Generator, most: int = 5, found: finder.Finder | None = None):
     """(uint8 strip, labels) pairs from one page: its numbers (jittered lines), a part of one, clutter, and, with a
     `found` finder, what it finds (its misses of parts and its finds on clutter included)."""
-    gray = vision.to_gray(page.image)
+    gray = vision.to_gray(page.image, 2)
     if rng.random() < 0.12:
         gray = 255 - gray
     lines = [jittered(line_of(n), rng) for n in page.numbers[:most]]

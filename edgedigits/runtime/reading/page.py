@@ -6,6 +6,7 @@ a rising line stays one row), rows top to bottom, left to right in a row. numpy,
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,10 @@ from edgedigits.runtime.classifier import open_session
 from edgedigits.runtime.reading import finder as finder_mod
 from edgedigits.runtime.reading import strips as strips_mod
 
+MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
 ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
 SET = "page-reader"
-FINDER_FILE, READER_FILE = "number-finder.int8.onnx", "strip-reader.int8.onnx"
+FINDER_INT8, READER_INT8 = "number-finder.int8.onnx", "strip-reader.int8.onnx"
 EXPORTED = Path("exported") / SET  # what `train-page-reader` writes in the working directory
 PACKAGED = Path(__file__).resolve().parent.parent / "shipped" / SET
 
@@ -33,10 +35,16 @@ class Read:
     number: int
 
 
-def default_dir() -> Path:
-    """The working directory's exported/page-reader (a user's own build) if it holds both files, else the shipped
-    one."""
-    return EXPORTED if all((EXPORTED / f).is_file() for f in (FINDER_FILE, READER_FILE)) else PACKAGED
+def default_files() -> tuple[Path, Path]:
+    """The finder and reader files the set's manifest names as its defaults: from the working directory's
+    exported/page-reader (a user's own build) if it has a manifest, else from the set shipped in the package."""
+    folder = EXPORTED if (EXPORTED / f"{SET}.json").is_file() else PACKAGED
+    try:
+        manifest = json.loads((folder / f"{SET}.json").read_text())
+        files, default = manifest["files"], manifest["default"]
+        return folder / files["finder"][default["finder"]], folder / files["reader"][default["reader"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return folder / FINDER_INT8, folder / READER_INT8
 
 
 def is_strip_reader(path: str | os.PathLike) -> bool:
@@ -67,9 +75,9 @@ class PageReader:
 
     def __init__(self, finder: str | os.PathLike | None = None, reader: str | os.PathLike | None = None,
                  threads: int = 1):
-        folder = default_dir()
-        self.finder = finder_mod.Finder(finder or folder / FINDER_FILE, threads)
-        self.reader = strips_mod.StripReader(reader or folder / READER_FILE, threads)
+        default_finder, default_reader = default_files()
+        self.finder = finder_mod.Finder(finder or default_finder, threads)
+        self.reader = strips_mod.StripReader(reader or default_reader, threads)
 
     def lines(self, gray: np.ndarray) -> list[finder_mod.Line]:
         """The numbers' centre lines in reading order."""
