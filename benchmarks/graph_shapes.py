@@ -21,14 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 
-from edgedigits import runtime  # noqa: E402
-from edgedigits.runtime import bench, timing  # noqa: E402
-from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic  # noqa: E402
+from edgedigits import runtime
+from edgedigits.runtime.bench import targets, timing
+from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
 
 # name -> convolutions (out channels, kernel, stride, padding) then (pool after each conv?, hidden dense units
 # [, transpose to NHWC before the flatten?])
@@ -128,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     rng, load_before = np.random.default_rng(0), os.getloadavg()
     images = rng.random((256, 28, 28, 1)).astype(np.float32)
-    cpu = bench.discover_targets()["ort-cpu"]
+    cpu = targets.discover()["ort-cpu"]
     runs, facts = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -23,13 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from int8_variants import cpu_throughput  # noqa: E402
-from peers import _tflite_runner  # noqa: E402
+from int8_variants import cpu_throughput
+from peers import _tflite_runner
 
-from edgedigits import runtime  # noqa: E402
-from edgedigits.runtime import bench, data, timing
-from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.training import config, quantize
+from edgedigits import runtime
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import measure, timing
+from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.training import config, quantize, split
+from edgedigits.training.tasks import classifier
 
 ROUNDS = 10
 
@@ -43,16 +45,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     recipe = config.load("lenet")
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     x_test = runtime.normalize(ds.x_test)
     tflite = ROOT / "benchmarks/results/tflite"
     with tempfile.TemporaryDirectory() as tmp:
         pick, settings = args.int8, None
         if pick is None:
             pick = Path(tmp) / "lenet.int8.onnx"
-            _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-            settings = quantize.quantize(Path(args.runs_dir) / "lenet/pruned.onnx", pick,
-                                         quantize.calibration_images(ds, recipe), (x_val, y_val), recipe.quantize)
+            _, _, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
+            xv = runtime.normalize(x_val)
+            settings = quantize.quantize_with_accuracy_control(
+                Path(args.runs_dir) / "lenet/pruned.onnx", pick, classifier.feeds(split.calibration_images(ds, recipe)),
+                lambda path: runtime.accuracy(path, x_val, y_val), None, recipe.quantize, (xv[:1], xv[:256]))
             print(quantize.describe(settings), flush=True)
         files = {"ort fp32 (pruned, shipped)": ROOT / "exported/lenet.onnx",
                  "ort int8 (shipped)": ROOT / "exported/lenet.int8.onnx",
@@ -80,7 +84,7 @@ def main() -> None:
         results = {name: {**{k: round(v, 1) for k, v in timing.percentiles(latency[name]).items()},
                           "images_per_s": round(float(np.median(throughput[name]))),
                           "images_per_cpu_s_1_thread": round(float(np.median(per_cpu_s[name]))),
-                          "test_accuracy": round(bench.accuracy(every[name], x_test, ds.y_test), 2),
+                          "test_accuracy": round(measure.accuracy(every[name], x_test, ds.y_test), 2),
                           "gzip_bytes": file_stats(path)["gzip_bytes"]} for name, path in files.items()}
     machine = timing.machine_info()
     fp32, tfl8 = results["ort fp32 (pruned, shipped)"], results["tflite int8 (own PTQ)"]

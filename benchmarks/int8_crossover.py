@@ -25,12 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: E402
+import numpy as np
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from edgedigits.runtime import bench, data, normalize, timing  # noqa: E402
-from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.training import config, graphstats, quantize  # noqa: E402
+from edgedigits.runtime import datasets, normalize
+from edgedigits.runtime.bench import measure, targets, timing
+from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.training import config, graphstats, quantize, split
+from edgedigits.training.tasks import classifier
 
 ROUNDS = 3
 MODELS = ["lenet-fast", "lenet-slim", "lenet", "mlp", "cnn", "lenet5-v2"]
@@ -39,8 +41,8 @@ MODELS = ["lenet-fast", "lenet-slim", "lenet", "mlp", "cnn", "lenet5-v2"]
 def build_all_ops(fp32: Path, out: Path, recipe, tmp: Path) -> None:
     prepared = tmp / f"{fp32.stem}.prepared.onnx"
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
-    calibration = quantize.calibration_images(data.load(recipe.dataset), recipe)
-    quantize.quantize_variant(prepared, out, calibration, recipe.quantize, "u8s8")
+    calibration = split.calibration_images(datasets.load(recipe.dataset), recipe)
+    quantize.quantize_variant(prepared, out, classifier.feeds(calibration), recipe.quantize, "u8s8")
 
 
 def random_alexnet(out: Path) -> None:
@@ -71,14 +73,14 @@ def main() -> None:
     parser.add_argument("--throughput-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.throughput_of:  # child: batch-256 images/s of one file, all cores
-        x = normalize(data.load("mnist").x_test[:256])
-        run = bench.discover_targets()["ort-cpu"].make(Path(args.throughput_of), 0)
+        x = normalize(datasets.load("mnist").x_test[:256])
+        run = targets.discover()["ort-cpu"].make(Path(args.throughput_of), 0)
         return print(timing.throughput(run, x, 256, args.seconds))
     exported = Path(args.exported)
     t0, load_before = time.time(), os.getloadavg()
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     x, y = normalize(ds.x_test), ds.y_test
-    cpu = bench.discover_targets()["ort-cpu"]
+    cpu = targets.discover()["ort-cpu"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files, facts = {}, {}
@@ -112,7 +114,7 @@ def main() -> None:
             figures.setdefault(name, {})[kind] = {
                 **timing.percentiles(latency[(name, kind)]), "images_per_s": float(np.median(rates[(name, kind)])),
                 "gzip_bytes": file_stats(path)["gzip_bytes"],
-                "test_accuracy": None if name == "alexnet" else bench.accuracy(fast[(name, kind)], x, y)}
+                "test_accuracy": None if name == "alexnet" else measure.accuracy(fast[(name, kind)], x, y)}
     load_after = os.getloadavg()
     machine = timing.machine_info()
     header = ["model", "MACs", "fp32 p50 us", "fp32 images/s", "shipped INT8 (variant)", "shipped INT8/fp32 p50",

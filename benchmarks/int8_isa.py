@@ -24,9 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits import runtime  # noqa: E402
-from edgedigits.runtime import data, timing  # noqa: E402
-from edgedigits.runtime.artifacts import write_json_atomic  # noqa: E402
+from edgedigits import runtime
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import write_json_atomic
 
 STAGES = (("pruned", "{}.onnx"), ("int8", "{}.int8.onnx"))
 
@@ -49,7 +50,7 @@ def main() -> None:
     results["measured"][here] = {"cpu": args.cpu or machine["cpu"], "onnxruntime": machine["libraries"]["onnxruntime"], "models": {}}
     for manifest_path in sorted(Path(args.exported).glob("*.json")):
         name, m = manifest_path.stem, json.loads(manifest_path.read_text())
-        ds = data.load(m["dataset"])
+        ds = datasets.load(m["dataset"])
         results["recorded"][name] = {
             stage: {"test_accuracy": m["stages"][stage]["test_accuracy"],
                     "measured_on": features_key(m["stages"][stage]["measured_on"])}

@@ -24,16 +24,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static  # noqa: E402
-from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: E402
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from edgedigits import runtime  # noqa: E402
-from edgedigits.runtime import bench, data, timing
-from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.training import config, quantize
+from edgedigits import runtime
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import measure, timing
+from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.training import config, quantize, split
+from edgedigits.training.tasks import classifier
 
 U8, S8 = QuantType.QUInt8, QuantType.QInt8
 ROUNDS = 10
@@ -54,7 +56,7 @@ def runner(sess):
 
 def references(prepared: Path, tmp: Path, calibration: np.ndarray, cfg) -> dict[str, Path]:
     """Flavours the pipeline does not build, kept here so the table shows why."""
-    reader = lambda: quantize._Images("input", calibration)  # noqa: E731
+    reader = lambda: quantize.Feeds(classifier.feeds(calibration))  # noqa: E731
     out = {}
     for name, kwargs in {
         "ref: QOperator u8s8": dict(quant_format=QuantFormat.QOperator, per_channel=cfg.per_channel),
@@ -95,9 +97,9 @@ def main() -> None:
     source = Path(args.runs_dir) / args.pipeline / "pruned.onnx"
     if not source.is_file():
         sys.exit(f"int8_variants: {source} missing; run `edgedigits train-prune-export {args.pipeline}` first")
-    ds = data.load(recipe.dataset)
-    calibration = quantize.calibration_images(ds, recipe)
-    _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
+    ds = datasets.load(recipe.dataset)
+    calibration = split.calibration_images(ds, recipe)
+    _, _, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
     x_test, x_val = runtime.normalize(ds.x_test), runtime.normalize(x_val)
     machine = timing.machine_info()
     load_before = os.getloadavg()[0]
@@ -109,7 +111,7 @@ def main() -> None:
         models = {"fp32 (pruned)": source}
         for variant in quantize.VARIANTS:
             models[variant] = tmp / f"{variant}.onnx"
-            quantize.quantize_variant(prepared, models[variant], calibration, recipe.quantize, variant)
+            quantize.quantize_variant(prepared, models[variant], classifier.feeds(calibration), recipe.quantize, variant)
         models.update(references(prepared, tmp, calibration, recipe.quantize))
         # (name, path, level): every model at ORT_ENABLE_ALL, two of them also at EXTENDED (no NCHWc/NHWC layouts)
         entries = [(name, path, ort.GraphOptimizationLevel.ORT_ENABLE_ALL) for name, path in models.items()]
@@ -133,8 +135,8 @@ def main() -> None:
         for name, path, _ in entries:
             lat = timing.percentiles(latency[name])
             results[name] = {
-                "validation_accuracy": round(bench.accuracy(every[name], x_val, y_val), 2),
-                "test_accuracy": round(bench.accuracy(every[name], x_test, ds.y_test), 2),
+                "validation_accuracy": round(measure.accuracy(every[name], x_val, y_val), 2),
+                "test_accuracy": round(measure.accuracy(every[name], x_test, ds.y_test), 2),
                 "p50_us": round(lat["p50_us"], 1), "p90_us": round(lat["p90_us"], 1),
                 "images_per_s": round(float(np.median(throughput[name]))),
                 "images_per_cpu_s_1_thread": round(float(np.median(single[name]))),

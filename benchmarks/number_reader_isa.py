@@ -25,7 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, lines, timing  # noqa: E402
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.reading import sequence
 from edgedigits.training import linedata  # noqa: E402  (numpy and OpenCV only: runs under qemu)
 
 FILES = [ROOT / "exported/number-reader/number-reader.onnx", ROOT / "exported/number-reader/number-reader.int8.onnx"]
@@ -39,7 +41,7 @@ def score(lines_file: str, paths: list[str]) -> dict:
     digits = int((labels >= 0).sum())
     out = {}
     for path in paths:
-        accuracy = linedata.accuracy(lines.SequenceReader(path).run, images, widths, labels)
+        accuracy = linedata.accuracy(sequence.SequenceReader(path).run, images, widths, labels)
         out[Path(path).name] = {"errors": round(digits * (100 - accuracy) / 100), "digits": digits,
                                 "digit_accuracy": round(accuracy, 3)}
     return out
@@ -55,13 +57,13 @@ def main() -> None:
         print(json.dumps(score(args.score[0], args.score[1:])))
         return
 
-    ds = data.load("mnist")
-    _, _, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, 5000, 42)
+    ds = datasets.load("mnist")
+    _, _, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, 5000, 42)
     images, labels = linedata.make(x_val, y_val, args.frames, seed=7)
     packed = linedata.pack(images, labels)
     result = {"machine": timing.machine_info(), "frames": args.frames, "groups": len(images)}
     with tempfile.TemporaryDirectory() as tmp:
-        lines_file = str(Path(tmp) / "lines.npz")
+        lines_file = str(Path(tmp) / "sequence.npz")
         np.savez(lines_file, **packed)
         child = [sys.executable, __file__, "--score", lines_file, *map(str, FILES)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import artifacts  # noqa: E402
-from edgedigits.training import graphstats  # noqa: E402
+from edgedigits.runtime.model import artifacts
+from edgedigits.training import graphstats
 
 # (label, dataset, parameters, test accuracy %): published figures for dense, unpruned models
 REFERENCES = [

@@ -40,9 +40,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import bench, data, normalize, timing  # noqa: E402
-from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.training import config, quantize  # noqa: E402
+from edgedigits.runtime import datasets, normalize
+from edgedigits.runtime.bench import measure, targets, timing
+from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.training import config, split
 
 SHIPPED = "ort-int8 (shipped)"
 REFERENCE = "litert int8 (own PTQ)"  # the ratios columns compare every row with this one
@@ -104,7 +105,7 @@ def _tflite(model, int8: bool, args) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         recipe = config.load(args.pipeline)
-        calibration = normalize(quantize.calibration_images(data.load(recipe.dataset), recipe))
+        calibration = normalize(split.calibration_images(datasets.load(recipe.dataset), recipe))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([calibration[i : i + 1]] for i in range(len(calibration)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -121,7 +122,7 @@ def engines(args, threads: int) -> dict:
             keras["model"], keras["source"] = keras_model(args)
         return keras["model"]
 
-    targets = bench.discover_targets()
+    available = targets.discover()
     out = {
         "keras model(x)": (lambda: lambda x: model()(x, training=False).numpy(), None, "tf_keras model(x, training=False)"),
         "keras predict": (lambda: lambda x: model().predict(x, batch_size=len(x), verbose=0), None,
@@ -135,11 +136,11 @@ def engines(args, threads: int) -> dict:
              "ort pruned": Path(args.exported) / f"{args.pipeline}.onnx",
              SHIPPED: Path(args.exported) / f"{args.pipeline}.int8.onnx"}
     files.update({f"ort {Path(extra).name.removesuffix('.onnx')}": Path(extra) for extra in args.also})
-    cpu = targets["ort-cpu"]
+    cpu = available["ort-cpu"]
     for name, path in files.items():
         if path.is_file():
             out[name] = (lambda path=path: cpu.make(path, threads), path, cpu.options)
-    for target in targets.values():
+    for target in available.values():
         if target.name.startswith(("openvino-", "ort-openvino-")):
             for label, path in (("pruned", files["ort pruned"]), ("int8", files[SHIPPED])):
                 out[f"{target.name} {label}"] = (lambda t=target, path=path: t.make(path, threads), path, target.options)
@@ -174,7 +175,7 @@ def child(args) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1 if threads else 0)
     recipe = config.load(args.pipeline)
-    ds = data.load(recipe.dataset)
+    ds = datasets.load(recipe.dataset)
     x, y = normalize(ds.x_test), ds.y_test
     chosen = {n: e for n, e in engines(args, threads).items() if args.phase == "latency" or n == args.engine}
     results = {name: {"how": how} for name, (_, _, how) in chosen.items()}
@@ -187,7 +188,7 @@ def child(args) -> None:
         (name, run), = built.items()
         path = chosen[name][1]
         if args.round == 0:
-            results[name].update(accuracy=bench.accuracy(run, x, y), **(file_stats(path) if path else {}))
+            results[name].update(accuracy=measure.accuracy(run, x, y), **(file_stats(path) if path else {}))
         results[name]["throughput_ips"] = timing.throughput(run, x, args.batch, args.seconds / ROUNDS)
     print(json.dumps(results))
 

@@ -37,8 +37,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, scenes, timing, webcam  # noqa: E402
-from edgedigits.synth import glyphs  # noqa: E402
+from edgedigits.runtime import datasets as data  # noqa: E402
+from edgedigits.runtime import webcam  # noqa: E402
+from edgedigits.runtime.bench import timing  # noqa: E402
+from edgedigits.synth import (
+    glyphs,  # noqa: E402
+    scenes,  # noqa: E402
+)
 from edgedigits.synth.sets import SETS, make_set  # noqa: E402
 
 

@@ -25,14 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import (  # noqa: E402
-    bench,
-    data,
-    normalize,  # noqa: E402
-    timing,
-)
-from edgedigits.runtime.artifacts import file_stats, write_bytes_atomic, write_json_atomic  # noqa: E402
-from edgedigits.training import graphstats  # noqa: E402
+from edgedigits.runtime import datasets, normalize
+from edgedigits.runtime.bench import measure, targets, timing
+from edgedigits.runtime.model.artifacts import file_stats, write_bytes_atomic, write_json_atomic
+from edgedigits.training import graphstats
 
 BASELINE = "lenet fp32 (dense)"
 
@@ -58,9 +54,9 @@ def main() -> None:
     missing = [str(p) for p in models.values() if not p.is_file()]
     if missing:
         sys.exit(f"structured: missing {', '.join(missing)}; run `edgedigits train-prune-export lenet-slim` first")
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     x_test = normalize(ds.x_test)
-    cpu = bench.discover_targets()["ort-cpu"]
+    cpu = targets.discover()["ort-cpu"]
     machine = timing.machine_info()
     load_before = os.getloadavg()[0]
     latency = timing.interleaved_latency_us({name: (cpu.make(path, 1), x_test) for name, path in models.items()},
@@ -74,7 +70,7 @@ def main() -> None:
     records = []
     for name, path in models.items():
         records.append({"model": name, "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
-                        "macs": graphstats.macs(path), "test_accuracy": bench.accuracy(fast[name], x_test, ds.y_test),
+                        "macs": graphstats.macs(path), "test_accuracy": measure.accuracy(fast[name], x_test, ds.y_test),
                         **timing.percentiles(latency[name]),
                         "images_per_s": float(np.median(rates[name])),
                         "gzip_bytes": file_stats(path)["gzip_bytes"]})

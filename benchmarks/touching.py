@@ -3,7 +3,7 @@
     python benchmarks/touching.py [--model exported/lenet.int8.onnx] [--number-model FILE] [--numbers 200]
                                   [--seed 0] [--json out.json] [--md out.md] [--picture docs/touching-frame.png]
 
-Frames are webcam-like scenes of one number each (`edgedigits.runtime.numbers`: 2-5 MNIST *test* digits in ink on
+Frames are webcam-like scenes of one number each (`edgedigits.synth.numbers`: 2-5 MNIST *test* digits in ink on
 ruled paper, slant, perspective, uneven light, blur, noise, JPEG), in five ranges of the advance from one digit's
 centre to the next (a fraction of the digit height). For each range: the share of digits read right (1 - edit
 distance / digits, in reading order) and of numbers read exactly right, by the three readers of `--touching`:
@@ -27,7 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, numbers, scenes, timing, webcam  # noqa: E402
+from edgedigits.runtime import datasets, webcam
+from edgedigits.runtime.bench import timing
+from edgedigits.synth import numbers, scenes
 
 RANGES = numbers.RANGES
 
@@ -82,7 +84,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(ROOT / "exported/lenet.int8.onnx"))
-    parser.add_argument("--number-model", default=str(ROOT / "exported/number-reader/number-reader.int8.onnx"))
+    parser.add_argument("--number-model", default=None, help="strip or number reader (default: the shipped strip reader)")
     parser.add_argument("--numbers", type=int, default=200, help="numbers (frames) per advance range")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -93,7 +95,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     readers = {mode: webcam.load_reader(args.model, threads=1, touching=mode, number_model=args.number_model)
                for mode, _ in MODES}
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     load = os.getloadavg()
     rows = []
     for k, (advance, looks) in enumerate(RANGES):
@@ -111,7 +113,7 @@ def main() -> None:
             for mode, _ in MODES), flush=True)
     machine = timing.machine_info()
     cpu = machine["cpu"]
-    info = {"model": os.path.relpath(args.model, ROOT), "number_model": os.path.relpath(args.number_model, ROOT),
+    info = {"model": os.path.relpath(args.model, ROOT), "number_model": os.path.relpath(args.number_model, ROOT) if args.number_model else "shipped page reader",
             "cpu": cpu, "cores": machine["cores"],
             "features": machine["features"], "numbers": args.numbers, "seed": args.seed,
             "load_average": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in os.getloadavg()],

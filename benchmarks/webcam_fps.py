@@ -8,7 +8,7 @@ onnxruntime batch, read each number with the number reader in one more batch (--
 cuts blobs wider than one digit into candidate digits instead, `off` reads each blob as one digit), draw boxes,
 labels and frames/s: exactly `webcam.Reader.read` + `webcam.draw`. One core:
 cv2.setNumThreads(1), onnxruntime intra-op 1 (and, with --cpu, the process pinned to that CPU). Frames are 640x480
-scenes of MNIST *test* digits (`edgedigits.runtime.scenes`) written to an MJPG video and decoded into memory first, so
+scenes of MNIST *test* digits (`edgedigits.synth.scenes`) written to an MJPG video and decoded into memory first, so
 decoding is reported on its own line, not inside the per-frame figure. Two workloads: 1-6 digits per frame (mixed)
 and 6 digits in every frame (the worst case). The load average is printed with the result: on a busy machine the
 figure is a lower bound.
@@ -30,7 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgedigits.runtime import data, scenes, timing, webcam  # noqa: E402
+from edgedigits.runtime import datasets, webcam
+from edgedigits.runtime.bench import timing
+from edgedigits.synth import scenes
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], float]:
@@ -116,7 +118,7 @@ def main() -> None:
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     reader = webcam.load_reader(args.model, threads=1, touching=args.touching)
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         results = [workload("1-6 digits", reader, ds, args.frames, args.seed, None, Path(tmp), args.best_of),

@@ -393,6 +393,21 @@ def t_webcam_fps() -> str:
                                          "frames/s with MJPG decode", "digits right", "frames exactly right"], rows)
 
 
+def t_web_reader() -> str:
+    d = load("benchmarks/results/web-reader.json")
+    m, r = d["machine"], d["results"]
+    b, n = r["browser"], r["native"]
+    rows = [[f"browser: {m['chromium']} headless, OpenCV.js {m['opencv_js']}, onnxruntime-web {m['onnxruntime_web']} "
+             f"wasm", f"{b['p50_ms']:.2f}", f"{b['p90_ms']:.2f}", f"{b['find_p50_ms']:.2f}", f"{b['classify_p50_ms']:.2f}"],
+            [f"native: Python, OpenCV {m['opencv']}, onnxruntime {m['libraries']['onnxruntime']}", f"{n['p50_ms']:.2f}",
+             f"{n['p90_ms']:.2f}", f"{n['find_p50_ms']:.2f}", f"{n['classify_p50_ms']:.2f}"]]
+    extra = (f"{load_note(m['load_average'][:1] + m['load_average_after'][:1])}; {r['frames']} camera frames "
+             f"({r['digits']} digits), each read {r['repeat']} times, {r['model']}, one thread; the same text on "
+             f"{r['same_text']} of {r['frames']} frames; browser / native p50 {r['browser_over_native']:.1f}x")
+    return source("benchmarks/results/web-reader.json", {**m, "libraries": {}}, extra) + "\n" + table(
+        ["reader", "p50 ms per frame", "p90 ms", "finding p50 ms", "model p50 ms"], rows)
+
+
 # ---- recipes (edgedigits/training/config.py) ----------------------------------------------------------------------
 
 # What each key means where config.py's own comment does not say it well enough for a user.

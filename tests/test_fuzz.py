@@ -30,7 +30,7 @@ from edgedigits import limits
 from edgedigits.cli import main
 from edgedigits.errors import InputError
 from edgedigits.runtime import Classifier, accuracy, webcam
-from edgedigits.training import config, models
+from edgedigits.training import checks, config, models
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTED = ROOT / "exported"
@@ -125,7 +125,7 @@ BIG = 2**62  # TOML integers are 64-bit
 
 def test_every_number_of_a_recipe_has_a_declared_range():
     assert len(NUMERIC) > 40
-    assert [key for key, _ in NUMERIC if config.range_of(key) is None] == []
+    assert [key for key, _ in NUMERIC if checks.range_of(key) is None] == []
 
 
 def toml_value(value) -> str:
@@ -145,7 +145,7 @@ def toml_for(key: str, value) -> str:
 def bad_numbers(draw):
     """(key, value, in_range_text) with value outside the key's range, of the wrong type, or not finite."""
     key, kind = draw(st.sampled_from(NUMERIC))
-    r = config.range_of(key)
+    r = checks.range_of(key)
     wrong_type = st.one_of(st.text(max_size=5), st.booleans(), st.lists(st.integers(0, 9), max_size=2))
     if kind is int:
         below = st.integers(-BIG, math.ceil(r.low) - (0 if r.low_open else 1)) if r.low > -BIG else st.nothing()
@@ -398,12 +398,12 @@ def damage_pixels(path: Path) -> None:
 
 
 def resave_altered(path: Path) -> None:
-    from edgedigits.runtime import data
+    from edgedigits.runtime.datasets import sources
 
     with np.load(path, allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
     arrays["y_test"] = (arrays["y_test"] + 1) % 10
-    arrays["sha256"] = np.array(data.content_sha256(arrays))  # a hash that matches the altered arrays
+    arrays["sha256"] = np.array(sources.content_sha256(arrays))  # a hash that matches the altered arrays
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 
@@ -413,7 +413,7 @@ def resave_altered(path: Path) -> None:
 @pytest.mark.parametrize("damage", [damage_header, pytest.param(damage_pixels, marks=pytest.mark.slow), resave_altered])
 def test_a_damaged_cache_is_rebuilt_with_one_line(damage, tmp_path):
     """In a real process: the warning is a logging record, printed as one line when nothing else handles it."""
-    from edgedigits.runtime import data
+    from edgedigits.runtime.datasets import sources
 
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -430,7 +430,7 @@ def test_a_damaged_cache_is_rebuilt_with_one_line(damage, tmp_path):
     again = subprocess.run(fetch, capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0 and again.stderr == "" and "source: cache" in again.stdout  # the rebuilt one is good
     with np.load(cache / "fashion-mnist.npz", allow_pickle=False) as npz:
-        assert str(npz["sha256"]) == data.PUBLISHED_SHA256["fashion-mnist"]
+        assert str(npz["sha256"]) == sources.PUBLISHED_SHA256["fashion-mnist"]
 
 
 # --- models a command cannot use -----------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_functional_resnet_exports_to_onnx_with_parity(tmp_path):
     model = models.create_model("resnet")
     assert sum(type(layer).__name__ == "Add" for layer in model.layers) == 9  # 3 stages x 3 residual blocks
     path = tmp_path / "resnet.onnx"
-    export.save(export.to_onnx(model, 17), path)
+    export.save(export.to_onnx(model, opset=17), path)
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     got = runtime.Classifier(path).probabilities(x)
     np.testing.assert_allclose(got, model(x, training=False).numpy(), atol=1e-5)
@@ -81,9 +81,9 @@ def test_layer_names_without_tensorflow_agree_with_keras(name):
 def test_the_newest_opset_a_recipe_may_ask_for_is_the_converters():
     import tf2onnx.constants
 
-    from edgedigits.training import config
+    from edgedigits.training import checks
 
-    assert config.MAX_OPSET == max(tf2onnx.constants.OPSET_TO_IR_VERSION)
+    assert checks.MAX_OPSET == max(tf2onnx.constants.OPSET_TO_IR_VERSION)
 
 
 def test_gap_nets_fold_batch_norm_and_the_file_counts_what_is_left(tmp_path, mnist):
@@ -91,6 +91,7 @@ def test_gap_nets_fold_batch_norm_and_the_file_counts_what_is_left(tmp_path, mni
     statistics, and graphstats counts kernels and biases (zeros apart) in the fp32 and the INT8 file alike."""
     import numpy as np
 
+    from edgedigits import runtime
     from edgedigits.training import config, export, graphstats, quantize
 
     model = models.create_model("gapnet-8")
@@ -99,7 +100,7 @@ def test_gap_nets_fold_batch_norm_and_the_file_counts_what_is_left(tmp_path, mni
     weights[0][0, 0, 0, :] = 0  # four zero kernel weights in conv1
     model.set_weights(weights)
     fp32, int8 = tmp_path / "m.onnx", tmp_path / "m.int8.onnx"
-    export.save(export.to_onnx(model, 17), fp32)
+    export.save(export.to_onnx(model, opset=17), fp32)
     assert "BatchNormalization" not in {n.op_type for n in onnx_nodes(fp32)}
     channels = 4 + 8 + 8 + 8 + 8
     kernels = 9 * (4 + 4 * 8 + 3 * 8 * 8) + 8 * 10
@@ -108,8 +109,9 @@ def test_gap_nets_fold_batch_norm_and_the_file_counts_what_is_left(tmp_path, mni
     assert graphstats.parameter_stats(fp32) == expected
     cfg = config.Quantize(calibration_images=50, variants=["u8s8"])
     x = mnist.x_train[:50]
-    quantize.quantize(fp32, int8, x, (x, mnist.y_train[:50]), cfg, timer=lambda paths: {
-        n: {"p50_us": 1.0, "p90_us": 1.0, "images_per_s": 1} for n in paths})
+    quantize.quantize_with_accuracy_control(fp32, int8, [{"input": runtime.normalize(x)}], lambda path: 99.0, None, cfg,
+                                            timer=lambda paths: {n: {"p50_us": 1.0, "p90_us": 1.0, "images_per_s": 1}
+                                                                 for n in paths})
     stats = graphstats.parameter_stats(int8)
     assert stats["parameters"] == expected["parameters"] and stats["nonzero_parameters"] <= expected["nonzero_parameters"]
     assert stats["nonzero_parameters"] >= expected["nonzero_parameters"] - channels - 10  # only biases may round to 0

@@ -5,7 +5,9 @@ from pathlib import Path
 import onnx
 import pytest
 
-from edgedigits.runtime import data
+from edgedigits import runtime
+from edgedigits.errors import AccuracyGateError
+from edgedigits.runtime import datasets
 from edgedigits.training import config, graphstats, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,14 +49,20 @@ def test_accurate_rule_and_fallback_when_none_is_within_the_gate():
     assert quantize.select(CANDIDATES, 100.0, config.Quantize(max_accuracy_drop=0.1)) == "slow-accurate"
 
 
+def feeds(images):
+    return [{"input": runtime.normalize(images)}]
+
+
 def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candidate(tmp_path, mnist):
-    x_train, y_train, x_val, y_val = data.split_validation(mnist.x_train, mnist.y_train, 500, 0)
+    x_train, y_train, x_val, y_val = datasets.split_validation(mnist.x_train, mnist.y_train, 500, 0)
+    validate = lambda path: runtime.accuracy(path, x_val, y_val)  # noqa: E731
     cfg = config.Quantize(calibration_images=100, variants=["u8s8", "dynamic-dense"], max_accuracy_drop=1.0)
     # a fake machine on which the all-ops static model is the fast one (as it might be with VNNI)
     fake = {"fp32": 50.0, "u8s8": 30.0, "dynamic-dense": 45.0}
     timer = lambda paths: {n: {"p50_us": fake[n], "p90_us": fake[n], "images_per_s": 7} for n in paths}  # noqa: E731
     out = tmp_path / "int8.onnx"
-    settings = quantize.quantize(ROOT / "exported/lenet.onnx", out, x_train[:100], (x_val, y_val), cfg, timer=timer)
+    settings = quantize.quantize_with_accuracy_control(ROOT / "exported/lenet.onnx", out, feeds(x_train[:100]), validate,
+                                                       1.0, cfg, timer=timer)
     assert set(settings["candidates"]) == {"u8s8", "dynamic-dense"} and settings["reference"]["p50_us"] == 50.0
     assert settings["candidates"]["u8s8"]["p50_us"] == 30.0 and settings["candidates"]["u8s8"]["gzip_bytes"] > 0
     assert settings["variant"] == "u8s8" and settings["format"] == "QDQ" and settings["ops"] == "all"
@@ -63,7 +71,8 @@ def test_quantize_ships_what_the_timer_says_is_fastest_and_records_every_candida
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(out)).graph.node}
     # the same models on a machine where dense-only is faster: the dynamic file ships, with its contract
     fake.update(u8s8=60.0)
-    settings = quantize.quantize(ROOT / "exported/lenet.onnx", out, x_train[:100], (x_val, y_val), cfg, timer=timer)
+    settings = quantize.quantize_with_accuracy_control(ROOT / "exported/lenet.onnx", out, feeds(x_train[:100]), validate,
+                                                       1.0, cfg, timer=timer)
     assert settings["variant"] == "dynamic-dense" and settings["format"] == "dynamic"
     proto = onnx.load(str(out))
     assert "MatMulInteger" in {n.op_type for n in proto.graph.node} and "labels" in {p.key for p in proto.metadata_props}
@@ -77,7 +86,7 @@ def test_quantization_temp_files_live_in_the_process_dir_a_later_run_removes(tmp
     process removes (tests/test_artifacts.py kills one to check); autograph's files go there too (stack.py)."""
     import tempfile
 
-    from edgedigits.runtime import artifacts
+    from edgedigits.runtime.model import artifacts
 
     seen = []
 
@@ -87,9 +96,25 @@ def test_quantization_temp_files_live_in_the_process_dir_a_later_run_removes(tmp
 
     monkeypatch.setattr(quantize, "quant_pre_process", stop)
     with pytest.raises(RuntimeError, match="killed here"):
-        quantize.quantize(EXPORTED / "lenet.onnx", tmp_path / "int8.onnx", None, (None, None), config.Quantize(),
-                          timer=lambda paths: {})
+        quantize.quantize_with_accuracy_control(EXPORTED / "lenet.onnx", tmp_path / "int8.onnx", [], None, None,
+                                                config.Quantize(), timer=lambda paths: {})
     private = artifacts.private_tempdir()
     assert seen[0].parent.parent == private and not seen[0].parent.exists()
     assert tempfile.gettempdir() == str(private)  # every library's temp files of this process go there too
     assert not (tmp_path / "int8.onnx").exists()
+
+
+def test_the_gate_is_one_call_for_any_model_and_refuses_past_max_drop(tmp_path, mnist):
+    """Model, calibration feeds, a validation function, a max drop: nothing else about the model is assumed. A
+    validation function that finds every INT8 file 2 points worse than the fp32 source is refused at 1 point."""
+    source = ROOT / "exported/lenet.onnx"
+    validate = lambda path: 99.0 if Path(path) == source else 97.0  # noqa: E731
+    cfg = config.Quantize(variants=["u8s8-reduce-range"], select="accurate")
+    timer = lambda paths: {n: {"p50_us": 1.0, "p90_us": 1.0, "images_per_s": 1} for n in paths}  # noqa: E731
+    out = tmp_path / "int8.onnx"
+    with pytest.raises(AccuracyGateError, match=r"lost 2.00 validation points \(99.00% -> 97.00%, limit 1.0\)"):
+        quantize.quantize_with_accuracy_control(source, out, feeds(mnist.x_train[:50]), validate, 1.0, cfg, timer=timer)
+    assert not out.exists()
+    settings = quantize.quantize_with_accuracy_control(source, out, feeds(mnist.x_train[:50]), validate, None, cfg,
+                                                       timer=timer)  # max_drop None: measured, not refused
+    assert out.is_file() and settings["validation_accuracy"] == {"u8s8-reduce-range": 97.0}

@@ -11,6 +11,7 @@ from onnx import TensorProto, helper
 
 from edgedigits import runtime
 from edgedigits.errors import InputError
+from edgedigits.runtime.model import session as session_module
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
@@ -30,7 +31,7 @@ def test_no_runtime_module_imports_the_training_half():
 
 
 def test_runtime_half_never_imports_tensorflow():
-    code = ("import sys, edgedigits.runtime, edgedigits.runtime.vision, edgedigits.runtime.webcam, edgedigits.runtime.bench, edgedigits.cli; "
+    code = ("import sys, edgedigits.runtime, edgedigits.runtime.reading.find, edgedigits.runtime.webcam, edgedigits.runtime.bench, edgedigits.cli; "
             "assert not {'tensorflow', 'tf_keras', 'keras'} & set(sys.modules), 'training stack imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -156,7 +157,9 @@ def test_tiny_model_with_a_good_contract_loads(tmp_path):
     ({"shape": ("N", 32, 32, 1)}, r"input must be \[N,28,28,1\]"),
     ({"elem": TensorProto.UINT8}, "input must be float32"),
     ({"meta": {"labels": '["a", "b"]'}}, "2 labels in metadata"),
-    ({"meta": {"labels": "not json"}}, "labels is not a JSON list"),
+    ({"meta": {"labels": "not json"}}, "labels must be a JSON list of class names"),
+    ({"meta": {"labels": "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"}}, "labels must be a JSON list of class names"),
+    ({"meta": {"labels": "null"}}, "labels must be a JSON list of class names"),
     ({"meta": {"input_name": "image"}}, "metadata input_name 'image' is not the graph's 'input'"),
 ])
 def test_models_breaking_the_contract_are_refused(tmp_path, kwargs, message):
@@ -169,7 +172,7 @@ def test_bound_one_calls_the_native_binding_and_matches_session_run(mnist, name)
     """BoundOne runs through onnxruntime's C++ extension (a partial of its run_with_iobinding with one RunOptions),
     and a session whose extension objects are hidden takes the public call: both give exactly session.run's result."""
     session = runtime.open_session(ROOT / "exported" / name, 1)
-    native = runtime.classifier.BoundOne(session)
+    native = session_module.BoundOne(session)
     assert native.run.func == session._sess.run_with_iobinding and len(native.run.args) == 2
 
     class Public:  # the public API only, as another onnxruntime build might offer
@@ -177,7 +180,7 @@ def test_bound_one_calls_the_native_binding_and_matches_session_run(mnist, name)
             self.get_inputs, self.get_outputs = s.get_inputs, s.get_outputs
             self.io_binding, self.run_with_iobinding = s.io_binding, s.run_with_iobinding
 
-    public = runtime.classifier.BoundOne(Public(session))
+    public = session_module.BoundOne(Public(session))
     assert public.run.func == session.run_with_iobinding
     for image in mnist.x_test[:10]:
         x = runtime.normalize(image)
@@ -195,6 +198,6 @@ def test_bound_one_refuses_a_graph_it_cannot_bind(tmp_path):
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", "K"])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     session = runtime.open_session(path, 1)
-    assert not runtime.classifier.BoundOne.fits(session)
+    assert not session_module.BoundOne.fits(session)
     with pytest.raises(InputError, match="batch-1 binding"):
-        runtime.classifier.BoundOne(session)
+        session_module.BoundOne(session)

@@ -1,5 +1,5 @@
-"""Training the number reader (edgedigits.training.sequence): the CRNN, its export with any width, the CTC training
-loop, and `train-number-reader` end to end."""
+"""Training the number reader (edgedigits.training.crnn, task `numbers`): the CRNN, its export with any width, the
+CTC training loop, and `train-number-reader` end to end through the pipeline's own stages."""
 
 import json
 
@@ -7,22 +7,26 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edgedigits.runtime import lines
+from edgedigits.runtime.reading import sequence as lines
 
-sequence = pytest.importorskip("edgedigits.training.sequence")
+crnn = pytest.importorskip("edgedigits.training.crnn")
 
 
 def test_the_network_runs_any_width_in_keras_and_onnx(tmp_path):
-    model = sequence.build()
-    proto = sequence.export(model, tmp_path / "m.onnx")
+    from edgedigits.training import config, export
+    from edgedigits.training.tasks import TASKS
+
+    model = crnn.build()
+    task = TASKS.get("numbers")
+    proto = export.to_onnx(task.exportable(model), task.signature(config.load("number-reader")))
     path = tmp_path / "m.onnx"
     path.write_bytes(proto.SerializeToString())
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for width in (16, 40, 200):
         x = np.random.default_rng(width).random((2, lines.HEIGHT, width, 1), np.float32)
         got = session.run(None, {"image": x})[0]
-        assert got.shape == (2, width // lines.STRIDE, sequence.CLASSES)
-        assert np.abs(got - sequence.with_softmax(model)(x).numpy()).max() < 1e-4
+        assert got.shape == (2, width // lines.STRIDE, crnn.CLASSES)
+        assert np.abs(got - crnn.with_softmax(model)(x).numpy()).max() < 1e-4
 
 
 def test_batches_keep_images_whole_and_labels_with_them():
@@ -33,11 +37,11 @@ def test_batches_keep_images_whole_and_labels_with_them():
         images[i, :, :w] = 255
     labels = np.arange(5)[:, None].repeat(3, 1)
     seen = []
-    for x, y, idx in sequence.batches(images, widths, labels, 2, rng):
+    for x, y, idx in crnn.batches(images, widths, labels, 2, rng):
         assert x.shape[0] == len(idx) and x.shape[2] % lines.STRIDE == 0 and (y[:, 0] == idx).all()
         seen += idx.tolist()
     assert sorted(seen) == list(range(5))
-    x, _, idx = next(sequence.batches(images, widths, labels, 5, None))  # no rng: no augmentation, no shift
+    x, _, idx = next(crnn.batches(images, widths, labels, 5, None))  # no rng: no augmentation, no shift
     assert [int((x[j, 5, :, 0] > 0).sum()) for j in range(5)] == widths[idx].tolist()
 
 
@@ -48,19 +52,27 @@ def test_a_few_ctc_steps_learn_something():
         images[i, 6:26, 10 + (i % 3) : 14 + (i % 3)] = 255  # a bar: "1"
     data = {"train_images": images, "train_widths": np.full(40, 32), "train_labels": np.ones((40, 1), np.int16),
             "val_images": images[:8], "val_widths": np.full(8, 32), "val_labels": np.ones((8, 1), np.int16)}
-    _, history = sequence.train(data, epochs=4, batch_size=8, learning_rate=1e-2)
+    _, history = crnn.train(data, epochs=4, batch_size=8, learning_rate=1e-2)
     assert history[-1]["loss"] < history[0]["loss"]
 
 
 @pytest.mark.slow
 def test_train_number_reader_end_to_end(tmp_path):
-    """The command on a few hundred frames (one epoch): a small, badly trained model, but the whole path runs and
-    ships one checked set, scored on every MNIST test digit once."""
-    manifest = sequence.run(tmp_path / "out", tmp_path / "runs", frames=300, val_frames=200, epochs=1)
-    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    """The number-reader recipe on a few thousand frames (two epochs): a model too small to read much (so the gate is
+    off: measured, not refused), but the whole path runs through the same stages as every recipe (train, export with
+    parity, INT8, the runtime reader scored on every MNIST test digit once, ship) and ships one checked set."""
+    from edgedigits.training import config, pipeline
+
+    out = tmp_path / "out"
+    recipe = config.with_overrides(config.load("number-reader"), {"numbers.frames": 3000, "train.epochs": 2})
+    pipeline.run(recipe, out, tmp_path / "runs", gate=False)
+    files = sorted(p.name for p in out.iterdir())
     assert files == ["number-reader.int8.onnx", "number-reader.json", "number-reader.onnx"]
-    assert json.loads((tmp_path / "out/number-reader.json").read_text()) == manifest
+    manifest = json.loads((out / "number-reader.json").read_text())
+    assert manifest["task"] == "numbers" and manifest["files"] == {"fp32": "number-reader.onnx",
+                                                                    "int8": "number-reader.int8.onnx"}
     for stage in ("fp32", "int8"):
         assert sum(r["digits"] for r in manifest["stages"][stage]["test"]) == 10_000
+        assert manifest["stages"][stage]["parity" if stage == "fp32" else "quantization"]
     assert manifest["stages"]["int8"]["gzip_bytes"] < manifest["stages"]["fp32"]["gzip_bytes"] / 2
-    assert manifest["stages"]["fp32"]["parameters"] > 10_000 and manifest["training"]["frames"] == 300
+    assert manifest["stages"]["fp32"]["parameters"] > 10_000 and manifest["training"]["frames"] == 3000

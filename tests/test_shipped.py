@@ -10,7 +10,9 @@ import onnx
 import pytest
 
 from edgedigits import runtime
-from edgedigits.runtime import artifacts, data, timing
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model import artifacts
 from edgedigits.training import config, graphstats
 from edgedigits.training.config import PIPELINES_DIR
 
@@ -37,7 +39,7 @@ def manifest(name):
 def test_manifest_matches_the_shipped_files(name):
     m = manifest(name)
     assert m["pipeline_file"] == f"pipelines/{name}.toml" and (PIPELINES_DIR / f"{name}.toml").is_file()
-    ds = data.load(m["dataset"])
+    ds = datasets.load(m["dataset"])
     assert m["test_images"] == len(ds.y_test) == 10_000 and m["data_sha256"] == ds.sha256
     assert m["pipeline"]["sha256"] == config.settings_sha256(m["pipeline"])  # names the settings it records
     here = timing.machine_info()["features"]

@@ -1,5 +1,6 @@
-"""Stages are units: a new one is a module, a registry line and a TOML table; single steps share the units."""
+"""Stages are units: a new one is a module with its own TOML table; single steps share the units."""
 
+import importlib
 import logging
 from collections import Counter
 from pathlib import Path
@@ -8,44 +9,53 @@ import onnx
 import pytest
 
 from edgedigits.errors import InputError
-from edgedigits.training import config, pipeline, stages
+from edgedigits.training import config, stages
+from edgedigits.training.run import Run
 from tests.conftest import tiny_recipe
 
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 
 
 @pytest.fixture
-def with_toy_stage(monkeypatch):
-    """REGISTRY with one line added after `export`: what a new stage takes."""
-    names = list(stages.REGISTRY.items())
-    at = [n for n, _ in names].index("export") + 1
-    monkeypatch.setattr(stages, "REGISTRY", dict(names[:at] + [("operators", "tests.toy_stage")] + names[at:]))
+def with_toy_stage():
+    """The toy stage registered, as a module of edgedigits.training.stages would be."""
+    importlib.import_module("tests.toy_stage")
+    yield
+    stages.STAGES.remove("operators")
 
 
-def test_the_built_in_stages_run_in_registry_order():
-    assert stages.enabled(config.load("lenet")) == ["train", "prune", "export", "quantize", "report"]
-    assert stages.enabled(config.load("lenet-slim")) == ["train", "structured", "prune", "export", "quantize", "report"]
+def test_the_built_in_stages_run_in_order():
+    assert stages.enabled(config.load("lenet")) == ["train", "prune", "export", "quantize", "report", "ship"]
+    assert stages.enabled(config.load("lenet-slim")) == ["train", "structured", "prune", "export", "quantize", "report",
+                                                         "ship"]
+    assert stages.enabled(config.load("number-reader")) == ["train", "export", "quantize", "report", "ship"]
 
 
-def test_a_stage_added_by_module_registry_line_and_table(with_toy_stage, tmp_path, mnist, caplog):
+def test_a_stage_added_by_one_module_and_its_table(with_toy_stage, tmp_path, mnist, caplog):
     recipe = tiny_recipe(tmp_path, operators={"top": 2})
     assert recipe.tables["operators"].top == 2 and config.to_dict(recipe)["operators"] == {"top": 2}
     assert config.settings_sha256(config.to_dict(recipe)) != config.settings_sha256(config.to_dict(tiny_recipe(tmp_path)))
-    assert stages.enabled(recipe) == ["train", "prune", "export", "operators", "quantize", "report"]
+    assert stages.enabled(recipe) == ["train", "prune", "export", "operators", "quantize", "report", "ship"]
     assert "operators" not in stages.enabled(tiny_recipe(tmp_path))  # no table, no stage
     with pytest.raises(InputError, match="must be int"):
         tiny_recipe(tmp_path, operators={"top": "many"})
 
     # run it where the pipeline would, after export: on a pruned lenet file scored as stage `pruned`
-    ctx = stages.open_run(recipe, tmp_path / "run", record=False)
-    ctx.results["export"] = stages.Result("pruned", EXPORTED / "lenet.onnx", {"test_accuracy": 99.0})
+    run = Run.from_onnx(recipe, EXPORTED / "lenet.onnx", tmp_path / "run", stage="pruned")
     caplog.set_level(logging.INFO, logger="edgedigits")
-    stages.run(ctx, ["operators"])
+    stages.run_stages(run, ["operators"])
     assert "[1/1] count ONNX operators" in caplog.messages
     ops = Counter(n.op_type for n in onnx.load(str(EXPORTED / "lenet.onnx")).graph.node)
-    facts = pipeline.build_manifest(ctx)["operators"]
+    facts = run.results["operators"].manifest["operators"]
     assert facts["stage"] == "pruned" and facts["nodes"] == sum(ops.values()) > 5
     assert facts["most_common"] == dict(ops.most_common(2))
+
+
+def test_a_stage_whose_needs_nothing_makes_is_refused_before_it_runs(tmp_path, mnist):
+    run = Run.from_recipe(tiny_recipe(tmp_path), tmp_path / "run", record=False)
+    with pytest.raises(InputError, match="stage quantize needs onnx"):
+        stages.run_stages(run, ["quantize"])
+    assert run.results == {}
 
 
 def test_an_unknown_table_is_still_refused(with_toy_stage):

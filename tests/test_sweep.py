@@ -1,5 +1,6 @@
 """Sweeps: overrides, trial bookkeeping and resume, k-fold splits, grid statistics, real trials on MNIST slices, Ray."""
 
+import importlib
 import json
 import logging
 import os
@@ -161,11 +162,19 @@ def test_pipeline_sweep_cell_runs_train_prune_export_with_structured_widths(tmp_
     assert f"| 8 | {row['macs']:,} |" in text
 
 
-def test_a_sweep_kind_is_one_module_and_one_registry_line(monkeypatch, capsys, tmp_path):
+@pytest.fixture
+def toy_kind():
+    from edgedigits.experiments import sweeps
+
+    importlib.import_module("tests.toy_sweep")  # registers itself, as a module of edgedigits.experiments.sweeps would
+    yield
+    sweeps.KINDS.remove("squares")
+
+
+def test_a_sweep_kind_is_one_module(toy_kind, capsys, tmp_path):
     from edgedigits.cli import main
     from edgedigits.experiments import sweeps
 
-    monkeypatch.setitem(sweeps.KINDS, "squares", "tests.toy_sweep")
     main(["sweep", "--help"])
     assert "squares" in capsys.readouterr().out and "Square the numbers below --count" in sweeps.kind("squares").run.__doc__
     out = tmp_path / "out"

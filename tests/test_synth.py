@@ -4,7 +4,7 @@ written; the finder's training targets and the strip reader's training strips fo
 import numpy as np
 import pytest
 
-from edgedigits.runtime import vision
+from edgedigits.runtime.reading import find as vision
 from edgedigits.runtime.reading import finder, strips
 from edgedigits.synth import glyphs, pages, strokes, write
 from edgedigits.training import finderdata, stripdata

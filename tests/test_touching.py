@@ -1,5 +1,5 @@
-"""Numbers written close together: the scene generator (edgedigits.runtime.numbers), the cuts and the reading of a line
-(edgedigits.runtime.segment), and the reader that uses them. Accuracy floors sit well below the figures measured by
+"""Numbers written close together: the scene generator (edgedigits.synth.numbers), the cuts and the reading of a line
+(edgedigits.runtime.reading.segment), and the reader that uses them. Accuracy floors sit well below the figures measured by
 benchmarks/touching.py, so they hold on any CPU; nothing here is timed."""
 
 from pathlib import Path
@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits.runtime import Classifier, numbers, scenes, segment, vision, webcam
+from edgedigits.runtime import Classifier, webcam
+from edgedigits.runtime.reading import find, segment
+from edgedigits.synth import numbers, scenes
 
 pytestmark = pytest.mark.runtime
 
@@ -50,7 +52,7 @@ def test_a_smaller_advance_makes_digits_touch(mnist):
     """Written apart, nearly every digit is its own blob; cramped, blobs hold several digits."""
     def blobs_per_digit(advance):
         frames = numbers.numbers(mnist.x_test, mnist.y_test, 15, seed=5, advance=advance)
-        return sum(len(vision.find_digits(s.frame)) for s in frames) / sum(len(s.labels) for s in frames)
+        return sum(len(find.find_digits(s.frame)) for s in frames) / sum(len(s.labels) for s in frames)
     assert blobs_per_digit(numbers.APART) > 0.9
     assert blobs_per_digit(numbers.CRAMPED) < 0.75
 
@@ -122,7 +124,7 @@ def test_touching_pairs_are_read_as_two_digits_with_a_box_each(mnist, readers):
     touching = right = right_old = 0
     for i in range(0, 80, 2):
         frame, truth = _touching_pair(mnist, i, i + 1, advance=0.65)
-        if len(vision.find_digits(frame)) != 1:
+        if len(find.find_digits(frame)) != 1:
             continue
         touching += 1
         text = f"{mnist.y_test[i]}{mnist.y_test[i + 1]}"
@@ -150,7 +152,7 @@ def test_split_digits_get_their_own_boxes(mnist, readers):
     overlaps = []
     for scene in frames:
         digits = new.read(scene.frame)
-        if "".join(d.label for d in digits) != scene.text or len(vision.find_digits(scene.frame)) == len(digits):
+        if "".join(d.label for d in digits) != scene.text or len(find.find_digits(scene.frame)) == len(digits):
             continue  # only numbers read right in which some blob was split
         overlaps += [_iou(d.box, t) for d, t in zip(digits, scene.boxes)]
     assert len(overlaps) >= 20  # measured: 12 numbers, 44 digits

@@ -1,4 +1,4 @@
-"""Digit finding and MNIST-style normalization (edgedigits.runtime.vision) and the synthetic scenes (edgedigits.runtime.scenes)."""
+"""Digit finding and MNIST-style normalization (edgedigits.runtime.reading.find) and the synthetic scenes (edgedigits.synth.scenes)."""
 
 import subprocess
 import sys
@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import scenes, vision
+from edgedigits.runtime.reading import find
+from edgedigits.synth import scenes
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
 
 def test_runtime_half_modules_never_import_tensorflow():
-    code = ("import sys, edgedigits.runtime.vision, edgedigits.runtime.webcam, edgedigits.runtime.scenes, edgedigits.cli; "
+    code = ("import sys, edgedigits.runtime.reading.find, edgedigits.runtime.webcam, edgedigits.synth.scenes, edgedigits.cli; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -44,7 +45,7 @@ def test_mnist_normalize_rebuilds_mnist_digits(mnist):
     correlations = []
     for digit in mnist.x_test[:200]:
         big = cv2.resize(digit, (112, 112), interpolation=cv2.INTER_CUBIC)
-        out = vision.mnist_normalize(np.where(big > 100, 255, 0).astype(np.uint8))
+        out = find.mnist_normalize(np.where(big > 100, 255, 0).astype(np.uint8))
         m = cv2.moments(out)
         assert m["m10"] / m["m00"] == pytest.approx(14.0, abs=0.3) and m["m01"] / m["m00"] == pytest.approx(14.0, abs=0.3)
         _, _, w, h = cv2.boundingRect(out)
@@ -54,7 +55,7 @@ def test_mnist_normalize_rebuilds_mnist_digits(mnist):
 
 
 def test_mnist_normalize_of_nothing_is_black():
-    assert not vision.mnist_normalize(np.zeros((30, 20), np.uint8)).any()
+    assert not find.mnist_normalize(np.zeros((30, 20), np.uint8)).any()
 
 
 def test_finds_digits_left_to_right_in_lines(mnist):
@@ -62,7 +63,7 @@ def test_finds_digits_left_to_right_in_lines(mnist):
     placed = [(0, 60, 60), (1, 200, 80), (2, 330, 50), (3, 80, 300), (4, 260, 280)]  # 3 on the top line, 2 below
     for index, x, y in placed:
         _put(frame, mnist.x_test[index], x, y, 80)
-    found = vision.find_digits(frame)
+    found = find.find_digits(frame)
     assert len(found) == 5 and found.images.shape == (5, 28, 28) and found.images.dtype == np.uint8
     assert list(found.lines) == [0, 0, 0, 1, 1]
     assert list(found.boxes[:, 0]) == sorted(found.boxes[:3, 0]) + sorted(found.boxes[3:, 0])
@@ -73,7 +74,7 @@ def test_found_boxes_match_scene_truth(mnist):
     rng = np.random.default_rng(3)
     for _ in range(5):
         scene = scenes.render(mnist.x_test, mnist.y_test, rng, digits=4)
-        found = vision.find_digits(scene.frame)
+        found = find.find_digits(scene.frame)
         assert len(found) == 4
         assert all(_iou(tuple(b), t) > 0.6 for b, t in zip(found.boxes, scene.boxes))
 
@@ -88,7 +89,7 @@ def test_broken_strokes_are_one_digit_and_neighbours_stay_apart():
     # Two "1"s stacked in two lines: not merged into one tall digit.
     cv2.line(frame, (400, 60), (400, 150), (20, 20, 20), 8)
     cv2.line(frame, (400, 200), (400, 290), (20, 20, 20), 8)
-    found = vision.find_digits(frame)
+    found = find.find_digits(frame)
     assert len(found) == 4
     x, y, w, h = found.boxes[0]
     assert x < 100 and x + w > 155 and y < 100 and y + h > 185  # bar and stem in one box
@@ -100,8 +101,8 @@ def test_dust_lines_and_blobs_are_not_digits():
         cv2.circle(frame, (x, y), 2, (40, 40, 40), -1)  # dust
     cv2.line(frame, (20, 300), (620, 310), (30, 30, 30), 4)  # a long edge
     cv2.rectangle(frame, (400, 100), (480, 180), (20, 20, 20), -1)  # a solid blob
-    assert len(vision.find_digits(frame)) == 0
-    empty = vision.find_digits(_paper())
+    assert len(find.find_digits(frame)) == 0
+    empty = find.find_digits(_paper())
     assert len(empty) == 0 and empty.images.shape == (0, 28, 28)
 
 
@@ -110,25 +111,25 @@ def test_uneven_light_does_not_hide_digits(mnist):
     _put(frame, mnist.x_test[0], 80, 150, 90)
     _put(frame, mnist.x_test[1], 480, 150, 90)
     ramp = np.linspace(0.45, 1.0, 640, dtype=np.float32)[None, :, None]  # left side at 45% light
-    found = vision.find_digits((frame * ramp).astype(np.uint8))
+    found = find.find_digits((frame * ramp).astype(np.uint8))
     assert len(found) == 2
 
 
 def test_light_ink_on_dark_reads_the_same(mnist):
     rng = np.random.default_rng(5)
     scene = scenes.render(mnist.x_test, mnist.y_test, rng, digits=5)
-    normal = vision.find_digits(scene.frame)
-    inverted = vision.find_digits(255 - scene.frame)  # auto: dark background means light ink
+    normal = find.find_digits(scene.frame)
+    inverted = find.find_digits(255 - scene.frame)  # auto: dark background means light ink
     assert len(normal) == len(inverted) == 5
     assert np.abs(normal.boxes - inverted.boxes).max() <= 2
-    assert len(vision.find_digits(255 - scene.frame, vision.Settings(ink="dark"))) != 5
+    assert len(find.find_digits(255 - scene.frame, find.Settings(ink="dark"))) != 5
 
 
 def test_accepts_grey_and_bgra_frames(mnist):
     frame = _paper()
     _put(frame, mnist.x_test[0], 200, 150, 90)
-    assert len(vision.find_digits(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 1
-    assert len(vision.find_digits(cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA))) == 1
+    assert len(find.find_digits(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 1
+    assert len(find.find_digits(cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA))) == 1
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -139,12 +140,12 @@ def test_accepts_grey_and_bgra_frames(mnist):
 ])
 def test_bad_frames_are_refused(bad, message):
     with pytest.raises(InputError, match=message):
-        vision.find_digits(bad)
+        find.find_digits(bad)
 
 
 def test_bad_ink_setting_is_refused():
     with pytest.raises(InputError, match="ink"):
-        vision.Settings(ink="blue")
+        find.Settings(ink="blue")
 
 
 # --- scenes ------------------------------------------------------------------------------------------------------------

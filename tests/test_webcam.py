@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import Classifier, scenes, webcam
+from edgedigits.runtime import Classifier, webcam
+from edgedigits.runtime.reading import output
+from edgedigits.runtime.webcam import sources
+from edgedigits.synth import scenes
 
 pytestmark = pytest.mark.runtime  # runs on the core install too (no training extra)
 
@@ -78,8 +81,8 @@ def test_draw_marks_uncertain_digits_in_orange():
     digits = [webcam.Digit((100, 100, 40, 60), "7", 0.99, 0, False), webcam.Digit((300, 100, 40, 60), "1", 0.4, 0, True)]
     webcam.draw(frame, digits, fps=123.0)
     left, right = frame[90:170, 90:150], frame[90:170, 290:350]
-    assert (left == webcam.GREEN).all(axis=-1).any() and not (left == webcam.ORANGE).all(axis=-1).any()
-    assert (right == webcam.ORANGE).all(axis=-1).any()
+    assert (left == output.GREEN).all(axis=-1).any() and not (left == output.ORANGE).all(axis=-1).any()
+    assert (right == output.ORANGE).all(axis=-1).any()
     assert (frame[:30, :200] == 0).all(axis=-1).any()  # the frames/s tab
 
 
@@ -106,7 +109,7 @@ def test_busy_camera_is_one_clear_error(monkeypatch):
         def read(self): return False, None
         def release(self): pass
 
-    monkeypatch.setattr(webcam.cv2, "VideoCapture", Busy)
+    monkeypatch.setattr(sources.cv2, "VideoCapture", Busy)
     with pytest.raises(InputError, match="camera 0 not found or busy"):
         webcam.open_source("0")
 
@@ -138,7 +141,7 @@ def test_headless_prints_one_json_line_per_frame(run_cli, video, tmp_path):
             break
         frames.append(frame)
     assert len(frames) == 20 and frames[0].shape == (480, 640, 3)
-    green = np.abs(frames[0].astype(int) - webcam.GREEN).sum(axis=-1) < 60  # boxes drawn (MJPG shifts colours a bit)
+    green = np.abs(frames[0].astype(int) - output.GREEN).sum(axis=-1) < 60  # boxes drawn (MJPG shifts colours a bit)
     assert green.sum() > 200
 
 

@@ -15,8 +15,9 @@ import numpy as np
 from edgedigits import runtime, tables
 from edgedigits.errors import InputError
 from edgedigits.experiments import outputs
-from edgedigits.runtime import data, timing
-from edgedigits.runtime.artifacts import ensure_writable_dir
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import ensure_writable_dir
 from edgedigits.training import config, graphstats
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ MANIFEST_KEYS = {
 def read_manifest(directory: Path, name: str) -> dict:
     """A finished run's manifest, checked for what `measure` needs and against its files' sha256s
     (artifacts.verify_set): a malformed one, or a missing or altered .onnx, is one InputError naming it."""
-    from edgedigits.runtime.artifacts import verify_set
+    from edgedigits.runtime.model.artifacts import verify_set
 
     path = directory / f"{name}.json"
     manifest = verify_set(directory, name)
@@ -119,7 +120,7 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
     """Score and time the shipped files of each entry ({recipe, manifest, dir}); returns one row per model."""
     from edgedigits.training.report import log_loss
 
-    ds = data.load(dataset, data_dir)
+    ds = datasets.load(dataset, data_dir)
     timed = {}
     rows = []
     for entry in entries:
@@ -140,12 +141,12 @@ def measure(entries: list[dict], dataset: str, data_dir=None, latency_runs: int 
             path = directory / manifest["files"][stage]
             session = runtime.Classifier(path, threads=1)
             probs = session.probabilities(ds.x_test)
-            row[f"{stage}_test_accuracy"] = round(100.0 * float(np.mean(probs.argmax(1) == ds.y_test)), 2)
+            row[f"{stage}_test_accuracy"] = round(runtime.top1(probs, ds.y_test), 2)
             row[f"{stage}_log_loss"] = log_loss(probs, ds.y_test, ds.num_classes)
             row[f"{stage}_bytes"] = path.stat().st_size
             row[f"{stage}_gzip_bytes"] = stages[stage]["gzip_bytes"]
             images = runtime.normalize(ds.x_test[:256])
-            timed[(manifest["name"], stage)] = (runtime.session_runner(session.session), images)
+            timed[(manifest["name"], stage)] = (runtime.runner(session.session), images)
         rows.append(row)
     log.info(f"batch-1 latency, 1 thread, {latency_runs} runs per file, round-robin over {len(timed)} files")
     samples = timing.interleaved_latency_us(timed, warmup=100, count=latency_runs)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
+from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
 
 
 @dataclass

@@ -61,7 +61,7 @@ RANGES = {
     "export.parity_images": Range(1, 1_000_000),  # and at most the test images: checked against the dataset
     "export.parity_tolerance": Range(0, 1),
     "quantize.calibration_images": Range(1, 1_000_000),  # checked against the training images too
-    "quantize.max_accuracy_drop": Range(0, 100),
+    "max_accuracy_drop": Range(0, 100),  # percentage points a stage may lose against the one before
     "quantize.tie_band": Range(0, 1),  # p50s up to twice the fastest count as tied at most
     "quantize.timing_runs": Range(20, 1_000_000),
     "quantize.throughput_seconds": Range(0, 600, low_open=True),

@@ -14,26 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgedigits.errors import InputError
-from edgedigits.training.checks import (  # noqa: F401  (also read as config.check_sizes, config.range_of, ...)
-    MAX_EPOCHS,
-    MAX_OPSET,
-    RANGES,
-    Range,
-    check_layers,
-    check_ranges,
-    check_sizes,
-    range_of,
-)
+from edgedigits.training import variants
+from edgedigits.training.checks import check_ranges
+from edgedigits.training.stages import STAGES
+from edgedigits.training.tasks import TASKS
 
 # The recipes shipped with the package (pipelines/ of the source tree, package data in a wheel).
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
-# defined in edgedigits/training/quantize.py (kept here so reading a recipe never imports onnxruntime; a test checks they agree)
-QUANT_VARIANTS = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense", "dynamic-dense",
-                  "dynamic-dense-reduce-range")
-# Built by default: the static ones. Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
-# come from each call's batch, so an image's answer can depend on what it is batched with (5 of 10,000 MNIST test
-# predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
-DEFAULT_QUANT_VARIANTS = tuple(v for v in QUANT_VARIANTS if not v.startswith("dynamic"))
+QUANT_VARIANTS = tuple(variants.VARIANTS)
+DEFAULT_QUANT_VARIANTS = variants.DEFAULT
 QUANT_SELECT = ("fastest", "accurate")
 CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
@@ -68,6 +57,7 @@ class Train(Optimizer):
 
 @dataclass
 class Prune(Optimizer):
+    enabled: bool = True  # off: the trained model is exported and quantized as it is
     target_sparsity: float = 0.9  # of conv and dense kernels, polynomial decay from 0
     ramp_epochs: int = 10  # the ramp ends after this many fine-tuning epochs; the rest recover accuracy
     frequency: int = 100  # steps between mask updates
@@ -76,6 +66,7 @@ class Prune(Optimizer):
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
     epochs: int = 20
+    max_accuracy_drop: float = 2.0  # test-set points the pruned model may lose against the one before (the gate)
 
 
 @dataclass
@@ -95,6 +86,7 @@ class Structured(Optimizer):
     temperature: float = 4.0  # softening of both models' predictions for distillation
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
+    max_accuracy_drop: float = 2.0  # test-set points the narrow model may lose against the full-width one
 
 
 @dataclass
@@ -107,7 +99,7 @@ class Export:
 @dataclass
 class Quantize:
     calibration_images: int = 1000  # drawn from the training split, never from the test set
-    max_accuracy_drop: float = 0.3  # percentage points, against the pruned fp32 model
+    max_accuracy_drop: float = 0.3  # points INT8 may lose against its fp32 source, on validation and on the test set
     per_channel: bool = True
     calibration_method: str = "minmax"  # minmax, entropy or percentile
     # variants to build; which one is shipped is `select`'s choice (see edgedigits/training/quantize.py for why a choice)
@@ -122,6 +114,7 @@ class Quantize:
 
 @dataclass
 class Pipeline:
+    task: str = "classifier"  # the kind of model (edgedigits/training/tasks): classifier or numbers
     model: str = "lenet"
     dataset: str = "mnist"
     seed: int = 42
@@ -132,7 +125,7 @@ class Pipeline:
     structured: Structured = field(default_factory=Structured)
     export: Export = field(default_factory=Export)
     quantize: Quantize = field(default_factory=Quantize)
-    tables: dict = field(default_factory=dict)  # tables of stages that bring their own (training/stages)
+    tables: dict = field(default_factory=dict)  # tables of stages and tasks that bring their own
     name: str = ""  # set from the file name
     path: str = ""
     sha256: str = ""  # of the recipe's settings (settings_sha256): names exactly what was trained, comments aside
@@ -168,7 +161,18 @@ class Pipeline:
             )
         if self.quantize.select not in QUANT_SELECT:
             raise InputError(f"quantize.select must be one of {', '.join(QUANT_SELECT)}, got {self.quantize.select!r}")
-        check_layers(self)
+        TASKS.get(self.task).check(self)
+
+    @property
+    def manifest_path(self) -> str:
+        """The recipe as a manifest names it: pipelines/NAME.toml for a packaged recipe or one in ./pipelines, else
+        the file's name. Manifests never carry a local or home path."""
+        if not self.path:
+            return ""
+        path = Path(self.path)
+        if path.resolve().parent in (PIPELINES_DIR.resolve(), Path("pipelines").resolve()):
+            return f"pipelines/{path.name}"
+        return path.name
 
 
 def resolve(name_or_path: str) -> Path:
@@ -238,10 +242,11 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
 
 
 def _stage_table(name: str):
-    """The table dataclass of a registered stage that brings its own (edgedigits/training/stages), else None."""
-    from edgedigits.training import stages
-
-    return stages.table(name)
+    """The table dataclass of a registered stage or task that brings its own, else None."""
+    for registry in (STAGES, TASKS):
+        if name in registry and registry.get(name).Table is not None:
+            return registry.get(name).Table
+    return None
 
 
 def to_dict(pipeline: Pipeline) -> dict:
@@ -285,4 +290,6 @@ def with_overrides(pipeline: Pipeline, overrides: dict) -> Pipeline:
                 raise InputError(f"override {dotted}: '{'.'.join(tables[: i + 1])}' is not a table")
             node = node[table]
         node[key] = value
-    return from_dict(Pipeline, raw, where=f"{pipeline.path or pipeline.name} with overrides")
+    changed = from_dict(Pipeline, raw, where=f"{pipeline.path or pipeline.name} with overrides")
+    changed.sha256 = settings_sha256(to_dict(changed))
+    return changed

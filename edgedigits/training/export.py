@@ -1,6 +1,7 @@
-"""Keras -> ONNX with tf2onnx, checked twice: onnx.checker on the graph, and parity against Keras on test images.
+"""Keras -> ONNX with tf2onnx, checked twice: onnx.checker on the graph, and parity against Keras on real inputs.
+For any model: the caller (a task) gives the input signature and the inputs to compare on.
 
-Parity compares outputs only (max |diff|, argmax agreement); accuracy is scored later on the full test set.
+Parity compares outputs only (max |diff|, argmax agreement); accuracy is scored on the full test set afterwards.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import numpy as np
 import onnx
 import tf2onnx  # noqa: E402, I001  (after the stack: it imports TensorFlow)
 
+from edgedigits import runtime
 from edgedigits.errors import GateError
-from edgedigits.runtime import Classifier, normalize
-from edgedigits.training import models
-from edgedigits.training.metadata import INPUT_NAME, OUTPUT_NAME, save
+from edgedigits.training.metadata import save
 from edgedigits.training.stack import tf
 
 __all__ = ["ParityError", "parity", "save", "to_onnx"]
@@ -24,35 +24,29 @@ class ParityError(GateError):
     """The exported graph does not compute what the Keras model computes."""
 
 
-def to_onnx(model, opset: int = 17) -> onnx.ModelProto:
-    """Convert with a dynamic batch dimension; input 'input' float32 [N,28,28,1], output 'probabilities' [N,C]."""
-    spec = (tf.TensorSpec((None, *models.INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
-    _rename_output(proto, OUTPUT_NAME)
+def to_onnx(model, signature=None, opset: int = 17) -> onnx.ModelProto:
+    """Convert `model` with the input TensorSpecs `signature` (default: the model's own inputs, named as in Keras;
+    dynamic dimensions stay dynamic), checked."""
+    if signature is None:
+        signature = tuple(tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
-def _rename_output(proto: onnx.ModelProto, name: str) -> None:
-    old = proto.graph.output[0].name
-    for node in proto.graph.node:
-        node.output[:] = [name if o == old else o for o in node.output]
-    proto.graph.output[0].name = name
-
-
-def parity(model, onnx_path: str | Path, images: np.ndarray, tolerance: float = 1e-4) -> dict:
-    """Compare Keras and onnxruntime on `images` (uint8); raise ParityError if they differ by more than `tolerance`."""
-    x = normalize(images)
-    expected = model.predict(x, batch_size=1000, verbose=0)
-    got = Classifier(onnx_path).probabilities(images)
+def parity(model, onnx_path: str | Path, inputs: np.ndarray, tolerance: float = 1e-4) -> dict:
+    """Compare Keras `model` and onnxruntime on the float `inputs` (one batch); raise ParityError if they differ by
+    more than `tolerance` anywhere."""
+    expected = np.asarray(model(inputs, training=False))
+    session = runtime.open_session(onnx_path)
+    got = session.run(None, {session.get_inputs()[0].name: inputs})[0]
     result = {
-        "images": int(len(x)),
+        "images": int(len(inputs)),
         "max_abs_diff": float(np.max(np.abs(expected - got))),
-        "argmax_agreement": float(np.mean(expected.argmax(1) == got.argmax(1))),
+        "argmax_agreement": float(np.mean(expected.argmax(-1) == got.argmax(-1))),
         "tolerance": tolerance,
     }
     if result["max_abs_diff"] > tolerance:
-        raise ParityError(
-            f"ONNX output differs from Keras by {result['max_abs_diff']:.3g} (> {tolerance:g}) on {len(x)} test images"
-        )
+        raise ParityError(f"ONNX output differs from Keras by {result['max_abs_diff']:.3g} (> {tolerance:g}) on "
+                          f"{len(inputs)} inputs")
     return result

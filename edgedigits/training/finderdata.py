@@ -15,10 +15,10 @@ import os
 import cv2
 import numpy as np
 
-from edgedigits.runtime import numbers as mnist_numbers
-from edgedigits.runtime import scenes, vision
+from edgedigits.runtime.reading import find as vision
 from edgedigits.runtime.reading import finder
-from edgedigits.synth import glyphs, pages, write
+from edgedigits.synth import glyphs, pages, scenes, write
+from edgedigits.synth import numbers as mnist_numbers
 
 TILE = 256
 KIND_WEIGHTS = {"sheet": 0.45, "composed": 0.15, "cheque": 0.14, "register": 0.1, "digit": 0.08, "usps": 0.08}

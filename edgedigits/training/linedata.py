@@ -14,7 +14,8 @@ import os
 
 import numpy as np
 
-from edgedigits.runtime import lines, numbers, scenes, vision
+from edgedigits.runtime.reading import find, sequence
+from edgedigits.synth import numbers, scenes
 
 SIZES = ((640, 480), (320, 240))
 MAX_WIDTH = 256  # training images wider than this (a long number written far apart) are left out
@@ -29,13 +30,13 @@ def advance(rng: np.random.Generator) -> tuple[float, float]:
 def frame_groups(scene: scenes.Scene) -> list[tuple[np.ndarray, list[int]]]:
     """Each group the reader would read in the scene's frame, with the true digits whose box centre falls inside
     the group's box, left to right (an empty list for a speck read as ink)."""
-    found = vision.find_digits(scene.frame)
+    found = find.find_digits(scene.frame)
     if not len(found):
         return []
     truth = np.array([(x + w / 2, y + h / 2) for x, y, w, h in scene.boxes])
     out = []
-    for members in lines.groups(found.boxes, found.lines):
-        group = lines.group_image(found.boxes, found.ink, members)
+    for members in sequence.groups(found.boxes, found.lines):
+        group = sequence.group_image(found.boxes, found.ink, members)
         if group.image.shape[1] > MAX_WIDTH:
             continue
         x0, y0 = group.origin
@@ -73,7 +74,7 @@ def make(images: np.ndarray, labels: np.ndarray, frames: int, seed: int, workers
 
 def pack(images: list[np.ndarray], labels: list[list[int]]) -> dict[str, np.ndarray]:
     """Lists as arrays for one .npz: images padded to MAX_WIDTH with their widths, labels padded with -1."""
-    x = np.zeros((len(images), lines.HEIGHT, MAX_WIDTH), np.uint8)
+    x = np.zeros((len(images), sequence.HEIGHT, MAX_WIDTH), np.uint8)
     for i, im in enumerate(images):
         x[i, :, : im.shape[1]] = im
     longest = max(1, max(len(lab) for lab in labels))
@@ -91,10 +92,10 @@ def accuracy(predict, images: np.ndarray, widths: np.ndarray, labels: np.ndarray
     errors = digits = 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        x, strips = lines.batch([images[i, :, : widths[i]] for i in idx])
+        x, strips = sequence.batch([images[i, :, : widths[i]] for i in idx])
         scores = predict(x)
         for j, i in enumerate(idx):
-            read = "".join(str(d) for d, _, _ in lines.decode(scores[j, : strips[j]]))
+            read = "".join(str(d) for d, _, _ in sequence.decode(scores[j, : strips[j]]))
             truth = "".join(str(int(v)) for v in labels[i] if v >= 0)
             errors, digits = errors + scenes.edit_distance(read, truth), digits + len(truth)
     return 100.0 * (1 - errors / max(1, digits))

@@ -10,7 +10,7 @@ import onnx
 
 from edgedigits import __version__
 from edgedigits.runtime import NORMALIZATION
-from edgedigits.runtime.artifacts import atomic_path
+from edgedigits.runtime.model.artifacts import atomic_path
 from edgedigits.training import models
 
 INPUT_NAME = "input"
@@ -25,6 +25,14 @@ def set_metadata(proto: onnx.ModelProto, **values) -> None:
     del proto.metadata_props[:]
     for key, value in current.items():
         proto.metadata_props.add(key=key, value=value)
+
+
+def rename_output(proto: onnx.ModelProto, name: str) -> None:
+    """Give the graph's (first) output the contract's name, wherever a node writes it."""
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+    proto.graph.output[0].name = name
 
 
 def base_metadata(labels, dataset: str, pipeline: str) -> dict:

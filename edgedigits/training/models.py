@@ -1,4 +1,5 @@
-"""Model registry: a decorator registers each builder (as in timm), so adding a model never touches a dispatcher.
+"""Model registry: a decorator registers each builder (as in timm) in MODELS, so adding a model never touches a
+dispatcher.
 
 Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black) and returns [N, classes] probabilities.
 Layers carry stable names (conv1, dense1, ...) so pipelines can give per-layer pruning targets.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from edgedigits.errors import InputError
+from edgedigits.registry import Registry
 from edgedigits.training import paramcount
 
 INPUT_SHAPE = (28, 28, 1)
@@ -23,7 +24,7 @@ class ModelSpec:
     builder: Callable
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+MODELS = Registry("model", (__name__,))
 
 
 def register(source: str, description: str):
@@ -35,21 +36,18 @@ def register(source: str, description: str):
 
     def wrap(builder):
         name = builder.__name__.rstrip("_").replace("_", "-")
-        _REGISTRY[name] = ModelSpec(name, source, description, builder)
+        MODELS.register(name)(ModelSpec(name, source, description, builder))
         return builder
 
     return wrap
 
 
 def list_models() -> list[ModelSpec]:
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return [MODELS.get(name) for name in sorted(MODELS.names())]
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown model '{name}' (known: {', '.join(sorted(_REGISTRY))})") from None
+    return MODELS.get(name)
 
 
 def create_model(name: str, num_classes: int = 10):

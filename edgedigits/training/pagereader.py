@@ -32,7 +32,7 @@ VALIDATION_SETS = {"photos": 60, "pages": 40, "cheque": 200, "register": 200, "d
 
 def cached(path: Path, make) -> dict:
     """The arrays stored at `path`, or `make()`'s, stored there first (atomically)."""
-    from edgedigits.runtime.artifacts import atomic_path
+    from edgedigits.runtime.model.artifacts import atomic_path
 
     if path.is_file():
         try:
@@ -133,7 +133,7 @@ def band_iou(maps_of, x: np.ndarray, y: np.ndarray, batch: int = 32) -> float:
 
 
 def split_data(data_dir, seed: int) -> dict:
-    from edgedigits.runtime import data
+    from edgedigits.runtime import datasets as data
 
     ds = data.load("mnist", data_dir)
     x_tr, y_tr, x_val, y_val = data.split_validation(ds.x_train, ds.y_train, 5000, seed)
@@ -147,8 +147,9 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
     import onnx
 
     from edgedigits.errors import GateError
-    from edgedigits.runtime import Classifier, default_model, timing, webcam
-    from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats, private_tempdir, replace_set
+    from edgedigits.runtime import Classifier, default_model, webcam
+    from edgedigits.runtime.bench import timing
+    from edgedigits.runtime.model.artifacts import ensure_writable_dir, file_stats, private_tempdir, replace_set
     from edgedigits.runtime.reading import finder as runtime_finder
     from edgedigits.training import finder, graphstats, stripreader
     from edgedigits.training import metadata as meta_mod

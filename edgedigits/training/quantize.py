@@ -1,14 +1,8 @@
-"""INT8 post-training quantization with onnxruntime.quantization, calibrated on training images only.
-
-Several variants are built and, by default, the FASTEST one on the machine that runs the pipeline is shipped among
-those whose validation accuracy stays within max_accuracy_drop of the pruned fp32 model (never the test set).
-Why a choice at all (docs/quantization.md has the figures, per CPU, in benchmarks/results/int8-variants-*):
-- onnxruntime's integer kernels are not faster than its fp32 ones on a network this small, with AVX2 or AVX-512
-  VNNI: a first convolution with one input channel is much slower as QLinearConv than as fp32 NCHWc Conv, and every
-  Q/DQ node costs time at batch 1. Dynamic dense-only variants are the fastest INT8 on AVX2, but their answers depend
-  on the batch, so they are built only on request (config.DEFAULT_QUANT_VARIANTS).
-- U8S8 kernels can saturate without VNNI (lenet5's tanh activations lose accuracy with U8S8, not with U8U8).
-Which variant wins depends on the CPU, so the choice is re-measured wherever the pipeline runs.
+"""INT8 post-training quantization with onnxruntime.quantization, for any model: the accuracy gate is one call,
+`quantize_with_accuracy_control(model, calibration, validate, max_drop, cfg)`, shaped like NNCF's: an fp32 ONNX
+file, calibration inputs (training data only), a validation function (file -> a score in %, never on the test set)
+and the largest drop allowed. Each variant of `variants.VARIANTS` the recipe lists is built, scored by `validate`
+and timed on the path an app uses (runtime.runner: IOBinding at batch 1); `select` keeps one by the recipe's rule.
 """
 
 from __future__ import annotations
@@ -16,9 +10,8 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import onnx
@@ -34,9 +27,10 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edgedigits import runtime
 from edgedigits.errors import AccuracyGateError
-from edgedigits.runtime import data, timing
-from edgedigits.runtime.artifacts import atomic_path, file_stats, private_tempdir
-from edgedigits.training.config import Pipeline, Quantize
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import atomic_path, file_stats, private_tempdir
+from edgedigits.training.config import Quantize
+from edgedigits.training.variants import VARIANTS
 
 log = logging.getLogger(__name__)
 
@@ -48,50 +42,17 @@ CALIBRATION = {
 DENSE_OPS = ["MatMul", "Gemm"]  # quant_pre_process fuses MatMul+Add into Gemm, so both names are needed
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One way to quantize: which ops get integer kernels, in which types, calibrated (static) or at run time."""
+class Feeds(CalibrationDataReader):
+    """Calibration inputs for onnxruntime: a list of input feeds ({input name: batch}), read once."""
 
-    activations: QuantType = QuantType.QUInt8  # static only: dynamic quantizes activations to uint8 per call
-    weights: QuantType = QuantType.QInt8
-    reduce_range: bool = False  # 7-bit weights: avoids U8S8 saturation on CPUs without VNNI
-    ops: str = "all"  # all | dense (MatMul/Gemm only) | skip-first-conv (the first Conv stays fp32)
-    dynamic: bool = False  # quantize_dynamic: no calibration, activations quantized at run time
-
-    @property
-    def format(self) -> str:
-        return "dynamic" if self.dynamic else "QDQ"
-
-
-# All static variants are QDQ: QOperator files ran the same fused kernels here (same optimized graph, same speed).
-VARIANTS = {
-    "u8s8": Variant(),
-    "u8s8-reduce-range": Variant(reduce_range=True),
-    "u8u8": Variant(weights=QuantType.QUInt8),
-    "u8s8-skip-first-conv": Variant(ops="skip-first-conv"),
-    "u8s8-dense": Variant(ops="dense"),
-    "dynamic-dense": Variant(ops="dense", dynamic=True),
-    "dynamic-dense-reduce-range": Variant(ops="dense", dynamic=True, reduce_range=True),
-}
-
-
-def calibration_images(ds: data.Dataset, recipe: Pipeline) -> np.ndarray:
-    """A seeded sample of the training split: never validation images (model selection) nor test images."""
-    x_train, y_train, _, _ = data.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
-    _, _, sample, _ = data.split_validation(x_train, y_train, recipe.quantize.calibration_images, recipe.seed)
-    return sample
-
-
-class _Images(CalibrationDataReader):
-    def __init__(self, input_name: str, images: np.ndarray, batch_size: int = 100):
-        x = runtime.normalize(images)
-        self._batches = iter([{input_name: x[i : i + batch_size]} for i in range(0, len(x), batch_size)])
+    def __init__(self, feeds: Iterable[dict]):
+        self._feeds = iter(list(feeds))
 
     def get_next(self):
-        return next(self._batches, None)
+        return next(self._feeds, None)
 
 
-def quantize_variant(prepared: Path, out: Path, calibration: np.ndarray, cfg: Quantize, variant: str) -> None:
+def quantize_variant(prepared: Path, out: Path, calibration: list[dict], cfg: Quantize, variant: str) -> None:
     """One variant of the pre-processed model, with the source's metadata (apps read their contract from it)."""
     v = VARIANTS[variant]
     source = onnx.load(str(prepared))
@@ -100,30 +61,30 @@ def quantize_variant(prepared: Path, out: Path, calibration: np.ndarray, cfg: Qu
         scope["op_types_to_quantize"] = DENSE_OPS
     elif v.ops == "skip-first-conv":
         scope["nodes_to_exclude"] = [n.name for n in source.graph.node if n.op_type == "Conv"][:1]
-    common = dict(per_channel=cfg.per_channel, reduce_range=v.reduce_range, weight_type=v.weights, **scope)
+    common = dict(per_channel=cfg.per_channel, reduce_range=v.reduce_range, weight_type=QuantType[v.weights], **scope)
     if v.dynamic:
         quantize_dynamic(str(prepared), str(out), **common)
     else:
-        quantize_static(str(prepared), str(out), _Images(source.graph.input[0].name, calibration),
-                        quant_format=QuantFormat.QDQ, calibrate_method=CALIBRATION[cfg.calibration_method],
-                        activation_type=v.activations, **common)
+        quantize_static(str(prepared), str(out), Feeds(calibration), quant_format=QuantFormat.QDQ,
+                        calibrate_method=CALIBRATION[cfg.calibration_method],
+                        activation_type=QuantType[v.activations], **common)
     proto = onnx.load(str(out))
     del proto.metadata_props[:]
     proto.metadata_props.extend(source.metadata_props)
     onnx.save(proto, str(out))
 
 
-def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: float) -> dict[str, dict]:
-    """Batch-1 latency (one thread, interleaved across models) and batch-256 throughput (all cores, round-robin in
-    five rounds, median) of each model on the running CPU. Interleaving: a shared machine's speed drifts between
-    runs."""
-    one = {name: runtime.session_runner(runtime.open_session(path, 1)) for name, path in paths.items()}
-    every = {name: runtime.session_runner(runtime.open_session(path, 0)) for name, path in paths.items()}
-    latency = timing.interleaved_latency_us({n: (run, images) for n, run in one.items()}, min(200, runs), runs)
+def measure(paths: dict[str, Path], one: np.ndarray, batch: np.ndarray, runs: int, seconds: float) -> dict[str, dict]:
+    """Batch-1 latency (one thread, interleaved across models) on input `one` and throughput (all cores,
+    round-robin in five rounds, median) on `batch`, each model run the way an app runs it (runtime.runner).
+    Interleaving: a shared machine's speed drifts between runs."""
+    single = {name: (runtime.runner(runtime.open_session(path, 1)), one) for name, path in paths.items()}
+    every = {name: runtime.runner(runtime.open_session(path, 0)) for name, path in paths.items()}
+    latency = timing.interleaved_latency_us(single, min(200, runs), runs)
     throughput = {name: [] for name in paths}
     for _ in range(5):
         for name, run in every.items():
-            throughput[name].append(timing.throughput(run, images, 256, seconds / 5))
+            throughput[name].append(timing.throughput(run, batch, len(batch), seconds / 5))
     out = {}
     for name in paths:
         p50, p90 = np.percentile(latency[name], [50, 90])
@@ -132,13 +93,13 @@ def measure(paths: dict[str, Path], images: np.ndarray, runs: int, seconds: floa
     return out
 
 
-def select(candidates: dict[str, dict], reference_accuracy: float, cfg: Quantize) -> str:
+def select(candidates: dict[str, dict], reference: float, cfg: Quantize) -> str:
     """The variant to ship. "fastest": lowest batch-1 p50 among those within max_accuracy_drop of the fp32 model on
     validation, p50s within cfg.tie_band of the best counting as equal (a size-aware tie band: then the smaller gzip
-    file, then the faster); when none is within the drop, or with "accurate": the best validation accuracy, ties to
+    file, then the faster); when none is within the drop, or with "accurate": the best validation score, ties to
     the faster."""
     accurate = lambda n: (candidates[n]["validation_accuracy"], -candidates[n]["p50_us"])  # noqa: E731
-    floor = reference_accuracy - cfg.max_accuracy_drop
+    floor = reference - cfg.max_accuracy_drop
     within = [n for n, c in candidates.items() if c["validation_accuracy"] >= floor]
     if cfg.select == "accurate" or not within:
         return max(candidates, key=accurate)
@@ -147,38 +108,43 @@ def select(candidates: dict[str, dict], reference_accuracy: float, cfg: Quantize
     return min(tied, key=lambda n: (candidates[n]["gzip_bytes"], candidates[n]["p50_us"]))
 
 
-def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np.ndarray, np.ndarray], cfg: Quantize,
-             timer: Callable[[dict[str, Path]], dict[str, dict]] | None = None) -> dict:
-    """Build every variant in cfg.variants, score each on validation, time each beside the fp32 model, and write the
-    one `select` keeps at `int8_path`. `timer` (paths -> {name: {p50_us, p90_us, images_per_s}}) defaults to
-    `measure` on validation images; tests inject a fake one.
+def quantize_with_accuracy_control(model, out, calibration: list[dict], validate: Callable[[Path], float],
+                                   max_drop: float | None, cfg: Quantize, timing_inputs: tuple | None = None,
+                                   timer: Callable[[dict[str, Path]], dict[str, dict]] | None = None) -> dict:
+    """Quantize fp32 ONNX file `model` to INT8 at `out`, for any model: every variant in cfg.variants is built
+    (calibrated on `calibration`, a list of input feeds), scored by `validate` (path -> score in %, on validation
+    data), timed beside the fp32 file (`timer`, default `measure` on `timing_inputs` = (batch-1 input, batch)), and
+    the one `select` keeps is written. When even it lost more than `max_drop` points of `validate` against the fp32
+    file, AccuracyGateError and nothing is written (max_drop None measures without refusing).
 
-    Returns the settings, every candidate's figures, the fp32 reference and the machine, for the manifest.
-    """
-    x_val, y_val = validation
+    Returns the settings, every candidate's figures, the fp32 reference and the machine, for the manifest."""
     if timer is None:
-        images = runtime.normalize(x_val[:256])
-        timer = lambda paths: measure(paths, images, cfg.timing_runs, cfg.throughput_seconds)  # noqa: E731
+        timer = lambda paths: measure(paths, *timing_inputs, cfg.timing_runs, cfg.throughput_seconds)  # noqa: E731
     with tempfile.TemporaryDirectory(dir=private_tempdir()) as tmp:  # removed by the next run after a hard kill
         prepared = Path(tmp) / "prepared.onnx"
         # Fold constants and infer shapes first, as onnxruntime recommends before static quantization.
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=False)
-        onnx.save(_with_metadata(prepared, fp32_path), str(prepared))
-        paths = {"fp32": Path(fp32_path)}
-        candidates = {}
+        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=False)
+        onnx.save(_with_metadata(prepared, model), str(prepared))
+        paths, candidates = {"fp32": Path(model)}, {}
         for variant in cfg.variants:
             paths[variant] = Path(tmp) / f"{variant}.onnx"
             quantize_variant(prepared, paths[variant], calibration, cfg, variant)
-            candidates[variant] = {"validation_accuracy": round(runtime.accuracy(paths[variant], x_val, y_val), 3),
+            candidates[variant] = {"validation_accuracy": round(validate(paths[variant]), 3),
                                    "gzip_bytes": file_stats(paths[variant])["gzip_bytes"]}
         timings = timer(paths)
         for variant in cfg.variants:
             candidates[variant].update(timings[variant])
-        reference = {"model": "pruned fp32", "validation_accuracy": round(runtime.accuracy(fp32_path, x_val, y_val), 3),
+        reference = {"model": "fp32 source", "validation_accuracy": round(validate(Path(model)), 3),
                      **timings["fp32"]}
         best = select(candidates, reference["validation_accuracy"], cfg)
-        with atomic_path(int8_path) as out:
-            shutil.copyfile(paths[best], out)
+        drop = reference["validation_accuracy"] - candidates[best]["validation_accuracy"]
+        if max_drop is not None and drop > max_drop:
+            raise AccuracyGateError(f"INT8 ({best}) lost {drop:.2f} validation points "
+                                    f"({reference['validation_accuracy']:.2f}% -> "
+                                    f"{candidates[best]['validation_accuracy']:.2f}%, limit {max_drop}); nothing "
+                                    f"written")
+        with atomic_path(out) as staged:
+            shutil.copyfile(paths[best], staged)
     v, machine = VARIANTS[best], timing.machine_info()
     return {
         "variant": best,
@@ -190,31 +156,12 @@ def quantize(fp32_path, int8_path, calibration: np.ndarray, validation: tuple[np
         "candidates": candidates,
         "reference": reference,
         "machine": {"cpu": machine["cpu"], "cores": machine["cores"], "features": machine["features"]},
-        "timing": {"batch1_runs": cfg.timing_runs, "batch1_threads": 1, "throughput_batch": 256,
-                   "throughput_threads": "all", "images": "validation"},
+        "timing": {"batch1_runs": cfg.timing_runs, "batch1_threads": 1,
+                   "throughput_batch": len(timing_inputs[1]) if timing_inputs else None, "throughput_threads": "all",
+                   "images": "validation", "path": "runtime.runner (IOBinding at batch 1, as an app runs it)"},
         "per_channel": cfg.per_channel,
         "calibration_method": cfg.calibration_method,
-        "calibration_images": int(len(calibration)),
     }
-
-
-def quantize_with_accuracy_control(fp32_path, int8_path, reference_accuracy: float, ds: data.Dataset, split,
-                                   recipe: Pipeline, max_drop: float | None) -> tuple[dict, float]:
-    """The accuracy gate, in one place: quantize (variants chosen on validation images), score the INT8 file on the
-    full test set, and refuse it (AccuracyGateError) when it lost more than `max_drop` points against
-    `reference_accuracy`, the fp32 file's test accuracy; max_drop None measures the loss without refusing (sweeps).
-    Returns the quantization settings and the INT8 test accuracy."""
-    settings = quantize(fp32_path, int8_path, calibration_images(ds, recipe), (split.x_val, split.y_val),
-                        recipe.quantize)
-    log.info(describe(settings))
-    accuracy = runtime.accuracy(int8_path, split.x_test, split.y_test)
-    drop = reference_accuracy - accuracy
-    limit = recipe.quantize.max_accuracy_drop
-    log.info(f"  int8 test accuracy {accuracy:.2f}% (drop {drop:+.2f} points, limit {limit})")
-    if max_drop is not None and drop > max_drop:
-        raise AccuracyGateError(f"INT8 model lost {drop:.2f} accuracy points ({reference_accuracy:.2f}% -> "
-                                f"{accuracy:.2f}%, limit {max_drop}); nothing written")
-    return settings, accuracy
 
 
 def _with_metadata(path: Path, source) -> onnx.ModelProto:
@@ -225,7 +172,7 @@ def _with_metadata(path: Path, source) -> onnx.ModelProto:
 
 
 def describe(settings: dict) -> str:
-    """The choice in a few lines for the log: every candidate's validation accuracy and speed beside fp32's."""
+    """The choice in a few lines for the log: every candidate's validation score and speed beside fp32's."""
     ref = settings["reference"]
     lines = [f"  variant {settings['variant']} ({settings['format']}, ops: {settings['ops']}) kept by rule "
              f"'{settings['select']}' on {settings['machine']['cpu']} [{' '.join(settings['machine']['features'])}]",

@@ -16,8 +16,8 @@ import numpy as np
 
 from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
-from edgedigits.runtime import data
-from edgedigits.runtime.artifacts import write_bytes_atomic, write_json_atomic
+from edgedigits.runtime import datasets
+from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def log_loss(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) ->
 
 def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
     """Accuracy, log loss, ROC AUC (one-vs-one, macro), confusion matrix and classification report."""
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
+    from sklearn.metrics import classification_report, confusion_matrix, roc_auc_score
 
     classes = list(range(len(names)))
     p = proper(probabilities)
@@ -76,7 +76,7 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> 
                                        zero_division=0)
     return {
         "images": int(len(labels)),
-        "accuracy": round(100.0 * accuracy_score(labels, predicted), 2),
+        "accuracy": round(runtime.top1(p, labels), 2),
         "log_loss": log_loss(probabilities, labels, len(names)),
         "roc_auc_ovo": round(float(roc_auc_score(labels, p, multi_class="ovo", labels=classes)), 5),
         "f1_macro": round(per_class["macro avg"]["f1-score"], 4),
@@ -135,7 +135,7 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
             raise TypeError(dataset)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise InputError(f"{info_path} is not a run description (a JSON object with at least a 'dataset')") from None
-    ds = data.load(dataset, data_dir)
+    ds = datasets.load(dataset, data_dir)
     names = list(ds.labels)
     title = f"{info.get('name', run_dir.name)}: {info.get('model', '?')} on {ds.name}"
     report = {"run": info, "curves": {}, "models": {}}

@@ -1,4 +1,6 @@
-"""The images a run trains, selects and scores on: numpy only, so quantizing a file needs no TensorFlow."""
+"""The data a run trains, selects and scores on: the recipe's dataset loaded and split (validation carved from
+the training images, the test set untouched until the artifacts are scored). numpy only, so quantizing a file
+needs no TensorFlow."""
 
 from __future__ import annotations
 
@@ -6,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgedigits.runtime import normalize
-from edgedigits.runtime.data import Dataset, split_validation
+from edgedigits.runtime import datasets, normalize
+from edgedigits.runtime.datasets import Dataset, split_validation
+from edgedigits.training import checks
 
 
 @dataclass
@@ -34,3 +37,21 @@ class Split:
     def for_recipe(cls, ds: Dataset, recipe) -> Split:
         """The split a recipe names (its validation size, seed and training-image limit)."""
         return cls.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
+
+    def describe(self) -> str:
+        return f"split: {len(self.x_train)} train / {len(self.x_val)} validation / {len(self.x_test)} test images"
+
+
+def load(recipe, data_dir=None) -> tuple[Dataset, Split]:
+    """The recipe's dataset, its sizes checked against the recipe before any work, and its split."""
+    ds = datasets.load(recipe.dataset, data_dir)
+    checks.check_sizes(recipe, len(ds.x_train), len(ds.x_test))
+    return ds, Split.for_recipe(ds, recipe)
+
+
+def calibration_images(ds: Dataset, recipe) -> np.ndarray:
+    """A seeded sample of the training split for INT8 calibration: never validation images (model selection)
+    nor test images."""
+    x_train, y_train, _, _ = split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
+    _, _, sample, _ = split_validation(x_train, y_train, recipe.quantize.calibration_images, recipe.seed)
+    return sample

@@ -16,7 +16,7 @@ import contextlib
 import os
 import sys
 
-from edgedigits.runtime.artifacts import private_tempdir
+from edgedigits.runtime.model.artifacts import private_tempdir
 
 private_tempdir()  # autograph's generated files and every other temp file of the run: removed at exit, or next run
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from edgedigits.runtime import vision
+from edgedigits.runtime.reading import find as vision
 from edgedigits.runtime.reading import finder, strips
 from edgedigits.synth import glyphs, pages, write
 from edgedigits.training import finderdata

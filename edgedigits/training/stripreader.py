@@ -14,8 +14,8 @@ import time
 import cv2
 import numpy as np
 
-from edgedigits.runtime import scenes
 from edgedigits.runtime.reading import strips
+from edgedigits.synth import scenes
 from edgedigits.training.stack import tf
 
 keras = tf.keras

@@ -1,28 +1,33 @@
 """Sweeps: many independent trials of one recipe, run locally or on Ray, tabulated (and plotted) at the end.
 
-A kind of sweep is one module listed in KINDS: `PIPELINE` (the default recipe), `OPTIONS` (its click options) and
-`run(sweep, **options) -> experiments.outputs.Output`, whose docstring is the command's help. `edgedigits sweep KIND`
-is made from it, so a new kind needs no change to the command line. The runner (runner.py) schedules and resumes
-trials; the outputs writer (experiments/outputs.py) writes KIND.json, KIND.md and KIND.png.
+A kind of sweep is one module of this package that registers a `Kind` in KINDS: its `run(sweep, **options) ->
+experiments.outputs.Output` (whose docstring is the command's help), its default recipe and its click options.
+`edgedigits sweep KIND` is made from it, so a new kind needs no change to the command line. The runner (runner.py)
+schedules and resumes trials; the outputs writer (experiments/outputs.py) writes KIND.json, KIND.md and KIND.png.
 """
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import click
 
-KINDS = {
-    "sparsity": "edgedigits.experiments.sweeps.sparsity",
-    "optimizers": "edgedigits.experiments.sweeps.optimizers",
-    "pipeline": "edgedigits.experiments.sweeps.pipeline",
-    "grid": "edgedigits.experiments.sweeps.grid",
-}
+from edgedigits.registry import Registry
+
+KINDS = Registry("sweep kind", package=__name__)
 
 
-def kind(name: str):
-    return importlib.import_module(KINDS[name])
+@dataclass(frozen=True)
+class Kind:
+    run: Callable  # run(sweep, **options) -> Output; its docstring is the command's help
+    pipeline: str = "lenet"  # the recipe it sweeps by default
+    options: list = field(default_factory=list)  # its click options
+
+
+def kind(name: str) -> Kind:
+    return KINDS.get(name)
 
 
 def run(name: str, pipeline: str, out_dir=None, runs_dir=None, workers: int | None = None, ray_address=None,
@@ -53,7 +58,7 @@ class KindCommands(click.Group):
     """`edgedigits sweep KIND`: one command per kind in KINDS, made from its module when asked for."""
 
     def list_commands(self, ctx):
-        return sorted(KINDS)
+        return sorted(KINDS.names())
 
     def get_command(self, ctx, name):
         from edgedigits.extras import needs
@@ -61,12 +66,12 @@ class KindCommands(click.Group):
 
         if name not in KINDS:
             return None
-        module = kind(name)
+        found = kind(name)
 
         def command(**args):
             text, written = run(name, **args)
             click.echo(text)
             wrote(*written)
 
-        decorated = options(click.argument("pipeline", default=module.PIPELINE), *module.OPTIONS, sweep_options)
-        return click.command(name, help=module.run.__doc__)(decorated(needs("train")(command)))
+        decorated = options(click.argument("pipeline", default=found.pipeline), *found.options, sweep_options)
+        return click.command(name, help=found.run.__doc__)(decorated(needs("train")(command)))

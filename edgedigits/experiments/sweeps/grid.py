@@ -11,7 +11,8 @@ from edgedigits import tables
 from edgedigits.errors import InputError
 from edgedigits.experiments.sweeps.optimizers import history_result
 from edgedigits.experiments.outputs import Output
-from edgedigits.experiments.sweeps.runner import Sweep, Trial, cell_id, cells_of, parse_param, train_quietly, trial_setup
+from edgedigits.experiments.sweeps import KINDS, Kind
+from edgedigits.experiments.sweeps.runner import Sweep, Trial, cell_id, cells_of, parse_param, train_trial, trial_recipe, trial_run
 from edgedigits.limits import MAX_FOLDS
 from edgedigits.options import count
 from edgedigits.training import config
@@ -64,16 +65,15 @@ def fold_split(ds, recipe: config.Pipeline, fold: int, folds: int):
 
 def grid_trial(params: dict) -> dict:
     """Train one grid cell on one fold; scored on that fold's held-out images."""
-    from edgedigits.runtime.artifacts import ensure_writable_dir
-    from edgedigits.training.split import Split
+    from edgedigits.runtime import datasets
 
-    recipe, ds = trial_setup(params)
-    folds = int(params["folds"])
-    split = fold_split(ds, recipe, int(params["fold"]), folds) if folds > 1 else Split.for_recipe(ds, recipe)
-    run_dir = ensure_writable_dir(params["run_dir"])
-    _, seconds = train_quietly(recipe, ds, split, run_dir)
-    return {**history_result(run_dir, 1.0), "train_time_s": seconds,
-            "train_images": int(len(split.x_train)), "validation_images": int(len(split.x_val))}
+    recipe, folds = trial_recipe(params), int(params["folds"])
+    fold = fold_split(datasets.load(recipe.dataset, params.get("data_dir")), recipe, int(params["fold"]), folds) \
+        if folds > 1 else None
+    run = trial_run(params, recipe, data=fold)
+    _, seconds = train_trial(run)
+    return {**history_result(run.run_dir, 1.0), "train_time_s": seconds,
+            "train_images": int(len(run.data.x_train)), "validation_images": int(len(run.data.x_val))}
 
 
 def summarize(rows: list[dict], cells: list[dict]) -> dict:
@@ -101,3 +101,6 @@ def markdown(summary: dict, name: str, folds: int) -> str:
     best = summary["best"]
     return (f"{title}\n\n{table}\n\nBest cell: " + ", ".join(f"{k}={v}" for k, v in best["cell"].items())
             + f" ({best['mean_val_accuracy']:.2f}% +/- {best['std_val_accuracy']:.2f})\n")
+
+
+KINDS.register("grid")(Kind(run, PIPELINE, OPTIONS))

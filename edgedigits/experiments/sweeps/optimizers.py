@@ -10,7 +10,8 @@ import numpy as np
 from edgedigits import tables
 from edgedigits.errors import InputError
 from edgedigits.experiments.outputs import Output
-from edgedigits.experiments.sweeps.runner import Sweep, Trial, trial_setup
+from edgedigits.experiments.sweeps import KINDS, Kind
+from edgedigits.experiments.sweeps.runner import Sweep, Trial, train_trial, trial_run
 from edgedigits.options import Finite, count
 
 # Learning rates are Keras' defaults, except Adadelta's 1.0 (Zeiler 2012's and Keras' before 2.3: with 0.001 it
@@ -76,14 +77,10 @@ def history_result(run_dir: Path, target: float) -> dict:
 def optimizer_trial(params: dict) -> dict:
     """Train with one optimizer for a fixed budget (no early stopping): the pipeline's train stage, which also
     exports and scores the model on the test set."""
-    from edgedigits.runtime.artifacts import ensure_writable_dir
-    from edgedigits.training import stages
-
-    recipe, _ = trial_setup(params)
-    ctx = stages.open_run(recipe, ensure_writable_dir(params["run_dir"]), params.get("data_dir"), record=False)
-    trained = stages.run(ctx, ["train"]).results["train"]
-    return {**history_result(ctx.run_dir, params["target"]), "train_time_s": round(trained.times["train"], 1),
-            "test_accuracy": trained.facts["test_accuracy"]}
+    run = trial_run(params)
+    _, seconds = train_trial(run)
+    return {**history_result(run.run_dir, params["target"]), "train_time_s": seconds,
+            "test_accuracy": run.results["train"].facts["test_accuracy"]}
 
 
 def markdown(rows: list[dict], name: str, epochs: int, target: float) -> str:
@@ -113,3 +110,6 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     plots.save(fig, path)
+
+
+KINDS.register("optimizers")(Kind(run, PIPELINE, OPTIONS))

@@ -8,7 +8,8 @@ import click
 
 from edgedigits import tables
 from edgedigits.experiments.outputs import Output
-from edgedigits.experiments.sweeps.runner import Sweep, Trial, cell_id, cells_of, parse_param
+from edgedigits.experiments.sweeps import KINDS, Kind
+from edgedigits.experiments.sweeps.runner import Sweep, Trial, cell_id, cells_of, parse_param, trial_recipe
 from edgedigits.training import config
 
 PIPELINE = "lenet-slim"
@@ -36,9 +37,9 @@ def pipeline_trial(params: dict) -> dict:
     """The whole train-prune-export for one cell (e.g. structured widths); its files go to the trial's own dirs."""
     from edgedigits.training import pipeline
 
-    recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
     run_dir = Path(params["run_dir"])
-    manifest = pipeline.run(recipe, run_dir / "exported", run_dir / "runs", params.get("data_dir"))
+    manifest = pipeline.run(trial_recipe(params), run_dir / "exported", run_dir / "runs", params.get("data_dir"),
+                            gate=False)
     stages = manifest["stages"]
     last = stages["int8"]
     return {
@@ -60,3 +61,5 @@ def markdown(rows: list[dict], name: str) -> str:
     return (f"# Pipeline sweep: {name}\n\nEach cell is a full train-prune-export; accuracy on the full test set "
             f"through onnxruntime.\n\n{table}\n")
 
+
+KINDS.register("pipeline")(Kind(run, PIPELINE, OPTIONS))

@@ -25,7 +25,7 @@ from typing import Callable
 
 from edgedigits.errors import InputError
 from edgedigits.limits import MAX_TRIALS
-from edgedigits.runtime.artifacts import ensure_writable_dir, write_json_atomic
+from edgedigits.runtime.model.artifacts import ensure_writable_dir, write_json_atomic
 from edgedigits.training import config
 
 log = logging.getLogger(__name__)
@@ -159,20 +159,28 @@ def cell_id(cell: dict) -> str:
     return "-".join(f"{slug(k)}={slug(v)}" for k, v in cell.items()) or "recipe"
 
 
-def trial_setup(params: dict):
-    """In a worker: the trial's recipe (with its overrides) and its dataset."""
-    from edgedigits.runtime import data
-
-    recipe = config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
-    return recipe, data.load(recipe.dataset, params.get("data_dir"))
+def trial_recipe(params: dict) -> config.Pipeline:
+    """In a worker: the trial's recipe, with its overrides."""
+    return config.with_overrides(config.load(params["pipeline"]), params.get("overrides", {}))
 
 
-def train_quietly(recipe: config.Pipeline, ds, split, run_dir: Path):
-    """Train a fresh model as the recipe says; returns it and the training seconds."""
-    from edgedigits.training import train
-    from edgedigits.training.stages import timed
+def trial_run(params: dict, recipe: config.Pipeline | None = None, **start):
+    """In a worker: a run of the trial's recipe in its run directory that measures instead of refusing (gate off),
+    started from the recipe (`data=` replaces its split, as k-fold does) or, with `model=`, from a trained model."""
+    from edgedigits.runtime.model.artifacts import ensure_writable_dir
+    from edgedigits.training.run import Run
 
-    times = {}
-    with timed(times, "train"):
-        model = train.train(recipe.model, split, recipe.train, recipe.seed, Path(run_dir), ds.num_classes)
-    return model, round(times["train"], 1)
+    recipe = recipe or trial_recipe(params)
+    run_dir = ensure_writable_dir(params["run_dir"])
+    if "model" in start:
+        return Run.from_saved_model(recipe, start["model"], run_dir, params.get("data_dir"), stage="pruned",
+                                    gate=False)
+    return Run.from_recipe(recipe, run_dir, params.get("data_dir"), record=False, gate=False, data=start.get("data"))
+
+
+def train_trial(run) -> tuple[object, float]:
+    """The train stage on a trial's run: the trained model and the training seconds."""
+    from edgedigits.training import stages
+
+    trained = stages.run_stages(run, ["train"]).results["train"]
+    return run.model, round(trained.times["train"], 1)

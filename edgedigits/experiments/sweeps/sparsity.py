@@ -11,7 +11,8 @@ import click
 from edgedigits import tables
 from edgedigits.errors import InputError
 from edgedigits.experiments.outputs import Output
-from edgedigits.experiments.sweeps.runner import Sweep, Trial, slug, train_quietly, trial_setup
+from edgedigits.experiments.sweeps import KINDS, Kind
+from edgedigits.experiments.sweeps.runner import Sweep, Trial, slug, train_trial, trial_recipe, trial_run
 
 log = logging.getLogger(__name__)
 PIPELINE = "lenet"
@@ -55,11 +56,9 @@ def run(sweep: Sweep, sparsities: str, base: str | None) -> Output:
 
 def train_base_trial(params: dict) -> dict:
     """Train the pipeline's model once; the sparsity sweep prunes this same model to every sparsity."""
-    from edgedigits.training.split import Split
-
-    recipe, ds = trial_setup(params)
+    run = trial_run(params)
+    model, seconds = train_trial(run)
     run_dir = Path(params["run_dir"])
-    model, seconds = train_quietly(recipe, ds, Split.for_recipe(ds, recipe), run_dir)
     model.save(str(run_dir / "base.keras"))
     return {"model": str(run_dir / "base.keras"), "train_time_s": seconds}
 
@@ -67,20 +66,18 @@ def train_base_trial(params: dict) -> dict:
 def sparsity_trial(params: dict) -> dict:
     """Prune the base model to one overall sparsity (0 = the dense model as is), export, quantize, score: the
     pipeline's own stages, with the accuracy loss measured rather than refused."""
-    from edgedigits.runtime.artifacts import ensure_writable_dir, file_stats
+    from edgedigits.runtime.model.artifacts import file_stats
     from edgedigits.training import prune, stages, train
 
-    recipe, _ = trial_setup(params)
-    ctx = stages.open_run(recipe, ensure_writable_dir(params["run_dir"]), params.get("data_dir"), record=False)
-    ctx.model, ctx.model_stage, ctx.gate = train.load_model(params["base"]), "pruned", False
+    recipe, model = trial_recipe(params), train.load_model(params["base"])
     target = float(params["sparsity"])
-    layer_targets = prune.scaled_targets(ctx.model, recipe.prune, target)
+    layer_targets = prune.scaled_targets(model, recipe.prune, target)
     names = ["export", "quantize"]
     if target > 0:
-        ctx.recipe = dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, target_sparsity=target,
-                                                                           layers=layer_targets))
+        recipe = dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, target_sparsity=target,
+                                                                       layers=layer_targets))
         names.insert(0, "prune")
-    stages.run(ctx, names)
+    ctx = stages.run_stages(trial_run(params, recipe, model=model), names)
     fp32, int8 = ctx.scored()["pruned"], ctx.scored()["int8"]
     int8_file = file_stats(int8.path)
     return {
@@ -153,3 +150,6 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     plots.save(fig, path)
+
+
+KINDS.register("sparsity")(Kind(run, PIPELINE, OPTIONS))

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits.runtime.classifier import open_session
+from edgedigits.runtime.model.session import open_session
 
 CELL = 4  # the network's output stride: one cell per 4x4 working pixels
 MULTIPLE = 32  # working images are padded to a multiple of this (the network's total stride)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.runtime.classifier import open_session
+from edgedigits.runtime.model import shipped
+from edgedigits.runtime.model.session import open_session
 from edgedigits.runtime.reading import finder as finder_mod
 from edgedigits.runtime.reading import strips as strips_mod
 
@@ -21,8 +22,7 @@ MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
 ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
 SET = "page-reader"
 FINDER_INT8, READER_INT8 = "number-finder.int8.onnx", "strip-reader.int8.onnx"
-EXPORTED = Path("exported") / SET  # what `train-page-reader` writes in the working directory
-PACKAGED = Path(__file__).resolve().parent.parent / "shipped" / SET
+
 
 
 @dataclass
@@ -36,9 +36,9 @@ class Read:
 
 
 def default_files() -> tuple[Path, Path]:
-    """The finder and reader files the set's manifest names as its defaults: from the working directory's
-    exported/page-reader (a user's own build) if it has a manifest, else from the set shipped in the package."""
-    folder = EXPORTED if (EXPORTED / f"{SET}.json").is_file() else PACKAGED
+    """The finder and reader files the shipped set's manifest names as its defaults (never looked up relative to
+    the working directory)."""
+    folder = shipped.SHIPPED / SET
     try:
         manifest = json.loads((folder / f"{SET}.json").read_text())
         files, default = manifest["files"], manifest["default"]

@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits.runtime.classifier import open_session
-from edgedigits.runtime.lines import BLANK, decode  # noqa: F401  (BLANK: the CTC blank class the reader uses)
+from edgedigits.runtime.model.session import open_session
 from edgedigits.runtime.reading.finder import Line
+from edgedigits.runtime.reading.sequence import BLANK, decode  # noqa: F401  (BLANK: the CTC blank class the reader uses)
 
 STRIP_ROWS = 32
 DIGIT_ROWS = 20  # a digit's height in strip rows

@@ -5,38 +5,44 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edgedigits import runtime
-from edgedigits.runtime.artifacts import atomic_path
-from edgedigits.training import export, metadata, prune, structured, train
-from edgedigits.training.stages import Result, Run, timed
+from edgedigits.runtime.model.artifacts import atomic_path
+from edgedigits.training.progress import timed
+from edgedigits.training.run import Result, Run
+from edgedigits.training.stages import STAGES, Stage
 
 log = logging.getLogger(__name__)
 
 
-def describe(ctx: Run) -> str:
-    return "export ONNX"
+@STAGES.register("export")
+class Export(Stage):
+    order, needs, makes = 40, ("model",), ("onnx",)
+
+    @staticmethod
+    def describe(run: Run) -> str:
+        return "export ONNX"
+
+    @staticmethod
+    def run(run: Run) -> Result:
+        times, path = {}, run.path(run.model_stage)
+        with timed(times, "export"):
+            facts = export_and_score(run, run.model, path)
+        return Result(run.model_stage, path, {**facts, "time_s": run.model_time}, times)
 
 
-def run(ctx: Run) -> Result:
-    times, path = {}, ctx.path(ctx.model_stage)
-    with timed(times, "export"):
-        facts = export_and_score(ctx, ctx.model, path)
-    return Result(ctx.model_stage, path, {**facts, "time_s": ctx.model_time}, times)
+def export_and_score(run: Run, model, path: Path) -> dict:
+    """Export `model` to `path` with the task's contract, check parity, score on the full test set; returns the
+    stage's facts (parity, test scores, the model's parameters, sparsity and MACs). `path` is replaced only once
+    parity and scoring passed: a failed export leaves the old file as it was."""
+    from edgedigits.training import export
 
-
-def export_and_score(ctx: Run, model, path: Path) -> dict:
-    """Export `model` to `path` with the contract's metadata, check parity, score on the full test set; returns the
-    stage's facts (parity, test accuracy, parameters and sparsity, MACs). `path` is replaced only once parity and
-    scoring passed: a failed export leaves the old file as it was."""
-    recipe, split = ctx.recipe, ctx.split
-    train.check_model(model, ctx.ds.num_classes)
-    proto = export.to_onnx(model, recipe.export.opset)
-    metadata.set_metadata(proto, **metadata.base_metadata(ctx.ds.labels, ctx.ds.name, recipe.name))
+    task, cfg = run.task, run.recipe.export
+    task.check_model(model, run.ds)
+    proto = export.to_onnx(task.exportable(model), task.signature(run.recipe), cfg.opset)
+    task.finalize(proto, run)
     with atomic_path(path) as staged:
         export.save(proto, staged)
-        images = split.x_test[: recipe.export.parity_images]
-        check = export.parity(model, staged, images, recipe.export.parity_tolerance)
-        acc = runtime.accuracy(staged, split.x_test, split.y_test)
+        check = export.parity(task.exportable(model), staged, task.parity_inputs(run), cfg.parity_tolerance)
+        scores = task.score(run, staged)
     log.info(f"  {path.name}: parity max|diff| {check['max_abs_diff']:.2e}, argmax agreement "
-             f"{check['argmax_agreement']:.4f}; test accuracy {acc:.2f}% (onnxruntime, {len(split.y_test)} images)")
-    return {"parity": check, "test_accuracy": acc, **prune.sparsity_report(model), "macs": structured.macs(model)}
+             f"{check['argmax_agreement']:.4f}; test accuracy {scores['test_accuracy']:.2f}% (onnxruntime)")
+    return {"parity": check, **scores, **task.model_facts(model)}

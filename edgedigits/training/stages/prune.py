@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import logging
 
-from edgedigits.training import prune, report
-from edgedigits.training.stages import Result, Run, timed
+from edgedigits.training.progress import timed
+from edgedigits.training.run import Result, Run
+from edgedigits.training.stages import STAGES, Stage
 
 log = logging.getLogger(__name__)
 
 
-def describe(ctx: Run) -> str:
-    cfg = ctx.recipe.prune
-    return f"prune to {cfg.target_sparsity:.0%} kernel sparsity ({cfg.epochs} epochs)"
+@STAGES.register("prune")
+class Prune(Stage):
+    switch = "prune"
+    order, needs, makes = 30, ("model",), ("model",)
 
+    @staticmethod
+    def describe(run: Run) -> str:
+        cfg = run.recipe.prune
+        return f"prune to {cfg.target_sparsity:.0%} kernel sparsity ({cfg.epochs} epochs)"
 
-def run(ctx: Run) -> Result:
-    times = {}
-    with timed(times, "prune"):
-        pruned = prune.prune(ctx.model, ctx.split, ctx.recipe.prune, ctx.recipe.seed, ctx.run_dir)
-    sparsity = prune.sparsity_report(pruned)
-    log.info("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in sparsity["layers"].items())
-             + f"; all kernels {sparsity['kernel_sparsity']:.1%}")
-    ctx.keep(pruned, "pruned", times["prune"], "pruned.keras")
-    report.write_run_info(ctx.run_dir, prune_time_s=times["prune"])
-    return Result(facts=sparsity, times=times)
+    @staticmethod
+    def run(run: Run) -> Result:
+        from edgedigits.training import prune
+
+        times = {}
+        with timed(times, "prune"):
+            pruned = prune.prune(run.model, run.data, run.recipe.prune, run.recipe.seed, run.run_dir)
+        sparsity = prune.sparsity_report(pruned)
+        log.info("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in sparsity["layers"].items())
+                 + f"; all kernels {sparsity['kernel_sparsity']:.1%}")
+        run.keep(pruned, "pruned", times["prune"], "pruned.keras")
+        run.task.record_time(run, prune_time_s=times["prune"])
+        return Result(facts=sparsity, times=times)

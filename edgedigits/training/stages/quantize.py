@@ -1,30 +1,45 @@
-"""Stage `quantize`: INT8 of the last scored file (onnxruntime static QDQ variants, the [quantize] table's choice),
-refused past quantize.max_accuracy_drop on the test set; its non-zero weights are counted in the INT8 graph."""
+"""Stage `quantize`: INT8 of the last scored file through the one accuracy gate (training/quantize.py: variants
+calibrated on training data, chosen and gated on validation), then scored on the test set; its parameters and
+non-zero weights are counted in the INT8 graph itself."""
 
 from __future__ import annotations
 
-from edgedigits.training import graphstats, quantize
-from edgedigits.training.stages import Result, Run, timed
+import logging
+
+from edgedigits.training.progress import timed
+from edgedigits.training.run import Result, Run
+from edgedigits.training.stages import STAGES, Stage
+
+log = logging.getLogger(__name__)
 
 
-def describe(ctx: Run) -> str:
-    return "quantize INT8"
+@STAGES.register("quantize")
+class Quantize(Stage):
+    order, needs, makes = 50, ("onnx",), ("int8",)
 
+    @staticmethod
+    def describe(run: Run) -> str:
+        return "quantize INT8"
 
-def run(ctx: Run) -> Result:
-    source, path, times = ctx.last_scored(), ctx.path("int8"), {}
-    cfg = ctx.recipe.quantize
-    with timed(times, "quantize"):
-        settings, accuracy = quantize.quantize_with_accuracy_control(
-            source.path, path, source.facts["test_accuracy"], ctx.ds, ctx.split, ctx.recipe,
-            cfg.max_accuracy_drop if ctx.gate else None)
-        facts = {"test_accuracy": accuracy, "quantization": settings, **_counts(source.facts, path)}
-    macs = source.facts["macs"] if "macs" in source.facts else graphstats.macs(source.path)
-    return Result("int8", path, {**facts, "macs": macs, "time_s": times["quantize"]}, times)
+    @staticmethod
+    def run(run: Run) -> Result:
+        from edgedigits.training import graphstats, quantize
 
-
-def _counts(source: dict, path) -> dict:
-    """Parameters and non-zero parameters counted in the INT8 graph itself, as a user gets it (a weight can round
-    to 0, a variant may keep some kernels in fp32, batch norm is folded into the convolutions: one bias per channel,
-    not four statistics), with its weight statistics."""
-    return {**graphstats.parameter_stats(path), **graphstats.weight_stats(path)}
+        source, path, times, task = run.last_scored(), run.path("int8"), {}, run.task
+        cfg = run.recipe.quantize
+        with timed(times, "quantize"):
+            max_drop = cfg.max_accuracy_drop if run.gate else None
+            settings = quantize.quantize_with_accuracy_control(
+                source.path, path, task.calibration(run), task.validate(run), max_drop, cfg, task.timing_inputs(run))
+            settings.update(task.calibration_facts(run))
+            log.info(quantize.describe(settings))
+            scores = task.score(run, path)
+        drop = source.facts["test_accuracy"] - scores["test_accuracy"]
+        log.info(f"  int8 test accuracy {scores['test_accuracy']:.2f}% (drop {drop:+.2f} points, limit "
+                 f"{cfg.max_accuracy_drop})")
+        # counted in the INT8 graph itself, as a user gets it: a weight can round to 0, a variant may keep some
+        # kernels in fp32, batch norm is folded into the convolutions (one bias per channel, not four statistics)
+        counts = {**graphstats.parameter_stats(path), **graphstats.weight_stats(path)}
+        macs = source.facts["macs"] if "macs" in source.facts else graphstats.macs(source.path)
+        return Result("int8", path, {**scores, "quantization": settings, **counts, "macs": macs,
+                                     "time_s": times["quantize"]}, times)

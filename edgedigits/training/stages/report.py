@@ -1,5 +1,5 @@
-"""Stage `report`: every scored file stamped with what it is and how it scored, then the run report (curves,
-confusion matrices, classification reports) written into the run directory."""
+"""Stage `report`: every scored file stamped with what it is and how it scored (size and sha256 recorded in its
+facts), then, for a task that has one, the run report (curves, confusion matrices, classification reports)."""
 
 from __future__ import annotations
 
@@ -7,40 +7,35 @@ import logging
 import os
 from pathlib import Path
 
-from edgedigits.runtime import timing
-from edgedigits.runtime.artifacts import file_stats
-from edgedigits.training import metadata, models, report
-from edgedigits.training.stages import Result, Run
+from edgedigits.runtime.bench import timing
+from edgedigits.runtime.model.artifacts import file_stats
+from edgedigits.training.run import Result, Run
+from edgedigits.training.stages import STAGES, Stage
 
 log = logging.getLogger(__name__)
 
 
-def run(ctx: Run) -> Result:
-    stamp(ctx)
-    log.info("report: curves, confusion matrices, classification reports")
-    report.write(ctx.run_dir, ctx.data_dir)
-    return Result(manifest={"report": portable_path(ctx.run_dir / "report.md")})
+@STAGES.register("report")
+class Report(Stage):
+    order, needs, makes = 60, ("onnx",), ("report",)
+
+    @staticmethod
+    def run(run: Run) -> Result:
+        stamp(run)
+        written = run.task.report(run)
+        return Result(manifest={"report": portable_path(written)} if written else {})
 
 
-def stamp(ctx: Run, stages: list[str] | None = None) -> None:
-    """Write into each scored file (or those of `stages`) its stage, test accuracy, the CPU features it was measured
-    on, sparsity and MACs (metadata_props and doc string), then record its size and sha256 in its facts."""
-    import onnx
-
-    features = timing.machine_info()["features"]  # INT8 accuracy depends on the CPU's instruction set
-    base = metadata.base_metadata(ctx.ds.labels, ctx.ds.name, ctx.recipe.name)
-    source = models.get_spec(ctx.recipe.model).source
-    for stage, result in ctx.scored().items():
+def stamp(run: Run, stages: list[str] | None = None) -> None:
+    """Each scored file (or those of `stages`) says what it is and on which CPU features it was measured (INT8
+    accuracy depends on the instruction set); then its size and sha256 go into its facts."""
+    features = timing.machine_info()["features"]
+    for stage, result in run.scored().items():
         if stages is not None and stage not in stages:
             continue
-        facts = result.facts
-        facts["measured_on"] = features
-        meta = {**base, "stage": stage, "test_accuracy": round(facts["test_accuracy"], 2), "measured_on": features,
-                "kernel_sparsity": facts["kernel_sparsity"], "macs": facts["macs"]}
-        proto = onnx.load(str(result.path))
-        metadata.finalize(proto, metadata.describe(meta, source), **meta)
-        metadata.save(proto, result.path)
-        facts.update(file_stats(result.path))
+        result.facts["measured_on"] = features
+        run.task.stamp(run, stage, result)
+        result.facts.update(file_stats(result.path))
 
 
 def portable_path(path: Path) -> str:

@@ -1,23 +1,29 @@
-"""Stage `train`: a fresh registry model trained as the [train] table says, saved, exported and scored as `fp32`."""
+"""Stage `train`: a fresh model trained as the recipe says (by its task), saved, exported and scored as `fp32`."""
 
 from __future__ import annotations
 
-from edgedigits.training import report, train
-from edgedigits.training.stages import Result, Run, timed
+from edgedigits.training.progress import timed
+from edgedigits.training.run import Result, Run
+from edgedigits.training.stages import STAGES, Stage
 from edgedigits.training.stages.export import export_and_score
 
 
-def describe(ctx: Run) -> str:
-    return f"train {ctx.recipe.model} ({ctx.parameters:,} parameters)"
+@STAGES.register("train")
+class Train(Stage):
+    order, needs, makes = 10, ("data",), ("model", "onnx")
 
+    @staticmethod
+    def describe(run: Run) -> str:
+        return f"train {run.recipe.model} ({run.parameters:,} parameters)"
 
-def run(ctx: Run) -> Result:
-    recipe, times = ctx.recipe, {}
-    with timed(times, "train"):
-        model = train.train(recipe.model, ctx.split, recipe.train, recipe.seed, ctx.run_dir, ctx.ds.num_classes)
-    report.write_run_info(ctx.run_dir, train_time_s=times["train"])
-    ctx.keep(model, "fp32", times["train"], "dense.keras")
-    path = ctx.path("fp32")
-    with timed(times, "export_fp32"):
-        facts = export_and_score(ctx, model, path)
-    return Result("fp32", path, {**facts, "time_s": times["train"]}, times)
+    @staticmethod
+    def run(run: Run) -> Result:
+        times = {}
+        with timed(times, "train"):
+            model = run.task.train(run)
+        run.task.record_time(run, train_time_s=times["train"])
+        run.keep(model, "fp32", times["train"], "dense.keras")
+        path = run.path("fp32")
+        with timed(times, "export_fp32"):
+            facts = export_and_score(run, model, path)
+        return Result("fp32", path, {**facts, "time_s": times["train"]}, times)

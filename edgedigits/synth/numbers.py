@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edgedigits.runtime.scenes import SIZE, Scene, _digit_patch, ink_on_paper
+from edgedigits.synth.scenes import SIZE, Scene, _digit_patch, ink_on_paper
 
 APART = (0.85, 1.3)  # advance range of digits written apart
 CRAMPED = (0.45, 0.6)  # advance range of cramped, overlapping digits

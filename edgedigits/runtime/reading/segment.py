@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgedigits.runtime.vision import mnist_normalize
+from edgedigits.runtime.reading.find import mnist_normalize
 
 SPLIT_ASPECT = 1.0  # width / height above which a blob may hold more than one digit (most MNIST digits: 0.5-1.0)
 PIECE_HEIGHT = 40  # candidate digits are cut from the line scaled to this height (MNIST digits are 20 px)

@@ -4,19 +4,18 @@ End-to-End Trainable Neural Network for Image-based Sequence Recognition", 2015)
 Digits written close together touch and overlap, so no cut between them is right for every pair. A sequence model
 reads the whole group at once: the group's ink is scaled to a fixed height, the network gives per column strip of
 the image the probability of each digit and of "no new digit" (the CTC blank), and the reading is the best path
-through those strips. The image is built here, from the blobs `vision.find_digits` returns, for training and
+through those strips. The image is built here, from the blobs `find.find_digits` returns, for training and
 reading alike, so the model is trained on exactly what it reads. numpy and OpenCV only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgedigits.runtime.classifier import open_session
+from edgedigits.runtime.model.session import open_session
 
 HEIGHT = 32  # rows of the image the sequence model reads
 INK_ROWS = 26  # the group's ink is scaled to this many rows, centred in HEIGHT (room for slant and tilt)
@@ -24,16 +23,6 @@ MARGIN = 8  # blank columns either side of the ink
 STRIDE = 4  # the model gives one strip of probabilities per this many columns
 BLANK = 10  # class index of the CTC blank (digits are 0-9)
 GROUP_GAP = 1.0  # blobs further apart than this x the line's tallest blob belong to different numbers
-
-
-NUMBER_READER = Path("exported/number-reader/number-reader.int8.onnx")  # what `train-number-reader` writes
-PACKAGED_NUMBER_READER = Path(__file__).resolve().parent / "shipped" / "number-reader" / "number-reader.int8.onnx"
-
-
-def default_number_reader() -> Path:
-    """The working directory's exported/number-reader/number-reader.int8.onnx (a user's own build), else the
-    shipped one."""
-    return NUMBER_READER if NUMBER_READER.is_file() else PACKAGED_NUMBER_READER
 
 
 @dataclass

@@ -32,9 +32,9 @@ from typing import Callable
 import numpy as np
 
 from edgedigits.errors import InputError
-from edgedigits.runtime import formats
-from edgedigits.runtime.artifacts import atomic_path
-from edgedigits.runtime.formats import DATASETS, SPLITS, Arrays
+from edgedigits.runtime.datasets import formats
+from edgedigits.runtime.datasets.formats import DATASETS, SPLITS, Arrays
+from edgedigits.runtime.model.artifacts import atomic_path
 
 log = logging.getLogger(__name__)
 

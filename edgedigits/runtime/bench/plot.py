@@ -1,15 +1,14 @@
-"""bench.png: what `edgedigits bench` measured, drawn with matplotlib (not part of the runtime install: the plot is
-made only where matplotlib is)."""
+"""bench.png: what `edgedigits bench` measured (rows of bench.measure.Row), drawn with matplotlib (not part of the
+runtime install: the plot is made only where matplotlib is)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgedigits import plots
-from edgedigits.runtime.bench import Row
 
 
-def plot(rows: list[Row], path, title: str) -> None:
+def plot(rows: list, path, title: str) -> None:
     """Two panels: accuracy against gzipped size, and batch-1 p50 latency per model variant (one bar per target)."""
     import matplotlib.ticker
 

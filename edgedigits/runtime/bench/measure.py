@@ -1,0 +1,174 @@
+"""Benchmark exported models: test accuracy, size, batch-1 latency percentiles and throughput per execution target.
+
+Batch-1 latency runs with one intra-op thread (the edge case: one core serving one frame); throughput runs with all
+cores at a large batch. Accuracy is scored on the full test set through the same throughput runner, so the number
+that is fast is the number that is right. numpy, onnxruntime and (when installed) openvino only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgedigits.errors import InputError
+from edgedigits.runtime import datasets
+from edgedigits.runtime.bench import targets
+from edgedigits.runtime.bench.timing import interleaved_latency_us, percentiles, throughput
+from edgedigits.runtime.model import artifacts, contract
+from edgedigits.runtime.model.artifacts import file_stats
+from edgedigits.runtime.model.classifier import normalize, top1
+from edgedigits.runtime.model.session import open_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    runs: int = 500  # timed batch-1 runs (after warm-up)
+    warmup: int = 50
+    batch: int = 256  # throughput batch
+    throughput_seconds: float = 1.0  # time spent in throughput measurement per model and target
+    latency_threads: int = 1
+    throughput_threads: int = 0  # 0 = all cores
+
+
+@dataclass
+class Row:
+    model: str
+    variant: str
+    dataset: str
+    target: str
+    accuracy: float | None = None
+    parameters: int | None = None
+    nonzero_parameters: int | None = None
+    bytes: int | None = None
+    gzip_bytes: int | None = None
+    p50_us: float | None = None
+    p90_us: float | None = None
+    p99_us: float | None = None
+    throughput_ips: float | None = None
+    int8_p50_ratio: float | None = None  # INT8 row: its p50 / the same model's fp32 p50 on the same target
+    int8_ips_ratio: float | None = None  # INT8 row: its images/s / the fp32 file's images/s
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# --- models --------------------------------------------------------------------------------------------------------
+
+
+def find_models(paths: list[str]) -> list[Path]:
+    """Every .onnx named, or inside a named folder; a folder with none, or a missing path, is an InputError.
+    In a folder, what a killed writer left is finished or removed first (artifacts.recover), and hidden files
+    (temp and staging files) are never models."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            artifacts.recover(path)
+            models = sorted(p for p in path.glob("*.onnx") if not artifacts.is_hidden(p))
+            if not models:
+                raise InputError(f"no .onnx models in {path}")
+            found += models
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError(f"no such file or folder: {path}")
+    return found
+
+
+def describe(path: Path) -> dict:
+    """Name, variant and dataset of a model, from its contract (`contract.read`: an unusable file is an InputError),
+    and its parameter counts from its manifest (NAME.json beside it) only when that manifest describes this very
+    file (its sha256): a manifest never lends its figures to another file."""
+    stem = path.name.removesuffix(".onnx")
+    name, _, variant = stem.partition(".")
+    found = contract.read(open_session(path, 1), path)
+    info = {"model": name, "variant": found.stage or variant or "pruned", "dataset": found.dataset or "mnist"}
+    try:  # a manifest only adds parameter counts: an unreadable or unrelated one leaves them out
+        stage = json.loads(path.with_name(f"{name}.json").read_text())["stages"][info["variant"]]
+        counts = {key: stage[key] for key in ("parameters", "nonzero_parameters")}
+        if stage["sha256"] == file_stats(path)["sha256"] and all(
+                type(v) is int and v >= 0 for v in counts.values()):
+            info.update(counts)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return info
+
+
+# --- measuring -----------------------------------------------------------------------------------------------------
+
+
+def accuracy(run: Callable, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
+    """Top-1 accuracy of `run` (a target's runner) on the images, in batches (`classifier.top1`)."""
+    return top1(np.concatenate([run(images[i : i + batch]) for i in range(0, len(images), batch)]), labels)
+
+
+def bench_model(path: Path, target: targets.Target, settings: Settings,
+                test_sets: dict) -> tuple[Row, Callable, np.ndarray]:
+    """Accuracy, size and throughput of one model on one target; returns the row, a one-thread runner and its images
+    for the latency measurement, which `run` interleaves across all models."""
+    info = describe(path)
+    row = Row(model=info["model"], variant=info["variant"], dataset=info["dataset"], target=target.name,
+              parameters=info.get("parameters"), nonzero_parameters=info.get("nonzero_parameters"))
+    stats = file_stats(path)
+    row.bytes, row.gzip_bytes = stats["bytes"], stats["gzip_bytes"]
+    if info["dataset"] not in test_sets:
+        ds = datasets.load(info["dataset"])
+        test_sets[info["dataset"]] = (normalize(ds.x_test), ds.y_test)
+    x, y = test_sets[info["dataset"]]
+    fast = target.make(path, settings.throughput_threads)
+    row.accuracy = accuracy(fast, x, y)
+    row.throughput_ips = throughput(fast, x, settings.batch, settings.throughput_seconds)
+    return row, target.make(path, settings.latency_threads), x
+
+
+def run(paths: list[str], settings: Settings, target_names: list[str] | None = None):
+    """Benchmark every model on every target; returns (rows, problems). A model that fails becomes a problem, not a
+    crash."""
+    models = find_models(paths)
+    found, problems = targets.select(target_names)
+    if not found:
+        raise InputError("; ".join(problems) or "no execution target available")
+    rows, singles, test_sets = [], {}, {}
+    for path in models:
+        for target in found:
+            try:
+                row, single, images = bench_model(path, target, settings, test_sets)
+            except InputError as exc:  # the model itself is unusable: skip it on every target
+                problems.append(str(exc))
+                break
+            except Exception as exc:  # a target that refuses this model: report it, measure the rest
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                problems.append(f"{path} on {target.name}: {reason}")
+                continue
+            rows.append(row)
+            singles[len(rows) - 1] = (single, images)
+            log.info(f"  {row.model} {row.variant} on {row.target}: {row.accuracy:.2f}%, "
+                     f"{row.throughput_ips:,.0f} images/s")
+    log.info(f"  batch-1 latency, {len(singles)} models interleaved ...")
+    for index, samples in interleaved_latency_us(singles, settings.warmup, settings.runs).items():
+        for key, value in percentiles(samples).items():
+            setattr(rows[index], key, value)
+    int8_ratios(rows)
+    return rows, problems
+
+
+def int8_ratios(rows: list[Row]) -> None:
+    """Fill each INT8 row's ratios to the same model's fp32 file (the pruned, else the dense one) on the same target:
+    where INT8 pays on this CPU, model by model (p50 below 1x or images/s above 1x)."""
+    preference = {"fp32": 1, "pruned": 2}
+    fp32 = {}
+    for r in sorted((r for r in rows if r.variant in preference and r.p50_us), key=lambda r: preference[r.variant]):
+        fp32[(r.model, r.target)] = r  # the pruned file, when there is one, replaces the dense one
+    for r in rows:
+        ref = fp32.get((r.model, r.target))
+        if r.variant == "int8" and ref and r.p50_us:
+            r.int8_p50_ratio = r.p50_us / ref.p50_us
+            r.int8_ips_ratio = r.throughput_ips / ref.throughput_ips
+
+

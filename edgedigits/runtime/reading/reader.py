@@ -1,0 +1,124 @@
+"""The reader: a frame in, the digits it holds out (box, label, confidence, line), in reading order. Finding
+(`find`), the per-digit classifier, and for numbers whose digits touch the number reader (`sequence`) or seam cuts
+(`segment`). What an app that reads a photo or a camera frame uses; numpy, onnxruntime and OpenCV only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgedigits.errors import InputError
+from edgedigits.runtime.model import shipped
+from edgedigits.runtime.model.classifier import Classifier
+from edgedigits.runtime.reading import find, page, segment, sequence
+
+DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
+
+
+@dataclass
+class Digit:
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    label: str
+    confidence: float
+    line: int
+    uncertain: bool
+
+
+class Reader:
+    """Finds the digits of a frame and classifies them in one batch. Digits written close together touch and one blob
+    holds several; a thin stroke can break one digit into two. With a `sequence` model (`sequence.SequenceReader`),
+    each number is also read whole, as a sequence (`_read_groups`). Without one, where the first reading may be wrong
+    (a blob wider than one digit, not clearly read as one; blobs close together) the line is cut into candidate
+    digits, all scored in one more batch, and read as the digits its best-scoring split gives (`segment`).
+    split=False reads every blob as one digit."""
+
+    def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
+                 settings: find.Settings = find.DEFAULT, split: bool = True,
+                 sequence: sequence.SequenceReader | None = None, pages: page.PageReader | None = None):
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) or not (
+                0.0 <= threshold <= 1.0):  # NaN fails the comparison too
+            raise InputError(f"confidence threshold must be in [0, 1], got {threshold!r}")
+        if not isinstance(classifier, Classifier):
+            raise InputError(f"a Reader needs a Classifier (runtime.Classifier(path)), got {type(classifier).__name__}")
+        self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
+        self.sequence, self.pages = sequence, pages
+        classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
+
+    def read(self, frame: np.ndarray) -> list[Digit]:
+        if self.pages is not None:  # the number finder and the strip reader
+            return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
+                    for r in self.pages.read(find.to_gray(frame, page.MIN_SIDE))]
+        found = find.find_digits(frame, self.settings)
+        if not len(found):
+            return []
+        probs = self.classifier.probabilities(found.images)
+        if not self.split:
+            return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()),
+                          int(line), bool(p.max() < self.threshold))
+                    for box, p, line in zip(found.boxes, probs, found.lines)]
+        if self.sequence is not None:
+            return self._read_groups(found, probs)
+        cut = segment.worth_cutting(found.boxes, found.lines, probs)
+        candidates = [segment.line_candidates(found.boxes, found.ink, np.flatnonzero(found.lines == n).tolist(), cut)
+                      for n in range(int(found.lines.max()) + 1)]
+        extra = [image for line in candidates for image in line.images]
+        if extra:  # every candidate of the frame in one more batch
+            probs = np.concatenate([probs, self.classifier.probabilities(np.stack(extra))])
+        digits, start = [], len(found)
+        for n, line in enumerate(candidates):
+            rows, new = [], 0
+            for k in line.whole:
+                rows.append(k if k >= 0 else start + new)
+                new += k < 0
+            start += new
+            for run, label in segment.best_reading(line, probs[rows]):
+                confidence = float(probs[rows[run], label])
+                digits.append(Digit(tuple(int(v) for v in line.boxes[run]), self.classifier.labels[label], confidence,
+                                    n, confidence < self.threshold))
+        return digits
+
+    def _read_groups(self, found: find.Found, probs: np.ndarray) -> list[Digit]:
+        """Every number (`sequence.groups`) read by the sequence model, all in one batch. Where it reads one digit
+        per blob, each in its own blob, the classifier has read the same digits one by one: the more confident of
+        the two readings wins, digit by digit (the classifier is the better reader of a digit standing alone, the
+        sequence model of digits that touch)."""
+        groups = sequence.groups(found.boxes, found.lines)
+        readings = self.sequence.read([sequence.group_image(found.boxes, found.ink, g) for g in groups])
+        digits = []
+        boxes = found.boxes
+        for members, reading in zip(groups, readings):
+            centres = [x + w / 2 for _, _, (x, _, w, _) in reading]
+            one_each = len(reading) == len(members) and all(
+                boxes[k, 0] <= c <= boxes[k, 0] + boxes[k, 2] for k, c in zip(members, centres))
+            for j, (label, confidence, box) in enumerate(reading):
+                k = members[j] if one_each else None  # the blob this digit was read in, when one digit per blob
+                if k is not None and probs[k].max() > confidence:
+                    label, confidence, box = int(probs[k].argmax()), float(probs[k].max()), tuple(map(int, boxes[k]))
+                digits.append(Digit(box, self.classifier.labels[label], confidence, int(found.lines[members[0]]),
+                                    confidence < self.threshold))
+        return digits
+
+
+TOUCHING = ("read", "cut", "off")  # numbers of touching digits: the sequence model, seam cuts, each blob one digit
+
+
+def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
+                ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None) -> Reader:
+    """A reader on `model`, by default the INT8 lenet shipped in the package. touching="read" (the default) finds
+    numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
+    shipped strip reader); a `number_model` that is a binary-ink number reader reads the blob finder's groups
+    instead. "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder)."""
+    if touching not in TOUCHING:
+        raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {touching!r}")
+    numbers = pages = None
+    if touching == "read":
+        if number_model is None or page.is_strip_reader(number_model):
+            pages = page.PageReader(reader=number_model, threads=threads)
+        else:
+            numbers = sequence.SequenceReader(number_model, threads)
+    return Reader(Classifier(model or shipped.default_model(), threads=threads), threshold, find.Settings(ink=ink),
+                  split=touching != "off", sequence=numbers, pages=pages)
+
+
