@@ -157,19 +157,22 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
 @click.option("--finder-epochs", default=8, show_default=True, type=count(1, 1000),
               help="Number finder epochs; the weights best on the validation tiles are kept.")
 @click.option("--reader-epochs", default=10, show_default=True, type=count(1, 1000),
-              help="Strip reader epochs; the weights best on the validation strips are kept.")
+              help="Strip reader epochs on strips along the true lines; the weights best on validation are kept.")
+@click.option("--tune-epochs", default=4, show_default=True, type=count(1, 1000),
+              help="Further strip reader epochs that add strips along the lines the trained finder finds.")
 @click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
               help="Processes rendering pages (0 = one per core).")
 @data_dir_option
 @needs("train")
-def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, workers, data_dir):
+def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, tune_epochs, workers,
+                          data_dir):
     """Train the reader of photos and scans: render synthetic pages of handwritten numbers (MNIST training
     digits, handwriting fonts, pen-stroke digits; paper, desks, cheques, registers, clutter), train the number
     finder and the strip reader, export ONNX, check each against Keras, quantize to INT8 within its gate, read
     held-out validation images end to end, and ship the four files with their manifest."""
     from edgedigits.training import pagereader
 
-    pagereader.run(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, workers=workers,
+    pagereader.run(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, tune_epochs, workers=workers,
                    data_dir=data_dir)
     wrote(*(Path(out_dir) / f for files in pagereader.FILES.values() for f in files.values()),
           Path(out_dir) / f"{pagereader.NAME}.json")

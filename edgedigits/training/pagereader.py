@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 NAME = runtime_page.SET
 FILES = {"finder": {"fp32": "number-finder.onnx", "int8": runtime_page.FINDER_INT8},
          "reader": {"fp32": "strip-reader.onnx", "int8": runtime_page.READER_INT8}}
+VAL_SEED = 7  # validation pages are drawn from this seed (and the next for strips along found lines)
 MAX_INT8_DROP = 0.5  # points of validation strips read exactly right (reader) / of pages read right (finder)
 VALIDATION_SETS = {"photos": 60, "pages": 40, "cheque": 200, "register": 200, "digits": 300, "usps": 300}
 
@@ -52,19 +53,20 @@ def render_tiles(split: dict, tiles: int, val_tiles: int, seed: int, workers: in
     def make():
         began = time.time()
         x, y = finderdata.make(split["x_tr"], split["y_tr"], glyphs.TRAIN_FONTS, tiles, seed, workers)
-        xv, yv = finderdata.make(split["x_val"], split["y_val"], glyphs.VALIDATION_FONTS, val_tiles, seed + 1,
+        xv, yv = finderdata.make(split["x_val"], split["y_val"], glyphs.VALIDATION_FONTS, val_tiles, VAL_SEED,
                                  workers)
         log.info(f"rendered {tiles:,} + {val_tiles:,} finder tiles ({time.time() - began:.0f} s)")
         return {"x": x, "y": y, "x_val": xv, "y_val": yv}
     return cached(cache, make)
 
 
-def render_strips(split: dict, count: int, val_count: int, seed: int, workers: int, finder_path: Path,
-                  cache: Path) -> dict:
+def render_strips(split: dict, count: int, val_count: int, seed: int, val_seed: int, workers: int,
+                  finder_path: Path | None, cache: Path) -> dict:
+    """Strips along the true lines (jittered) and, with `finder_path`, along the lines that finder finds."""
     def make():
         began = time.time()
         d = stripdata.make(split["x_tr"], split["y_tr"], glyphs.TRAIN_FONTS, count, seed, workers, finder_path)
-        v = stripdata.make(split["x_val"], split["y_val"], glyphs.VALIDATION_FONTS, val_count, seed + 1, workers,
+        v = stripdata.make(split["x_val"], split["y_val"], glyphs.VALIDATION_FONTS, val_count, val_seed, workers,
                            finder_path)
         log.info(f"rendered {count:,} + {val_count:,} strips ({time.time() - began:.0f} s)")
         return {**d, **{f"val_{k}": a for k, a in v.items()}}
@@ -141,7 +143,8 @@ def split_data(data_dir, seed: int) -> dict:
 
 
 def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, strips_count: int = 48000,
-        finder_epochs: int = 10, reader_epochs: int = 14, seed: int = 42, workers: int = 0, data_dir=None) -> dict:
+        finder_epochs: int = 8, reader_epochs: int = 10, tune_epochs: int = 4, seed: int = 42, workers: int = 0,
+        data_dir=None) -> dict:
     """Train, check, quantize and ship the number finder and the strip reader (module docstring). Returns the
     manifest."""
     import onnx
@@ -162,9 +165,10 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {model: {stage: tmp / f for stage, f in files.items()} for model, files in FILES.items()}
 
-    t = render_tiles(split, tiles, max(200, tiles // 12), seed, workers, run_dir / f"tiles-{tiles}-{seed}.npz")
-    finder_model, finder_history = finder.train(t["x"], t["y"], t["x_val"], t["y_val"], finder_epochs, seed=seed)
-    finder_model.save(run_dir / "number-finder.keras")
+    t = render_tiles(split, tiles, max(200, tiles // 12), seed, workers, run_dir / f"tiles-{tiles}.npz")
+    finder_model, finder_history = trained(run_dir / f"number-finder-{tiles}-{finder_epochs}-{seed}.keras",
+                                           lambda: finder.train(t["x"], t["y"], t["x_val"], t["y_val"], finder_epochs,
+                                                                seed=seed))
     onnx.save(finder.export(finder_model), str(paths["finder"]["fp32"]))
     fp32_finder = runtime_finder.Finder(paths["finder"]["fp32"])
     run_maps = lambda f: (lambda x: f.session.run(None, {f.input: x})[0])  # noqa: E731
@@ -178,10 +182,19 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
            for stage, p in paths["finder"].items()}
     log.info(f"finder band IoU on validation tiles: fp32 {iou['fp32']:.2f}%, INT8 {iou['int8']:.2f}%")
 
-    s = render_strips(split, strips_count, max(1000, strips_count // 16), seed, workers, paths["finder"]["fp32"],
-                      run_dir / f"strips-{strips_count}-{seed}-{sha(paths['finder']['fp32'])}.npz")
-    reader_model, reader_history = stripreader.train(s, reader_epochs, seed=seed)
-    reader_model.save(run_dir / "strip-reader.keras")
+    # the reader: first on strips along the true lines, then also on strips along the lines this finder finds
+    g = render_strips(split, strips_count, max(1000, strips_count // 16), seed, VAL_SEED, workers, None,
+                      run_dir / f"strips-true-{strips_count}.npz")
+    reader_model, reader_history = trained(run_dir / f"strip-reader-{strips_count}-{reader_epochs}-{seed}.keras",
+                                           lambda: stripreader.train(g, reader_epochs, seed=seed))
+    found = render_strips(split, strips_count // 3, max(1000, strips_count // 48), seed + 1, VAL_SEED + 1, workers,
+                          paths["finder"]["fp32"], run_dir / f"strips-found-{strips_count // 3}-"
+                          f"{sha(paths['finder']['fp32'])}.npz")
+    s = {k: np.concatenate([g[k], found[k]]) for k in g}
+    reader_model, tuned_history = trained(
+        run_dir / f"strip-reader-tuned-{strips_count}-{reader_epochs}-{tune_epochs}-{sha(paths['finder']['fp32'])}"
+        ".keras", lambda: stripreader.train(s, tune_epochs, learning_rate=5e-4, seed=seed, model=reader_model))
+    reader_history = reader_history + tuned_history
     onnx.save(stripreader.export(reader_model), str(paths["reader"]["fp32"]))
     fp32_reader = strips.StripReader(paths["reader"]["fp32"])
     xb, _ = strips.batch([strips.normalize(s["val_images"][i, :, : s["val_widths"][i]]) for i in range(64)])
@@ -193,7 +206,7 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
     exact = {stage: round(stripreader.accuracy(strips.StripReader(p).run, *val)[1], 2)
              for stage, p in paths["reader"].items()}
     log.info(f"validation strips read exactly right: fp32 {exact['fp32']:.2f}%, INT8 {exact['int8']:.2f}%")
-    trained = time.time()
+    done = time.time()
 
     default = {"finder": "int8" if iou["fp32"] - iou["int8"] <= MAX_INT8_DROP else "fp32",
                "reader": "int8" if exact["fp32"] - exact["int8"] <= MAX_INT8_DROP else "fp32"}
@@ -227,13 +240,28 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
         "validation_note": "held-out synthetic images (sets shaped like photos, pages, cheque amounts, register rows, "
         "digit crops and 16x16 digits) drawn from the MNIST training digits held out for validation, the validation "
         "fonts and pen-stroke digits; never MNIST test digits",
-        "training": {"tiles": tiles, "strips": strips_count, "finder_epochs": finder_epochs,
-                     "reader_epochs": reader_epochs, "seed": seed, "seconds": round(trained - began)},
+        "training": {"tiles": tiles, "strips": strips_count, "found_strips": strips_count // 3,
+                     "finder_epochs": finder_epochs, "reader_epochs": reader_epochs, "tune_epochs": tune_epochs,
+                     "seed": seed, "seconds": round(done - began)},
         "machine": {"cpu": machine["cpu"], "features": machine["features"]},
         "onnxruntime": __import__("onnxruntime").__version__,
     }
     replace_set(out, NAME, [*blobs.items(), (f"{NAME}.json", manifest_json(manifest))])
     return manifest
+
+
+def trained(path: Path, train):
+    """The Keras model stored at `path` with its history (path.json), or `train()`'s, stored there first."""
+    from edgedigits.training.stack import keras
+
+    history_path = path.with_suffix(".json")
+    if path.exists() and history_path.is_file():
+        log.info(f"using the model trained earlier: {path}")
+        return keras.models.load_model(path, compile=False), json.loads(history_path.read_text())
+    model, history = train()
+    model.save(path)
+    history_path.write_text(json.dumps(history, indent=1) + "\n")
+    return model, history
 
 
 def sha(path: Path) -> str:

@@ -99,9 +99,10 @@ def accuracy(predict, images, widths, labels, batch_size: int = 256) -> tuple[fl
 
 
 def train(d: dict, epochs: int = 12, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
-          width: int = 24):
-    """CTC training with Adam on a cosine schedule; keeps the weights of the epoch best on the validation strips."""
-    model = build(seed, width)
+          width: int = 24, model: keras.Model | None = None):
+    """CTC training with Adam on a cosine schedule (from `model`'s weights when given, else from scratch); keeps the
+    weights of the epoch best on the validation strips."""
+    model = model or build(seed, width)
     x, w, y = d["images"], d["widths"].astype(int), d["labels"].astype(np.int32)
     steps = epochs * math.ceil(len(x) / batch_size)
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02))
