@@ -103,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="digit classifier (default: the shipped one)")
     parser.add_argument("--number-model", default=None, help="strip or number reader (default: the shipped one)")
+    parser.add_argument("--finder", default=None, help="number finder ONNX (default: the shipped one)")
     parser.add_argument("--touching", choices=webcam.TOUCHING, default="read")
     parser.add_argument("--scale", type=float, default=1.0, help="set sizes x this (0.1 for a quick look)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated subset of: " + ", ".join(SETS))
@@ -114,7 +115,14 @@ def main() -> None:
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
-    reader = webcam.load_reader(args.model, threads=1, touching=args.touching, number_model=args.number_model)
+    if args.finder:
+        from edgedigits.runtime import Classifier, default_model
+        from edgedigits.runtime.reading.page import PageReader
+
+        reader = webcam.Reader(Classifier(args.model or default_model(), threads=1),
+                               pages=PageReader(args.finder, args.number_model, threads=1))
+    else:
+        reader = webcam.load_reader(args.model, threads=1, touching=args.touching, number_model=args.number_model)
     ds = data.load("mnist")
     source = glyphs.Glyphs(ds.x_test, ds.y_test, glyphs.find_fonts(glyphs.VALIDATION_FONTS))
     load = os.getloadavg()
@@ -135,7 +143,8 @@ def main() -> None:
     machine = timing.machine_info()
     info = {"cpu": machine["cpu"], "cores": machine["cores"], "features": machine["features"],
             "load_average": [round(v, 2) for v in load], "touching": args.touching,
-            "number_model": args.number_model or "shipped", "seed": args.seed, "scale": args.scale}
+            "number_model": args.number_model or "shipped", "finder": args.finder or "shipped", "seed": args.seed,
+            "scale": args.scale}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": info, "results": rows}, indent=2) + "\n")

@@ -158,8 +158,8 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
               help="Number finder epochs; the weights best on the validation tiles are kept.")
 @click.option("--reader-epochs", default=10, show_default=True, type=count(1, 1000),
               help="Strip reader epochs on strips along the true lines; the weights best on validation are kept.")
-@click.option("--tune-epochs", default=4, show_default=True, type=count(1, 1000),
-              help="Further strip reader epochs that add strips along the lines the trained finder finds.")
+@click.option("--tune-epochs", default=4, show_default=True, type=count(0, 1000),
+              help="Further strip reader epochs that add strips along the lines the trained finder finds (0: none).")
 @click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
               help="Processes rendering pages (0 = one per core).")
 @data_dir_option

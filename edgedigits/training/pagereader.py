@@ -187,14 +187,17 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
                       run_dir / f"strips-true-{strips_count}.npz")
     reader_model, reader_history = trained(run_dir / f"strip-reader-{strips_count}-{reader_epochs}-{seed}.keras",
                                            lambda: stripreader.train(g, reader_epochs, seed=seed))
-    found = render_strips(split, strips_count // 3, max(1000, strips_count // 48), seed + 1, VAL_SEED + 1, workers,
-                          paths["finder"]["fp32"], run_dir / f"strips-found-{strips_count // 3}-"
-                          f"{sha(paths['finder']['fp32'])}.npz")
-    s = {k: np.concatenate([g[k], found[k]]) for k in g}
-    reader_model, tuned_history = trained(
-        run_dir / f"strip-reader-tuned-{strips_count}-{reader_epochs}-{tune_epochs}-{sha(paths['finder']['fp32'])}"
-        ".keras", lambda: stripreader.train(s, tune_epochs, learning_rate=5e-4, seed=seed, model=reader_model))
-    reader_history = reader_history + tuned_history
+    s = g
+    if tune_epochs:
+        found = render_strips(split, strips_count // 3, max(1000, strips_count // 48), seed + 1, VAL_SEED + 1,
+                              workers, paths["finder"]["fp32"],
+                              run_dir / f"strips-found-{strips_count // 3}-{sha(paths['finder']['fp32'])}.npz")
+        s = {k: np.concatenate([g[k], found[k]]) for k in g}
+        reader_model, tuned_history = trained(
+            run_dir / f"strip-reader-tuned-{strips_count}-{reader_epochs}-{tune_epochs}-"
+            f"{sha(paths['finder']['fp32'])}.keras",
+            lambda: stripreader.train(s, tune_epochs, learning_rate=5e-4, seed=seed, model=reader_model))
+        reader_history = reader_history + tuned_history
     onnx.save(stripreader.export(reader_model), str(paths["reader"]["fp32"]))
     fp32_reader = strips.StripReader(paths["reader"]["fp32"])
     xb, _ = strips.batch([strips.normalize(s["val_images"][i, :, : s["val_widths"][i]]) for i in range(64)])
