@@ -166,7 +166,8 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
     paths = {model: {stage: tmp / f for stage, f in files.items()} for model, files in FILES.items()}
 
     t = render_tiles(split, tiles, max(200, tiles // 12), seed, workers, run_dir / f"tiles-{tiles}.npz")
-    finder_model, finder_history = trained(run_dir / f"number-finder-{tiles}-{finder_epochs}-{seed}.keras",
+    finder_key = f"{tiles}-{finder_epochs}-{seed}"  # names what the finder was trained on (exports differ in bytes)
+    finder_model, finder_history = trained(run_dir / f"number-finder-{finder_key}.keras",
                                            lambda: finder.train(t["x"], t["y"], t["x_val"], t["y_val"], finder_epochs,
                                                                 seed=seed))
     onnx.save(finder.export(finder_model), str(paths["finder"]["fp32"]))
@@ -191,11 +192,10 @@ def run(out_dir="exported/page-reader", runs_dir="runs", tiles: int = 6000, stri
     if tune_epochs:
         found = render_strips(split, strips_count // 3, max(1000, strips_count // 48), seed + 1, VAL_SEED + 1,
                               workers, paths["finder"]["fp32"],
-                              run_dir / f"strips-found-{strips_count // 3}-{sha(paths['finder']['fp32'])}.npz")
+                              run_dir / f"strips-found-{strips_count // 3}-{finder_key}.npz")
         s = {k: np.concatenate([g[k], found[k]]) for k in g}
         reader_model, tuned_history = trained(
-            run_dir / f"strip-reader-tuned-{strips_count}-{reader_epochs}-{tune_epochs}-"
-            f"{sha(paths['finder']['fp32'])}.keras",
+            run_dir / f"strip-reader-tuned-{strips_count}-{reader_epochs}-{tune_epochs}-{finder_key}.keras",
             lambda: stripreader.train(s, tune_epochs, learning_rate=5e-4, seed=seed, model=reader_model))
         reader_history = reader_history + tuned_history
     onnx.save(stripreader.export(reader_model), str(paths["reader"]["fp32"]))
@@ -289,12 +289,6 @@ def trained(path: Path, train):
     model.save(path)
     history_path.write_text(json.dumps(history, indent=1) + "\n")
     return model, history
-
-
-def sha(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 DESCRIPTIONS = {
