@@ -24,8 +24,8 @@ from edgedigits.training import finderdata, stripdata
 
 log = logging.getLogger(__name__)
 NAME = runtime_page.SET
-FILES = {"finder": {"fp32": "number-finder.onnx", "int8": runtime_page.FINDER_INT8},
-         "reader": {"fp32": "strip-reader.onnx", "int8": runtime_page.READER_INT8}}
+FILES = {"finder": {"fp32": f"{NAME}.finder.onnx", "int8": runtime_page.FINDER_INT8},  # NAME.*: one shipped set
+         "reader": {"fp32": f"{NAME}.reader.onnx", "int8": runtime_page.READER_INT8}}
 VAL_SEED = 7  # validation pages are drawn from this seed (and the next for strips along found lines)
 MAX_INT8_DROP = 0.5  # points of validation strips read exactly right (reader) / of pages read right (finder)
 VALIDATION_SETS = {"photos": 60, "pages": 40, "cheque": 200, "register": 200, "digits": 300, "usps": 300}

@@ -21,7 +21,7 @@ from edgedigits.runtime.reading import strips as strips_mod
 MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
 ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
 SET = "page-reader"
-FINDER_INT8, READER_INT8 = "number-finder.int8.onnx", "strip-reader.int8.onnx"
+FINDER_INT8, READER_INT8 = f"{SET}.finder.int8.onnx", f"{SET}.reader.int8.onnx"
 
 
 
