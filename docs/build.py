@@ -16,6 +16,7 @@ import dataclasses
 import io
 import json
 import re
+import statistics
 import sys
 import tokenize
 import typing
@@ -176,6 +177,19 @@ def t_stages_lenet() -> str:
     rows = [[stage, pct(s["test_accuracy"]), num(s["parameters"]), num(s["nonzero_parameters"]), num(s["macs"]),
              num(s["bytes"]), num(s["gzip_bytes"]), f"{s['time_s']:.1f}"] for stage, s in m["stages"].items()]
     return source("exported/lenet.json", m["machine"]) + "\n```\n" + text_table(
+        ["stage", "test acc %", "params", "non-zero", "MACs", "bytes", "gzip bytes", "time s"], rows) + "```\n"
+
+
+def t_own_data() -> str:
+    d = load("benchmarks/results/own-data.json")
+    m = d["manifest"]
+    rows = [[stage, pct(s["test_accuracy"]), num(s["parameters"]), num(s["nonzero_parameters"]), num(s["macs"]),
+             num(s["bytes"]), num(s["gzip_bytes"]), f"{s['time_s']:.1f}"] for stage, s in m["stages"].items()]
+    loads = [*d["load_average_before"], *d["load_average_after"]]
+    extra = (f"; the whole run {d['wall_s'] / 60:.1f} min, load average {min(loads):.1f}-{max(loads):.1f} on its "
+             f"{d['machine']['cores']} cores; {num(m['test_images'])} held-out test rows; "
+             f"classify: {num(d['classify']['rows'])} rows of testX.csv in {d['classify']['wall_s']:.1f} s")
+    return source("benchmarks/results/own-data.json", d["machine"], extra) + "\n```\n" + text_table(
         ["stage", "test acc %", "params", "non-zero", "MACs", "bytes", "gzip bytes", "time s"], rows) + "```\n"
 
 
@@ -412,8 +426,13 @@ def t_web_reader() -> str:
 
 # What each key means where config.py's own comment does not say it well enough for a user.
 KEY_NOTES = {
-    "model": "a registry name (`edgedigits models`)",
-    "dataset": "`mnist` or `fashion-mnist`; decides the number of classes",
+    "model": "a registry name (`edgedigits models`), a builder in your own file (`my_models.py:build`) or a saved "
+             "`.keras` model ([own-data.md](own-data.md))",
+    "dataset": "`mnist`, `fashion-mnist`, the path of a labelled `.csv`, an image folder or an `.npz`, or a "
+               "`[dataset]` table (below); decides the number of classes",
+    "start": "the first stage: `auto` (train; a saved `.keras` model is pruned as it is), `train` or `prune`",
+    "validation": "images held out of the training set for early stopping and model selection: a count, or a "
+                  "fraction of the training images (0.1)",
     "seed": "seeds weight initialization, the validation split and data order",
     "optimizer": "sgd, adam, adamax, nadam, adadelta, adagrad or rmsprop",
     "learning_rate": "initial learning rate",
@@ -455,18 +474,20 @@ def t_recipe_keys() -> str:
     sys.path.insert(0, str(ROOT))
     from edgedigits.training import config
 
-    comments = _comments(ROOT / "edgedigits" / "training" / "config.py")
+    comments = {**_comments(ROOT / "edgedigits" / "training" / "config.py"),
+                **_comments(ROOT / "edgedigits" / "runtime" / "datasets" / "files.py")}  # [dataset]: FileSource
     rows = []
 
     def walk(cls, prefix):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            if f.name in ("name", "path", "sha256", "tables"):
+            if not prefix and f.name in ("name", "path", "sha256", "tables"):
                 continue  # set from the file, not written in it; `tables` holds added stages' own tables
             kind = hints[f.name]
             if dataclasses.is_dataclass(kind):
                 walk(kind, f"{prefix}{f.name}.")
                 continue
+            tables = [k for k in typing.get_args(kind) if dataclasses.is_dataclass(k)]  # a value or a table
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             # the field's own comment (in its class or the class it inherits it from), else the note above
             note = next((comments[(k.__name__, f.name)] for k in cls.__mro__ if (k.__name__, f.name) in comments),
@@ -475,7 +496,11 @@ def t_recipe_keys() -> str:
                 raise SystemExit(f"docs/build.py: recipe key {prefix}{f.name} has no description: add a comment in "
                                  "config.py or an entry in KEY_NOTES")
             shown = json.dumps(default) if not isinstance(default, dict) else "{}"
-            rows.append([f"`{prefix}{f.name}`", kind.__name__, f"`{shown}`", note.replace("|", "/")])
+            names = " or ".join("table" if dataclasses.is_dataclass(k) else k.__name__
+                                for k in (typing.get_args(kind) or (kind,)))
+            rows.append([f"`{prefix}{f.name}`", names, f"`{shown}`", note.replace("|", "/")])
+            for table_kind in tables:
+                walk(table_kind, f"{prefix}{f.name}.")
 
     walk(config.Pipeline, "")
     return "Source: `edgedigits/training/config.py` (the dataclasses that read a recipe; defaults are theirs).\n\n" + table(
@@ -510,6 +535,66 @@ def t_graph_shapes() -> str:
     return source("benchmarks/results/graph-shapes.json", d["machine"], load_note(load_avg) + "; random weights, "
                   "batch 1, one thread, interleaved; onnxruntime through IOBinding") + "\n" + table(
         ["graph", "MACs", "nodes run", "p50 us", "p50 / LiteRT INT8 lenet", "ops after onnxruntime's optimizations"], rows)
+
+
+# ---- reproducibility (benchmarks/results/reproducibility.json) ---------------------------------------------------
+
+PIN_WORDS = {"unpinned": "TensorFlow's defaults: native oneDNN kernels, one thread per core",
+             "threads-1": "unpinned, one TensorFlow thread", "isa": "unpinned, oneDNN capped at AVX2",
+             "determinism": "unpinned, op determinism on", "onednn-off": "unpinned, oneDNN off (Eigen only)",
+             "pinned": "the default: AVX2 cap, 2 threads, op determinism"}
+
+
+def _runs_source(d: dict, what: str) -> str:
+    loads = [x for r in d["runs"] for x in (r["load_before"], r["load_after"])]
+    return source("benchmarks/results/reproducibility.json", d, load_note(loads) + f"; recipe `{d['recipe']}`, {what}")
+
+
+def t_reproducibility_cost() -> str:
+    d = load("benchmarks/results/reproducibility.json")["cost"]
+    by = {}
+    for r in d["runs"]:
+        by.setdefault(r["config"], []).append(r)
+    median = lambda runs, k: statistics.median(r["s_per_epoch"][k] for r in runs)  # noqa: E731
+    base = by["unpinned"]
+    rows = []
+    for config, runs in by.items():
+        ratio = (median(runs, "train") + median(runs, "prune")) / (median(base, "train") + median(base, "prune"))
+        rows.append([f"`{config}`", PIN_WORDS[config], len(runs), f"{median(runs, 'train'):.1f}",
+                     f"{median(runs, 'prune'):.1f}", f"{ratio:.2f}x",
+                     ", ".join(f"{r['times_s']['train'] + r['times_s']['prune']:.0f}" for r in runs),
+                     " / ".join(pct(s["test_accuracy"]) for s in runs[0]["stages"].values())])
+    return _runs_source(d, f"{max(len(r) for r in by.values())} rounds, the configurations interleaved in each; "
+                           "early stopping ends each run at its own epoch, so the time per epoch compares") + "\n" + table(
+        ["run", "pins", "runs", "train s/epoch", "prune s/epoch", "per epoch / unpinned", "train + prune s, each run",
+         "test acc % fp32 / pruned / INT8"], rows)
+
+
+def t_reproducibility_matrix() -> str:
+    d = load("benchmarks/results/reproducibility.json")["matrix"]
+    sets, rows = [], []
+    for i, r in enumerate(d["runs"], 1):
+        key = tuple(s["sha256"] for s in r["stages"].values())
+        sets += [key] if key not in sets else []
+        strongest = [f for f in ("avx2", "avx512f", "avx512_vnni") if f in d["features"]][-1:]
+        where = r["emulated"] or f"{d['cpu']}, {FEATURE_NAMES.get(strongest[0], strongest[0]) if strongest else 'native'}"
+        rows.append([i, f"`{r['config']}`", where, *(s["sha256"][:10] for s in r["stages"].values()),
+                     "ABCDEFGHIJ"[sets.index(key)]])
+    return _runs_source(d, "sha256 of each stage's file (first 10 hex digits)") + "\n" + table(
+        ["run", "pins", "CPU", "fp32", "pruned", "INT8", "same files as"], rows)
+
+
+def t_reproducibility_answers() -> str:
+    d = load("benchmarks/results/reproducibility.json")["answers"]
+    native, emulated = d["runs"][0]["variants"], d["runs"][-1]["variants"]
+    rows = [[f"`{name}`", pct(v["test_accuracy"]), pct(emulated[name]["test_accuracy"]),
+             "yes" if v["file_sha256"] == emulated[name]["file_sha256"] else "no",
+             "yes" if v["probabilities_sha256"] == emulated[name]["probabilities_sha256"] else "no"]
+            for name, v in native.items()]
+    return source("benchmarks/results/reproducibility.json", d, f"; `{d['model']}` quantized and scored natively and "
+                  f"under {d['runs'][-1]['emulated']}") + "\n" + table(
+        ["file", "test acc % (native)", "test acc % (emulated AVX2)", "same file", "same probabilities, bit for bit"],
+        rows)
 
 
 TABLES = {name.removeprefix("t_").replace("_", "-"): fn for name, fn in globals().items() if name.startswith("t_")}

@@ -228,10 +228,11 @@ def test_unknown_dataset():
 # --- cache -----------------------------------------------------------------------------------------------------
 
 
-def test_cache_written_after_first_read_and_used_after(tmp_path):
+def test_cache_written_after_first_read_and_used_after(tmp_path, monkeypatch):
     arrays = fake_arrays()
+    monkeypatch.setattr(sources, "PUBLISHED_SHA256", {"mnist": sources.content_sha256(arrays)})
     directory = write_idx(tmp_path / "idx", arrays)
-    sources.load("mnist", data_dir=directory)
+    sources.load("mnist", data_dir=directory)  # the user's copy of the published files
     cache = sources.cache_dir() / "mnist.npz"
     with np.load(cache, allow_pickle=False) as npz:  # pickle-free
         assert set(npz.files) == {"x_train", "y_train", "x_test", "y_test", "origin", "sha256"}
@@ -242,9 +243,28 @@ def test_cache_written_after_first_read_and_used_after(tmp_path):
     assert_same(dataset, arrays)
 
 
-def test_a_cache_whose_contents_changed_is_rebuilt_with_a_warning(tmp_path, caplog):
+@pytest.mark.parametrize("published", [False, True])
+def test_a_users_own_data_never_answers_for_the_published_dataset(tmp_path, monkeypatch, published):
+    """`data fetch mnist --data-dir MY_IMAGES` reads them as asked; a later load without --data-dir must not get
+    them from the cache: not when it was never written, nor from an entry planted with them."""
+    arrays = fake_arrays()
+    if published:
+        monkeypatch.setattr(sources, "PUBLISHED_SHA256", {"mnist": "0" * 64})
+    assert_same(sources.load("mnist", data_dir=write_idx(tmp_path / "mine", arrays)), arrays)
+    cache = sources.cache_dir() / "mnist.npz"
+    assert not cache.exists()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "wb") as f:  # as an older version wrote it
+        np.savez(f, origin=np.array("user-supplied IDX files"), sha256=np.array(sources.content_sha256(arrays)),
+                 **arrays)
+    with pytest.raises(InputError, match="not to the published mnist"):
+        sources.load("mnist")
+
+
+def test_a_cache_whose_contents_changed_is_rebuilt_with_a_warning(tmp_path, caplog, monkeypatch):
     """A cache re-saved with other pixels (valid npz, wrong data) must not be used silently."""
     arrays = fake_arrays()
+    monkeypatch.setattr(sources, "PUBLISHED_SHA256", {"mnist": sources.content_sha256(arrays)})
     directory = write_idx(tmp_path / "idx", arrays)
     sources.load("mnist", data_dir=directory)
     cache = sources.cache_dir() / "mnist.npz"
@@ -273,7 +293,7 @@ def test_a_cache_resaved_with_other_data_and_its_own_hash_is_refused(tmp_path, c
     dataset = sources.load("fashion-mnist")  # rebuilt from the Debian files, with one warning
     assert dataset.source.startswith("Debian") and np.array_equal(dataset.y_test, arrays["y_test"])
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and "claims to hold the published fashion-mnist" in warnings[0].getMessage()
+    assert len(warnings) == 1 and "not to the published fashion-mnist" in warnings[0].getMessage()
     assert sources.load("fashion-mnist").source.startswith("cache")  # and the rebuilt cache is used from then on
 
 

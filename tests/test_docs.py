@@ -122,3 +122,15 @@ def test_readme_python_snippet_prints_what_predict_prints():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "156 288"  # what `edgedigits predict examples/digits.jpg` prints after the name
+
+
+def test_the_limits_page_states_every_limit():
+    """docs/limits.md says each bound of edgedigits/limits.py with its value, so the two cannot drift apart."""
+    from edgedigits import limits
+
+    text = (ROOT / "docs" / "limits.md").read_text()
+    bounds = {name: value for name, value in vars(limits).items() if name.startswith("MAX_")}
+    assert len(bounds) >= 15
+    missing = [name for name, value in bounds.items()
+               if not re.search(rf"(?<![\d,.]){re.escape(f'{value:,.0f}')}(?![\d,])", text)]
+    assert missing == []

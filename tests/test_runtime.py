@@ -154,7 +154,7 @@ def test_tiny_model_with_a_good_contract_loads(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"shape": ("N", 32, 32, 1)}, r"input must be \[N,28,28,1\]"),
+    ({"shape": ("N", 784)}, r"input must be an image batch \[N,H,W,C\]"),
     ({"elem": TensorProto.UINT8}, "input must be float32"),
     ({"meta": {"labels": '["a", "b"]'}}, "2 labels in metadata"),
     ({"meta": {"labels": "not json"}}, "labels must be a JSON list of class names"),
@@ -165,6 +165,15 @@ def test_tiny_model_with_a_good_contract_loads(tmp_path):
 def test_models_breaking_the_contract_are_refused(tmp_path, kwargs, message):
     with pytest.raises(InputError, match=message):
         runtime.Classifier(_tiny_model(tmp_path / "bad.onnx", **kwargs))
+
+
+def test_a_classifier_takes_any_image_size_but_the_digit_reader_only_28x28(tmp_path):
+    model = runtime.Classifier(_tiny_model(tmp_path / "wide.onnx", shape=("N", 32, 32, 1)))
+    assert model.input_shape == (32, 32, 1) and model.probabilities(np.zeros((3, 32, 32), np.uint8)).shape == (3, 10)
+    with pytest.raises(InputError, match=r"expected images of shape \[N,32,32\], \[32,32\] or \[N,32,32,1\]"):
+        model.probabilities(np.zeros((3, 28, 28), np.uint8))
+    with pytest.raises(InputError, match="the digit reader needs a model of 28x28x1 digits, this one takes 32x32x1"):
+        runtime.Reader(model)
 
 
 @pytest.mark.parametrize("name", ["lenet.onnx", "lenet-fast.onnx"])

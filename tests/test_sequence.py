@@ -56,6 +56,18 @@ def test_a_few_ctc_steps_learn_something():
     assert history[-1]["loss"] < history[0]["loss"]
 
 
+def test_a_model_that_reads_worse_than_nothing_still_keeps_an_epochs_weights(monkeypatch):
+    """A tiny budget can score below zero on validation (more digits read than written): the weights of its best
+    epoch are kept all the same, never none."""
+    images = np.zeros((8, lines.HEIGHT, 64), np.uint8)
+    data = {"train_images": images, "train_widths": np.full(8, 32), "train_labels": np.ones((8, 1), np.int16),
+            "val_images": images, "val_widths": np.full(8, 32), "val_labels": np.ones((8, 1), np.int16)}
+    scores = iter([-250.0, -400.0])
+    monkeypatch.setattr(crnn.linedata, "accuracy", lambda *args: next(scores))
+    model, history = crnn.train(data, epochs=2, batch_size=8)
+    assert [h["val_digit_accuracy"] for h in history] == [-250.0, -400.0] and model.get_weights()
+
+
 @pytest.mark.slow
 def test_train_number_reader_end_to_end(tmp_path):
     """The number-reader recipe on a few thousand frames (two epochs): a model too small to read much (so the gate is

@@ -64,7 +64,9 @@ def test_shipped_files_carry_their_contract_and_manifest_facts(name):
         facts = m["stages"][stage]
         assert proto.producer_name == "edgedigits" and f"{facts['test_accuracy']:.2f}%" in proto.doc_string
         assert meta["stage"] == stage and json.loads(meta["test_accuracy"]) == round(facts["test_accuracy"], 2)
-        assert json.loads(meta["measured_on"]) == facts["measured_on"] and json.loads(meta["labels"]) == m["labels"]
+        assert json.loads(meta["labels"]) == m["labels"]
+        # files built before the build machine was kept out of them name its CPU features, as their manifest does
+        assert "measured_on" not in meta or json.loads(meta["measured_on"]) == facts["measured_on"]
         assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
 
 

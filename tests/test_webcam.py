@@ -107,6 +107,7 @@ def test_busy_camera_is_one_clear_error(monkeypatch):
         def __init__(self, index): pass
         def isOpened(self): return True
         def read(self): return False, None
+        def get(self, prop): return 0.0  # a property the device does not report
         def release(self): pass
 
     monkeypatch.setattr(sources.cv2, "VideoCapture", Busy)
@@ -238,12 +239,17 @@ def test_predict_prints_the_digits_of_each_image(run_cli, mnist, tmp_path):
     assert record["image"] == paths[0] and len(record["digits"]) == len(record["boxes"]) == 2
 
 
-def test_predict_refuses_an_unreadable_image_before_printing(run_cli, tmp_path):
+def test_predict_names_an_unreadable_image_and_reads_the_rest(run_cli, tmp_path):
+    """Images are read one at a time and printed as they go: a bad one is named on stderr (exit 4 at the end), a
+    missing one is refused before anything is printed (exit 2)."""
     good = tmp_path / "good.png"
     cv2.imwrite(str(good), np.full((50, 50, 3), 220, np.uint8))
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    code, out, err = run_cli("predict", str(good), str(tmp_path / "bad.png"), "--model", str(MODEL))
-    assert code == 2 and out == "" and err == f"edgedigits: cannot read {tmp_path / 'bad.png'} as an image\n"
+    code, out, err = run_cli("predict", str(good), str(tmp_path / "bad.png"), str(good), "--model", str(MODEL))
+    assert code == 4 and out == f"{good}: (no digits found)\n" * 2
+    assert err == f"edgedigits: cannot read {tmp_path / 'bad.png'} as an image\n"
+    code, out, err = run_cli("predict", str(good), str(tmp_path / "gone.png"), "--model", str(MODEL))
+    assert code == 2 and out == "" and err == f"edgedigits: no such image file: {tmp_path / 'gone.png'}\n"
 
 
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool") and importlib.util.find_spec("pygame")),

@@ -6,13 +6,20 @@ a failed gate exits 3."""
 
 from __future__ import annotations
 
+import os
 import sys
 
-import click
+from edgedigits import limits
 
-from edgedigits.cli import make, measure, read  # noqa: F401  (each adds its commands to the group)
-from edgedigits.cli.group import EXIT_GATE, EXIT_USAGE, cli
-from edgedigits.errors import GateError, InputError
+# OpenCV's own cap on the pixels of any image it decodes, read once when OpenCV loads: every format is held to the
+# limit, also those whose header images.py does not read. Set here, before anything imports cv2.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(limits.MAX_IMAGE_PIXELS))
+
+import click  # noqa: E402
+
+from edgedigits.cli import make, measure, read  # noqa: E402, F401  (each adds its commands to the group)
+from edgedigits.cli.group import EXIT_GATE, EXIT_USAGE, cli  # noqa: E402
+from edgedigits.errors import GateError, InputError, one_line  # noqa: E402
 
 __all__ = ["cli", "main"]
 
@@ -26,14 +33,14 @@ def main(argv=None) -> None:
         click.echo("edgedigits: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        click.echo(f"edgedigits: {exc.format_message()}", err=True)
+        click.echo(f"edgedigits: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except (InputError, GateError) as exc:
-        click.echo(f"edgedigits: {exc}", err=True)
+        click.echo(f"edgedigits: {one_line(str(exc))}", err=True)
         sys.exit(EXIT_GATE if isinstance(exc, GateError) else EXIT_USAGE)
     except OSError as exc:  # the machine refused a read or write (disk full, permissions): the file says which
         where = f" ({exc.filename})" if exc.filename else ""
-        click.echo(f"edgedigits: {exc.strerror or exc}{where}", err=True)
+        click.echo(f"edgedigits: {one_line(f'{exc.strerror or exc}{where}')}", err=True)
         sys.exit(EXIT_USAGE)
 
 

@@ -8,7 +8,8 @@ from edgedigits.options import log_to_stderr
 
 EXIT_USAGE = 2
 EXIT_GATE = 3
-EXIT_PARTIAL = 4  # bench: some models or targets failed, the rest were measured
+EXIT_PARTIAL = 4  # bench, predict: some models, targets or images failed, the rest were measured or read
+EXIT_MISMATCH = 5  # verify: a rebuilt file is not the shipped one
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

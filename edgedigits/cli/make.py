@@ -3,12 +3,13 @@ training half (TensorFlow) is imported inside each command, once its inputs are 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from edgedigits import limits
-from edgedigits.cli.group import cli
+from edgedigits.cli.group import EXIT_GATE, EXIT_MISMATCH, cli
 from edgedigits.extras import needs
 from edgedigits.options import count, data_dir_option, runs_dir_option, wrote
 
@@ -36,6 +37,33 @@ def train_prune_export(pipeline, out_dir, runs_dir, data_dir):
     manifest = pipeline_mod.run(recipe, out_dir, runs_dir, data_dir)
     click.echo(pipeline_mod.table(manifest))
     wrote(*(Path(out_dir) / name for name in (*manifest["files"].values(), f"{recipe.name}.json")))
+
+
+@cli.command("verify")
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--work-dir", type=click.Path(file_okay=False),
+              help="Rebuild here and keep the files (default: a temporary directory, removed after).")
+@data_dir_option
+@needs("train")
+def verify_cmd(manifest, work_dir, data_dir):
+    """Rebuild a shipped set from its manifest; say per stage whether each file has the shipped sha256.
+
+    MANIFEST is a train-prune-export manifest (exported/NAME.json). The rebuild runs the recipe the manifest records
+    (not today's pipelines/NAME.toml) on the data it names (checked by sha256 first), under the pins it records
+    (oneDNN instruction set, TensorFlow threads, op determinism), and takes as long as `train-prune-export`. Prints
+    per stage: same bytes or not, and the shipped and rebuilt test accuracy. Exit 0: every file rebuilt to the
+    shipped bytes; 5: some did not; 2: bad manifest or other data; 3: the rebuild stopped.
+    """
+    from edgedigits.training import verify
+
+    try:
+        outcome = verify.verify(manifest, work_dir, data_dir)
+    except verify.RebuildError as exc:
+        click.echo(f"edgedigits: {exc}", err=True)
+        sys.exit(EXIT_GATE)
+    click.echo(verify.table(outcome))
+    if not outcome.matched:
+        sys.exit(EXIT_MISMATCH)
 
 
 @cli.command("train")

@@ -27,7 +27,30 @@ def models_cmd(classes):
 
 @cli.group("data")
 def data_group():
-    """Datasets (mnist, fashion-mnist)."""
+    """Datasets: the built-in ones (mnist, fashion-mnist) and your own in files."""
+
+
+@data_group.command("check")
+@click.argument("source")
+@click.option("--label", default="label", show_default=True, help="CSV: the label column (any case).")
+def data_check(source, label):
+    """Read a dataset in files and say what it holds, or the one thing wrong with it: SOURCE is a labelled .csv, a
+    folder with one subfolder of images per class, an .npz in Keras' layout, or a recipe (.toml) naming one."""
+    from edgedigits.runtime import datasets
+
+    if source.endswith(".toml"):
+        from edgedigits.training import config
+
+        recipe = config.load(source)
+        ds = datasets.load(recipe.dataset, base=config.recipe_dir(recipe))
+    else:
+        ds = datasets.load(datasets.FileSource(path=source, label=label))
+    counts = [int((ds.y_train == i).sum()) for i in range(ds.num_classes)]
+    click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images of "
+               f"{'x'.join(map(str, ds.input_shape))}, {ds.num_classes} classes")
+    click.echo(f"test set: {ds.test_split or 'its own'}")
+    click.echo("training images per class: " + ", ".join(f"{n} {c:,}" for n, c in zip(ds.labels, counts)))
+    click.echo(f"source: {ds.source}; sha256 {ds.sha256}")
 
 
 @data_group.command("fetch")
@@ -35,12 +58,19 @@ def data_group():
 @data_dir_option
 def data_fetch(name, data_dir):
     """Make dataset NAME available offline and print where it came from."""
+    from edgedigits.errors import InputError
     from edgedigits.runtime import datasets
+    from edgedigits.runtime.datasets.formats import DATASETS
 
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r} (built in: {', '.join(sorted(DATASETS))}; a dataset of your "
+                         f"own files is read by: edgedigits data check PATH)")
     ds = datasets.load(name, data_dir)
     click.echo(f"{ds.name}: {len(ds.x_train):,} train / {len(ds.x_test):,} test images, {ds.num_classes} classes")
     click.echo(f"source: {ds.source}")
-    click.echo(f"cache: {datasets.cache_dir() / (ds.name + '.npz')}")
+    cache = datasets.cached(ds)
+    click.echo(f"cache: {cache}" if cache else f"cache: none (not the published {ds.name}: these images are read from "
+               f"the data directory each time, never cached as {ds.name})")
 
 
 @cli.command("bench")
@@ -58,6 +88,9 @@ def data_fetch(name, data_dir):
               help="intra-op threads for throughput (0 = all cores).")
 @click.option("--target", "targets", multiple=True,
               help="ort-cpu, ort-<provider>, openvino-CPU/GPU/NPU (default: every available).")
+@click.option("--dataset", default="", metavar="PATH",
+              help="Score every model on this labelled .csv, image folder or .npz (its test set) instead of the "
+                   "model's own dataset.")
 @click.option("--out-dir", default="bench-results", show_default=True, type=click.Path(file_okay=False),
               help="Where bench.json, bench.csv, bench.md and bench.png go.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
@@ -66,9 +99,12 @@ def data_fetch(name, data_dir):
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False),
               help="Markdown report path (default OUT_DIR/bench.md).")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False), help="Plot path (default OUT_DIR/bench.png).")
-def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, targets, out_dir, json_path, csv_path,
-              markdown_path, png_path):
+def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, targets, dataset, out_dir, json_path,
+              csv_path, markdown_path, png_path):
     """Measure accuracy, size and latency of .onnx models (default: exported/) on every execution target.
+
+    Accuracy is on each model's own test set: MNIST or Fashion-MNIST, or the dataset in files it was trained on,
+    read again from where its metadata says (relative to the working directory), or the one --dataset names.
 
     Exit status: 0 all measured; 2 nothing to measure (no models, bad path, no such target); 4 some models or
     targets failed (named on stderr), the rest measured and written.
@@ -76,7 +112,7 @@ def bench_cmd(paths, runs, warmup, batch, seconds, threads, throughput_threads, 
     from edgedigits.runtime import bench
 
     settings = bench.Settings(runs=runs, warmup=warmup, batch=batch, throughput_seconds=seconds,
-                              latency_threads=threads, throughput_threads=throughput_threads)
+                              latency_threads=threads, throughput_threads=throughput_threads, dataset=dataset)
     rows, problems, written = bench.measure_and_write(list(paths) or ["exported"], settings, list(targets) or None,
                                                       out_dir, json_path, csv_path, markdown_path, png_path)
     click.echo(bench.text_table(rows))

@@ -68,6 +68,9 @@ RANGES = {
 }
 
 
+FRACTIONS = {"validation": Range(0, 1, low_open=True, high_open=True)}  # a count (RANGES), or a fraction
+
+
 def range_of(dotted: str) -> Range | None:
     parts = dotted.split(".")
     for start in range(len(parts)):
@@ -86,7 +89,7 @@ def check_ranges(obj, prefix: str = "") -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        allowed = range_of(key)
+        allowed = FRACTIONS[key] if isinstance(value, float) and key in FRACTIONS else range_of(key)
         kind = "an integer" if isinstance(value, int) else "a number"
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{key} must be a finite number{f' in {allowed}' if allowed else ''}, got {value}")
@@ -120,8 +123,11 @@ def check_layers(pipeline) -> None:
 def check_sizes(pipeline, train_images: int, test_images: int) -> None:
     """The recipe's sizes against the dataset it trains on, right after loading the data and before any training."""
     v, limit = pipeline.validation, pipeline.train_limit
+    if isinstance(v, float):  # a fraction: the count split_validation will hold out
+        v = round(v * train_images)
+    data = pipeline.dataset if isinstance(pipeline.dataset, str) else pipeline.dataset.name or pipeline.dataset.path
     if not 1 <= v <= train_images - 1:
-        raise InputError(f"validation must be in [1, {train_images - 1}] ({pipeline.dataset} has {train_images} "
+        raise InputError(f"validation must be in [1, {train_images - 1}] ({data} has {train_images} "
                          f"training images), got {v}")
     left = train_images - v
     if limit > left:

@@ -9,11 +9,14 @@ import dataclasses
 import hashlib
 import json
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
+from edgedigits.limits import MAX_RECIPE_BYTES, MAX_RECIPE_DEPTH
+from edgedigits.runtime.datasets import FileSource
 from edgedigits.training import variants
 from edgedigits.training.checks import check_ranges
 from edgedigits.training.stages import STAGES
@@ -26,6 +29,7 @@ DEFAULT_QUANT_VARIANTS = variants.DEFAULT
 QUANT_SELECT = ("fastest", "accurate")
 CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
+STARTS = ("auto", "train", "prune")
 
 
 @dataclass
@@ -116,9 +120,11 @@ class Quantize:
 class Pipeline:
     task: str = "classifier"  # the kind of model (edgedigits/training/tasks): classifier or numbers
     model: str = "lenet"
-    dataset: str = "mnist"
+    dataset: str | FileSource = "mnist"
+    start: str = "auto"  # the first stage: auto (train; a saved .keras model: prune), train or prune
     seed: int = 42
-    validation: int = 5000  # images held out of the training set for early stopping and model selection
+    # images held out of the training set for early stopping and model selection, or that fraction of them (0.1)
+    validation: int | float = 5000
     train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
@@ -159,6 +165,8 @@ class Pipeline:
             raise InputError(
                 f"quantize.variants must be a non-empty list of {', '.join(QUANT_VARIANTS)}, got {self.quantize.variants}"
             )
+        if self.start not in STARTS:
+            raise InputError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
         if self.quantize.select not in QUANT_SELECT:
             raise InputError(f"quantize.select must be one of {', '.join(QUANT_SELECT)}, got {self.quantize.select!r}")
         TASKS.get(self.task).check(self)
@@ -195,16 +203,36 @@ def known() -> list[str]:
 
 
 def load(name_or_path: str, **overrides) -> Pipeline:
+    """A recipe file, parsed and checked. Files over limits.MAX_RECIPE_BYTES, or nested deeper than
+    limits.MAX_RECIPE_DEPTH, are refused before they are parsed or built."""
     path = resolve(name_or_path)
     try:
+        size = path.stat().st_size
+        if size > MAX_RECIPE_BYTES:
+            raise InputError(f"pipeline {path} is {size:,} bytes, over the {MAX_RECIPE_BYTES:,}-byte limit for a "
+                             f"recipe")
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"malformed pipeline {path}: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputError(f"malformed pipeline {path}: nested deeper than {MAX_RECIPE_DEPTH} levels") from None
+    except OSError as exc:
+        raise InputError(f"cannot read pipeline {path}: {exc.strerror or exc}") from None
+    check_depth(raw, str(path))
     raw.update({k: v for k, v in overrides.items() if v is not None})
     pipeline = from_dict(Pipeline, raw, where=str(path))
     pipeline.name, pipeline.path = path.stem, str(path)
     pipeline.sha256 = settings_sha256(to_dict(pipeline))
     return pipeline
+
+
+def check_depth(value, where: str, depth: int = 0) -> None:
+    """Refuse a value nested deeper than limits.MAX_RECIPE_DEPTH (no recipe key is more than four deep)."""
+    if depth > MAX_RECIPE_DEPTH:
+        raise InputError(f"malformed pipeline {where}: nested deeper than {MAX_RECIPE_DEPTH} levels")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        check_depth(child, where, depth + 1)
 
 
 def settings_sha256(settings: dict) -> str:
@@ -217,7 +245,7 @@ def settings_sha256(settings: dict) -> str:
 def from_dict(cls, raw: dict, where: str = "pipeline"):
     """Build dataclass `cls` from a TOML table, refusing unknown keys and values of the wrong type."""
     if not isinstance(raw, dict):
-        raise InputError(f"{where}: expected a table, got {raw!r}")
+        raise InputError(f"{where}: expected a table, got {shown(raw)}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)} - {"tables"}
     kwargs = {}
@@ -226,19 +254,37 @@ def from_dict(cls, raw: dict, where: str = "pipeline"):
             kwargs.setdefault("tables", {})[key] = from_dict(_stage_table(key), value, where=f"{where} [{key}]")
             continue
         if key not in known:
-            raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+            raise InputError(f"{where}: unknown key {shown(key)} (known: {', '.join(sorted(known))})")
         kind = hints[key]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, types.UnionType):  # a name or a table (dataset = "mnist", or [dataset] path = ...)
+            value = _one_of(kind.__args__, value, key, where)
+        elif dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, where=f"{where} [{key}]")
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+            raise InputError(f"{where}: '{key}' must be {kind.__name__}, got {shown(value)}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _one_of(kinds: tuple, value, key: str, where: str):
+    """`value` as the first of `kinds` it fits: a table for the dataclass among them, else a plain value."""
+    for kind in kinds:
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            return from_dict(kind, value, where=f"{where} [{key}]")
+        if not dataclasses.is_dataclass(kind) and isinstance(value, kind) and not isinstance(value, bool):
+            return value
+    names = " or ".join("a table" if dataclasses.is_dataclass(k) else k.__name__ for k in kinds)
+    raise InputError(f"{where}: '{key}' must be {names}, got {value!r}")
+
+
+def recipe_dir(pipeline: Pipeline) -> Path | None:
+    """The folder a recipe's relative paths (dataset files, model files) start from: its own file's folder."""
+    return Path(pipeline.path).parent if pipeline.path else None
 
 
 def _stage_table(name: str):
@@ -259,9 +305,13 @@ def to_dict(pipeline: Pipeline) -> dict:
 def parse_value(text: str):
     """A command-line value as a TOML literal (4, 0.5, true, "x"), else as the plain string."""
     try:
-        return tomllib.loads(f"v = {text.strip()}")["v"]
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except RecursionError:
+        raise InputError(f"value {shown(text)} is nested deeper than {MAX_RECIPE_DEPTH} levels") from None
+    check_depth(value, "value")
+    return value
 
 
 def parse_override(text: str) -> tuple[str, object]:

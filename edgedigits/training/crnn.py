@@ -107,7 +107,7 @@ def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: flo
         return loss
 
     rng = np.random.default_rng(seed)
-    history, best, best_weights = [], -1.0, None
+    history, best, best_weights = [], -math.inf, None
     for epoch in range(1, epochs + 1):
         start, losses = time.time(), []
         for images, labels, _ in batches(x, w, y, batch_size, rng):
@@ -118,7 +118,7 @@ def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: flo
                         "seconds": round(time.time() - start, 1)})
         log.info(f"epoch {epoch}/{epochs}: CTC loss {np.mean(losses):.4f}, validation digits read right {val:.2f}% "
             f"({time.time() - start:.0f} s)")
-        if val > best:
+        if best_weights is None or val > best:  # a score may be below zero (more digits read than written) or NaN
             best, best_weights = val, model.get_weights()
     model.set_weights(best_weights)
     return model, history

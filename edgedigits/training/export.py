@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import tf2onnx  # noqa: E402, I001  (after the stack: it imports TensorFlow)
+import tf2onnx.rewriter  # noqa: E402, F401  (its modules take names from tf2onnx's counter when first imported)
 
 from edgedigits import runtime
 from edgedigits.errors import GateError
@@ -26,7 +27,12 @@ class ParityError(GateError):
 
 def to_onnx(model, signature=None, opset: int = 17) -> onnx.ModelProto:
     """Convert `model` with the input TensorSpecs `signature` (default: the model's own inputs, named as in Keras;
-    dynamic dimensions stay dynamic), checked."""
+    dynamic dimensions stay dynamic), checked.
+
+    tf2onnx numbers the nodes it adds from a counter global to the process; it restarts here, so a model converts to
+    the same bytes whatever was converted before it in the process (tf2onnx.rewriter, whose modules take numbers
+    when first imported, is imported with this module)."""
+    tf2onnx.utils.INTERNAL_NAME = 1
     if signature is None:
         signature = tuple(tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)

@@ -25,7 +25,7 @@ def check(run, result) -> None:
     chance = run.task.chance(run)
     floor = chance + ABOVE_CHANCE * (100.0 - chance)
     if not score >= floor:  # NaN fails too
-        raise AccuracyGateError(f"{result.stage} scores {score:.2f}% on the test set, too close to chance "
+        raise AccuracyGateError(f"{result.stage} scores {score:.2f}% on the test set, not clearly above chance "
                                 f"({chance:.1f}%; at least {floor:.1f}% is needed): the run did not learn; nothing "
                                 f"written")
     scored = [r for r in run.scored().values() if r is not result]

@@ -21,7 +21,7 @@ BATCH = "N"  # the batch dimension's name in every shipped graph (tf2onnx would 
 def set_metadata(proto: onnx.ModelProto, **values) -> None:
     """Store values in metadata_props (non-strings as JSON), replacing keys already present."""
     current = {p.key: p.value for p in proto.metadata_props}
-    current.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+    current.update({k: v if isinstance(v, str) else json.dumps(v, allow_nan=False) for k, v in values.items()})
     del proto.metadata_props[:]
     for key, value in current.items():
         proto.metadata_props.add(key=key, value=value)
@@ -35,22 +35,37 @@ def rename_output(proto: onnx.ModelProto, name: str) -> None:
     proto.graph.output[0].name = name
 
 
-def base_metadata(labels, dataset: str, pipeline: str) -> dict:
-    """The contract an app needs, as metadata_props: the sentence, and the same facts as machine-readable keys."""
-    return {
+def base_metadata(labels, dataset: str, pipeline: str, shape: tuple = models.INPUT_SHAPE,
+                  files: dict | None = None) -> dict:
+    """The contract an app needs, as metadata_props: the sentence, and the same facts as machine-readable keys.
+    A model of a dataset in files (`files`: where it was read, so `bench` can score it again) takes images of its
+    `shape` as that data has them; the built-in datasets' models take MNIST-convention digits."""
+    meta = {
         "labels": list(labels),
         "dataset": dataset,
-        "normalization": NORMALIZATION,
+        "normalization": NORMALIZATION if files is None else normalization(shape),
         "input_name": INPUT_NAME,
         "input_dtype": "float32",
         "input_layout": "NHWC",
-        "input_shape": [BATCH, *models.INPUT_SHAPE],
+        "input_shape": [BATCH, *shape],
         "input_scale": 1 / 255,  # float input = uint8 pixel * input_scale
         "ink": "white-on-black",
         "output_name": OUTPUT_NAME,
         "pipeline": pipeline,
         "producer": "edgedigits",
     }
+    if files is not None:
+        del meta["ink"]  # the user's images are as they are
+        meta["dataset_files"] = files
+    return meta
+
+
+def normalization(shape: tuple) -> str:
+    """The input contract of a model of a dataset in files, in words."""
+    height, width, channels = shape
+    colour = "grayscale" if channels == 1 else "RGB, channels last"
+    return (f"float32 = uint8 / 255, shape [N,{height},{width},{channels}], {colour}, pixels as in the training "
+            f"data")
 
 
 def finalize(proto: onnx.ModelProto, description: str, version: int = 1, **meta) -> None:
@@ -77,12 +92,14 @@ def finalize(proto: onnx.ModelProto, description: str, version: int = 1, **meta)
 def describe(meta: dict, source: str) -> str:
     """The doc string of a shipped graph: what it is, its input contract and its measured accuracy."""
     labels = meta["labels"]
-    text = (f"{meta['pipeline']} ({meta.get('stage', 'fp32')}), made by edgedigits: {source}. Classifies 28x28 "
+    _, height, width, channels = meta.get("input_shape", [BATCH, *models.INPUT_SHAPE])
+    size = f"{height}x{width}" + (" RGB" if channels == 3 else "")
+    text = (f"{meta['pipeline']} ({meta.get('stage', 'fp32')}), made by edgedigits: {source}. Classifies {size} "
             f"{meta['dataset']} images into {len(labels)} classes ({', '.join(labels)}). Input '{meta['input_name']}':"
-            f" {NORMALIZATION}. Output '{meta['output_name']}': [{BATCH},{len(labels)}] probabilities.")
+            f" {meta.get('normalization', NORMALIZATION)}. Output '{meta['output_name']}': [{BATCH},{len(labels)}] "
+            f"probabilities.")
     if "test_accuracy" in meta:
-        text += (f" Test accuracy {meta['test_accuracy']:.2f}% on the {meta['dataset']} test set through onnxruntime"
-                 + (f" (CPU features: {' '.join(meta['measured_on'])})." if meta.get("measured_on") else "."))
+        text += f" Test accuracy {meta['test_accuracy']:.2f}% on the {meta['dataset']} test set through onnxruntime."
     return text
 
 

@@ -1,7 +1,8 @@
 """Model registry: a decorator registers each builder (as in timm) in MODELS, so adding a model never touches a
 dispatcher.
 
-Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black) and returns [N, classes] probabilities.
+Every model takes float32 [N, 28, 28, 1] in [0, 1] (white ink on black; or the images of a dataset in files,
+[N, H, W, C]) and returns [N, classes] probabilities.
 Layers carry stable names (conv1, dense1, ...) so pipelines can give per-layer pruning targets.
 """
 
@@ -50,20 +51,22 @@ def get_spec(name: str) -> ModelSpec:
     return MODELS.get(name)
 
 
-def create_model(name: str, num_classes: int = 10):
-    """Build a fresh, uncompiled tf_keras model by registry name."""
+def create_model(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SHAPE):
+    """Build a fresh, uncompiled tf_keras model by registry name, for images of `input_shape` (height, width,
+    channels)."""
     keras = _keras()
     spec = get_spec(name)
     built = spec.builder(keras.layers, num_classes)
     if callable(built):
-        inputs = keras.Input(INPUT_SHAPE, name="input")
+        inputs = keras.Input(tuple(input_shape), name="input")
         return keras.Model(inputs, built(inputs), name=name)
-    return keras.Sequential([keras.layers.InputLayer(input_shape=INPUT_SHAPE, name="input"), *built], name=name)
+    return keras.Sequential([keras.layers.InputLayer(input_shape=tuple(input_shape), name="input"), *built],
+                            name=name)
 
 
-def count_params(name: str, num_classes: int = 10) -> int:
+def count_params(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SHAPE) -> int:
     """All weights of the model, as Keras' count_params, computed without TensorFlow (paramcount)."""
-    return paramcount.count(get_spec(name).builder, INPUT_SHAPE, num_classes)
+    return paramcount.count(get_spec(name).builder, tuple(input_shape), num_classes)
 
 
 def layer_names(name: str, num_classes: int = 10) -> dict:

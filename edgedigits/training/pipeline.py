@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edgedigits import runtime, tables
 from edgedigits.runtime.model.artifacts import atomic_path, clean_stale, ensure_writable_dir
-from edgedigits.training import stages
+from edgedigits.training import stages, tasks
 from edgedigits.training.config import Pipeline
 from edgedigits.training.progress import quiet
 from edgedigits.training.run import Result, Run
@@ -27,8 +27,13 @@ def run(recipe: Pipeline, out_dir="exported", runs_dir="runs", data_dir=None, ga
     out_dir = ensure_writable_dir(out_dir)
     run_dir = ensure_writable_dir(Path(runs_dir) / recipe.name)
     clean_stale(run_dir)  # temp files of an earlier run that was killed
-    done = stages.run_stages(Run.from_recipe(recipe, run_dir, data_dir, out_dir=out_dir, gate=gate),
-                             stages.enabled(recipe))
+    names = stages.enabled(recipe)
+    saved = getattr(tasks.TASKS.get(recipe.task), "saved_model", lambda recipe: None)(recipe)
+    if saved is not None:  # a saved model starts at pruning: stage `saved` scores it as it is
+        start = Run.from_saved_model(recipe, saved, run_dir, data_dir, gate=gate, out_dir=out_dir, record=True)
+    else:
+        start = Run.from_recipe(recipe, run_dir, data_dir, out_dir=out_dir, gate=gate)
+    done = stages.run_stages(start, names)
     return done.results["ship"].manifest["shipped"]
 
 

@@ -8,7 +8,6 @@ onnxruntime on the files themselves; plots are matplotlib's. No TensorFlow: `edg
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from edgedigits import plots, runtime, tables
 from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
 from edgedigits.runtime.model.artifacts import write_bytes_atomic, write_json_atomic
+from edgedigits.runtime.model.classifier import finite
+from edgedigits.runtime.model.jsonfile import MAX_JSON_BYTES, read_json
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,15 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")  # w
 def write_run_info(run_dir: Path, **info) -> None:
     """Merge facts about the run (model, dataset, parameters, times) into run_dir/run.json."""
     path = Path(run_dir) / "run.json"
-    current = json.loads(path.read_text()) if path.is_file() else {}
+    current = read_json(path) if path.is_file() else {}
     write_json_atomic(path, {**current, **info})
 
 
 def read_history(path: Path) -> dict[str, np.ndarray]:
     """Keras CSVLogger columns as float arrays (epoch, loss, accuracy, val_loss, val_accuracy, lr, ...)."""
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise InputError(f"{path}: larger than the {MAX_JSON_BYTES:,} bytes a training history may be")
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         if not rows:
@@ -129,12 +132,18 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
         raise InputError(f"{run_dir} is not a run directory (no run.json; runs are made by train or "
                          "train-prune-export)")
     try:
-        info = json.loads(info_path.read_text())
+        info = read_json(info_path)
         dataset = info["dataset"]
         if not isinstance(dataset, str):
             raise TypeError(dataset)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise InputError(f"{info_path} is not a run description (a JSON object with at least a 'dataset')") from None
+    files = info.get("dataset_files")  # a dataset in files: read again from where the run read it
+    if isinstance(files, dict):
+        try:
+            dataset = datasets.FileSource(name=dataset, **files)
+        except TypeError:
+            raise InputError(f"{info_path}: dataset_files is not a dataset description") from None
     ds = datasets.load(dataset, data_dir)
     names = list(ds.labels)
     title = f"{info.get('name', run_dir.name)}: {info.get('model', '?')} on {ds.name}"
@@ -154,7 +163,7 @@ def write(run_dir: str | Path, data_dir=None) -> dict:
         if classifier.num_outputs != ds.num_classes:
             raise InputError(f"{path} has {classifier.num_outputs} outputs, but the run's dataset {ds.name} has "
                              f"{ds.num_classes} classes")
-        probabilities = classifier.probabilities(ds.x_test)
+        probabilities = finite(classifier.probabilities(ds.x_test), path)  # scikit-learn would trace back on NaN
         scored = metrics(probabilities, ds.y_test, names)
         png = run_dir / f"confusion-{stage}.png"
         plot_confusion(scored["confusion_matrix"], names, png,

@@ -55,25 +55,30 @@ class Run:
         task = tasks.TASKS.get(recipe.task)
         ds, split = task.load(recipe, data_dir, Path(run_dir))  # a bad dataset is one error before any progress
         data = split if data is None else data
+        parameters = task.parameters(recipe, ds)  # a user's model is built (and checked) here, before any progress
         _announce(recipe, ds, data)
-        run = cls(recipe, task, ds, data, Path(run_dir), data_dir, gate=gate, out_dir=out_dir and Path(out_dir))
+        run = cls(recipe, task, ds, data, Path(run_dir), data_dir, parameters=parameters, gate=gate,
+                  out_dir=out_dir and Path(out_dir))
         if record:
-            run.parameters = task.parameters(recipe, ds)
             task.record(run)
         return run
 
     @classmethod
     def from_saved_model(cls, recipe, model, run_dir, data_dir=None, *, stage: str = "fp32", output=None,
-                         gate: bool = True) -> Run:
+                         gate: bool = True, out_dir=None, record: bool = False) -> Run:
         """A run that starts from a trained Keras model (a path or a loaded model) called `stage`; `output` is
-        where the file of that stage goes when it is exported."""
+        where the file of that stage goes when it is exported; with `record`, run_dir/run.json is started (a
+        recipe that starts at pruning from a saved model)."""
         task = tasks.TASKS.get(recipe.task)
         model = task.load_model(model)
         ds, data = task.load(recipe, data_dir, Path(run_dir))
         task.check_model(model, ds)  # before the first line of progress: a model that does not fit is one error
         _announce(recipe, ds, data)
         run = cls(recipe, task, ds, data, Path(run_dir), data_dir, model=model, model_stage=stage, gate=gate,
-                  files={stage: Path(output)} if output else {})
+                  out_dir=out_dir and Path(out_dir), files={stage: Path(output)} if output else {})
+        if record:
+            run.parameters = int(model.count_params())
+            task.record(run)
         return run
 
     @classmethod
@@ -82,6 +87,7 @@ class Run:
         INT8 file goes."""
         task = tasks.TASKS.get(recipe.task)
         ds, data = task.load(recipe, data_dir, Path(run_dir))
+        task.check_onnx(path, ds)  # before the first line of progress: a file that does not fit is one error
         _announce(recipe, ds, data)
         run = cls(recipe, task, ds, data, Path(run_dir), data_dir, files={"int8": Path(output)} if output else {})
         run.results["input"] = Result(stage, Path(path), task.score(run, Path(path)))
@@ -109,6 +115,7 @@ class Run:
 
 
 def _announce(recipe, ds, data) -> None:
-    log.info(f"pipeline {recipe.path or recipe.name}: model {recipe.model}, dataset {recipe.dataset}")
-    log.info(f"data: {recipe.dataset} from {ds.source}")
+    log.info(f"pipeline {recipe.path or recipe.name}: model {recipe.model}, dataset {ds.name}")
+    log.info(f"data: {ds.name} from {ds.source}" + (f"; test set {ds.test_split}" if getattr(ds, "test_split", "")
+                                                    else ""))
     log.info(data.describe())

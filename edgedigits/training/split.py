@@ -10,7 +10,7 @@ import numpy as np
 
 from edgedigits.runtime import datasets, normalize
 from edgedigits.runtime.datasets import Dataset, split_validation
-from edgedigits.training import checks
+from edgedigits.training import checks, config
 
 
 @dataclass
@@ -30,8 +30,9 @@ class Split:
         x_tr, y_tr, x_val, y_val = split_validation(x, y, validation, seed)
         if train_limit:
             x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
-        return cls(normalize(x_tr), y_tr.astype(np.int64), normalize(x_val), y_val.astype(np.int64), ds.x_test,
-                   ds.y_test)
+        shape = ds.input_shape
+        return cls(normalize(x_tr, shape), y_tr.astype(np.int64), normalize(x_val, shape), y_val.astype(np.int64),
+                   ds.x_test, ds.y_test)
 
     @classmethod
     def for_recipe(cls, ds: Dataset, recipe) -> Split:
@@ -43,8 +44,9 @@ class Split:
 
 
 def load(recipe, data_dir=None) -> tuple[Dataset, Split]:
-    """The recipe's dataset, its sizes checked against the recipe before any work, and its split."""
-    ds = datasets.load(recipe.dataset, data_dir)
+    """The recipe's dataset (built in, or in files: paths from the recipe's folder), its sizes checked against the
+    recipe before any work, and its split."""
+    ds = datasets.load(recipe.dataset, data_dir, base=config.recipe_dir(recipe))
     checks.check_sizes(recipe, len(ds.x_train), len(ds.x_test))
     return ds, Split.for_recipe(ds, recipe)
 

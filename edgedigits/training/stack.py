@@ -3,8 +3,8 @@
 - TF_USE_LEGACY_KERAS=1: tfmot only works with Keras 2 (tf_keras).
 - TF_ENABLE_ONEDNN_OPTS=1: TensorFlow turns oneDNN on by default only on some Intel CPUs; on this 2-core AMD EPYC
   it makes LeNet training 4x faster (21 s -> 5 s per MNIST epoch, measured), and it is the default path on Intel.
-- EDGEDIGITS_THREADS=N (set by sweep workers): TensorFlow's intra-op threads, so N workers share the cores instead
-  of each taking all of them.
+- The pins of reproducible training (training/pins.py): oneDNN capped at AVX2, a fixed thread count (or
+  EDGEDIGITS_THREADS=N, set by sweep workers so N workers share the cores), op determinism.
 - TensorFlow's C++ side writes CUDA-probe and absl start-up lines straight to file descriptor 2 during import,
   before TF_CPP_MIN_LOG_LEVEL is read; they would bury the one-line errors the CLI promises, so fd 2 is silenced
   for the import only. Python errors raised by the import still surface normally.
@@ -17,11 +17,13 @@ import os
 import sys
 
 from edgedigits.runtime.model.artifacts import private_tempdir
+from edgedigits.training import pins
 
 private_tempdir()  # autograph's generated files and every other temp file of the run: removed at exit, or next run
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+pins.before_import()
 
 
 @contextlib.contextmanager
@@ -41,9 +43,7 @@ with _native_stderr_silenced():
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
 
-    if os.environ.get("EDGEDIGITS_THREADS"):
-        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["EDGEDIGITS_THREADS"]))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+    pins.after_import(tf)
     tf.config.list_physical_devices()  # the CUDA probe happens here, still silenced
     import tensorflow_model_optimization as tfmot  # noqa: E402
 

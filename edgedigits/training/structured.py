@@ -95,6 +95,12 @@ def _shrinkable(model) -> list:
     return wide[:-1]  # the last one is the classifier: its width is the number of classes
 
 
+def check_model(model, cfg: Structured) -> None:
+    """A model structured pruning can shrink to cfg.widths, checked before any training (an InputError if not)."""
+    _check(model)
+    target_widths(model, cfg.widths)
+
+
 def target_widths(model, requested: dict) -> dict[str, int]:
     """Kept width per shrinkable layer from {layer: count or fraction}; unnamed layers keep their full width."""
     full = widths(model)

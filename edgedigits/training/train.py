@@ -74,7 +74,10 @@ class Batches(keras.utils.Sequence):
         for i in range(n):
             m = cv2.getRotationMatrix2D(centre, angles[i], scales[i])
             m[:, 2] += shifts[i]
-            out[i, ..., 0] = cv2.warpAffine(self.x[i, ..., 0], m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+            if self.x.shape[-1] == 1:
+                out[i, ..., 0] = cv2.warpAffine(self.x[i, ..., 0], m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+            else:  # colour: all channels in one warp
+                out[i] = cv2.warpAffine(self.x[i], m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
         return out
 
 
@@ -120,10 +123,11 @@ def steps_per_epoch(split: Split, batch_size: int) -> int:
     return math.ceil(len(split.x_train) / batch_size)
 
 
-def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, num_classes: int):
-    """Train a fresh registry model; keeps the best validation epoch, writes history.csv and best.keras."""
+def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path):
+    """Train the model `make_model()` gives (called once the seed is set, so its initial weights are the seed's);
+    keeps the best validation epoch, writes history.csv and best.keras."""
     keras.utils.set_random_seed(seed)
-    model = models.create_model(model_name, num_classes)
+    model = make_model()
     run_dir.mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience, restore_best_weights=True),
@@ -138,14 +142,15 @@ def train(model_name: str, split: Split, cfg: Train, seed: int, run_dir: Path, n
     return model
 
 
-def check_model(model, num_classes: int) -> None:
-    """A Keras model the pipeline can prune and export: one input [N,28,28,1], output [N,num_classes]; anything
-    else is an InputError before any work (tf2onnx and Keras would fail deep inside with a traceback)."""
+def check_model(model, num_classes: int, input_shape: tuple = models.INPUT_SHAPE) -> None:
+    """A Keras model the pipeline can prune and export: one input [N, *input_shape], output [N,num_classes];
+    anything else is an InputError before any work (tf2onnx and Keras would fail deep inside with a traceback)."""
     from edgedigits.errors import InputError
 
     shape_in, shape_out = model.input_shape, model.output_shape
-    if not isinstance(shape_in, tuple) or tuple(shape_in[1:]) != models.INPUT_SHAPE:
-        raise InputError(f"model {model.name!r} takes input {_shape(shape_in)}, expected [N, 28, 28, 1]")
+    if not isinstance(shape_in, tuple) or tuple(shape_in[1:]) != tuple(input_shape):
+        raise InputError(f"model {model.name!r} takes input {_shape(shape_in)}, expected {_shape((None, *input_shape))}"
+                         f" (the dataset's images)")
     if not isinstance(shape_out, tuple) or len(shape_out) != 2 or shape_out[1] != num_classes:
         raise InputError(f"model {model.name!r} outputs {_shape(shape_out)}, expected [N, {num_classes}] "
                          f"(one probability per class of the dataset)")

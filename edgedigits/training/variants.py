@@ -34,12 +34,15 @@ VARIANTS = {
     "u8u8": Variant(weights="QUInt8"),
     "u8s8-skip-first-conv": Variant(ops="skip-first-conv"),
     "u8s8-dense": Variant(ops="dense"),
+    # u8s8-dense's kernels with 7-bit weights: the same answers on AVX2 and VNNI CPUs; built when a recipe names it
+    "u8s8-dense-reduce-range": Variant(ops="dense", reduce_range=True),
     "dynamic-dense": Variant(ops="dense", dynamic=True),
     "dynamic-dense-reduce-range": Variant(ops="dense", dynamic=True, reduce_range=True),
 }
-# Built by default: the static ones. Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
+# Built by default: the static ones but u8s8-dense-reduce-range (a recipe names it for the same file on every CPU,
+# docs/reproducibility.md). Dynamic variants are the fastest INT8 on AVX2 CPUs, but their activation scales
 # come from each call's batch, so an image's answer can depend on what it is batched with (5 of 10,000 MNIST test
 # predictions of lenet differ between batch 1 and batch 1000): opt in with quantize.variants when that is acceptable.
-DEFAULT = tuple(name for name, v in VARIANTS.items() if not v.dynamic)
+DEFAULT = ("u8s8", "u8s8-reduce-range", "u8u8", "u8s8-skip-first-conv", "u8s8-dense")
 # Variants whose integer kernels read the same on AVX2 and AVX-512 VNNI CPUs (no U8S8 saturation).
 ISA_STABLE = tuple(name for name, v in VARIANTS.items() if v.reduce_range or v.weights == "QUInt8")

@@ -59,7 +59,8 @@ def fold_split(ds, recipe: config.Pipeline, fold: int, folds: int):
     if recipe.train_limit:
         x, y = x[: recipe.train_limit], y[: recipe.train_limit]
     train_idx, val_idx = list(StratifiedKFold(folds, shuffle=True, random_state=recipe.seed).split(x, y))[fold]
-    return Split(normalize(x[train_idx]), y[train_idx].astype(np.int64), normalize(x[val_idx]),
+    shape = ds.input_shape
+    return Split(normalize(x[train_idx], shape), y[train_idx].astype(np.int64), normalize(x[val_idx], shape),
                  y[val_idx].astype(np.int64), ds.x_test, ds.y_test)
 
 
@@ -68,8 +69,8 @@ def grid_trial(params: dict) -> dict:
     from edgedigits.runtime import datasets
 
     recipe, folds = trial_recipe(params), int(params["folds"])
-    fold = fold_split(datasets.load(recipe.dataset, params.get("data_dir")), recipe, int(params["fold"]), folds) \
-        if folds > 1 else None
+    ds = datasets.load(recipe.dataset, params.get("data_dir"), base=config.recipe_dir(recipe)) if folds > 1 else None
+    fold = fold_split(ds, recipe, int(params["fold"]), folds) if folds > 1 else None
     run = trial_run(params, recipe, data=fold)
     _, seconds = train_trial(run)
     return {**history_result(run.run_dir, 1.0), "train_time_s": seconds,

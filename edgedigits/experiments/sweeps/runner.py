@@ -26,6 +26,7 @@ from typing import Callable
 from edgedigits.errors import InputError
 from edgedigits.limits import MAX_TRIALS
 from edgedigits.runtime.model.artifacts import ensure_writable_dir, write_json_atomic
+from edgedigits.runtime.model.jsonfile import read_json
 from edgedigits.training import config
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,13 @@ def run_trials(trials: list[Trial], fn: Callable[[dict], dict], out_dir: Path, w
     results, todo = {}, []
     for trial in trials:
         path = trials_dir / f"{trial.id}.json"
-        if path.is_file():
-            results[trial.id] = json.loads(path.read_text())
+        try:
+            found = read_json(path) if path.is_file() else None
+        except (OSError, ValueError):  # not a result this sweep wrote (it writes each atomically): run it again
+            log.warning(f"edgedigits: {path} does not read as a trial result; running the trial again")
+            found = None
+        if isinstance(found, dict) and found.get("id") == trial.id:
+            results[trial.id] = found
         else:
             todo.append(trial)
     where = f"Ray at {ray_address}" if ray_address else f"{workers} local worker process{'es' * (workers > 1)}"

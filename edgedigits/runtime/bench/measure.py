@@ -22,6 +22,7 @@ from edgedigits.runtime.bench.timing import interleaved_latency_us, percentiles,
 from edgedigits.runtime.model import artifacts, contract
 from edgedigits.runtime.model.artifacts import file_stats
 from edgedigits.runtime.model.classifier import normalize, top1
+from edgedigits.runtime.model.jsonfile import loads, read_json
 from edgedigits.runtime.model.session import open_session
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Settings:
     throughput_seconds: float = 1.0  # time spent in throughput measurement per model and target
     latency_threads: int = 1
     throughput_threads: int = 0  # 0 = all cores
+    dataset: str = ""  # score every model on this labelled CSV, image folder or .npz (default: each model's own)
 
 
 @dataclass
@@ -81,16 +83,30 @@ def find_models(paths: list[str]) -> list[Path]:
     return found
 
 
+def usable(models: list[Path]) -> tuple[list[Path], list[str]]:
+    """The models whose contract can be read (`describe`), and a message for each of the others."""
+    good, problems = [], []
+    for path in models:
+        try:
+            describe(path)
+            good.append(path)
+        except InputError as exc:
+            problems.append(str(exc))
+    return good, problems
+
+
 def describe(path: Path) -> dict:
-    """Name, variant and dataset of a model, from its contract (`contract.read`: an unusable file is an InputError),
-    and its parameter counts from its manifest (NAME.json beside it) only when that manifest describes this very
-    file (its sha256): a manifest never lends its figures to another file."""
+    """Name, variant, dataset (and, for a dataset in files, where it was read from), input shape and labels of a
+    model, from its contract (`contract.read`: an unusable file is an InputError), and its parameter counts from
+    its manifest (NAME.json beside it) only when that manifest describes this very file (its sha256): a manifest
+    never lends its figures to another file."""
     stem = path.name.removesuffix(".onnx")
     name, _, variant = stem.partition(".")
-    found = contract.read(open_session(path, 1), path)
-    info = {"model": name, "variant": found.stage or variant or "pruned", "dataset": found.dataset or "mnist"}
+    found = contract.read(open_session(path, 1), path, input_shape=None)
+    info = {"model": name, "variant": found.stage or variant or "pruned", "dataset": found.dataset or "mnist",
+            "input_shape": found.input_shape, "labels": found.labels, "files": _files(found.metadata, path)}
     try:  # a manifest only adds parameter counts: an unreadable or unrelated one leaves them out
-        stage = json.loads(path.with_name(f"{name}.json").read_text())["stages"][info["variant"]]
+        stage = read_json(path.with_name(f"{name}.json"))["stages"][info["variant"]]
         counts = {key: stage[key] for key in ("parameters", "nonzero_parameters")}
         if stage["sha256"] == file_stats(path)["sha256"] and all(
                 type(v) is int and v >= 0 for v in counts.values()):
@@ -98,6 +114,45 @@ def describe(path: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return info
+
+
+def _files(metadata: dict, path: Path) -> dict:
+    """Where a model trained on a dataset in files read it (metadata "dataset_files"), or {} for a built-in one."""
+    if "dataset_files" not in metadata:
+        return {}
+    try:
+        files = loads(metadata["dataset_files"])
+        if not isinstance(files, dict) or not isinstance(files.get("path"), str):
+            raise ValueError(files)
+    except ValueError:
+        raise InputError(f"{path}: metadata dataset_files must be a JSON object with the dataset's path") from None
+    return files
+
+
+def test_set(info: dict, override: str = ""):
+    """The dataset a model is scored on: its own (a built-in one by name, one in files where its metadata says it
+    was read), or the files `override` names, read as the model takes them (its input shape and class names)."""
+    if not info["files"] and not override:
+        return datasets.load(info["dataset"])
+    files = {**info["files"], **({"path": override, "test": ""} if override else {})}
+    shape = list(info["input_shape"])
+    try:
+        source = datasets.FileSource(path=files["path"], test=files.get("test", ""), label=files.get("label", "label"),
+                                     shape=shape, classes=list(info["labels"]), test_fraction=files.get(
+                                         "test_fraction", 0.1))
+    except (InputError, TypeError) as exc:
+        raise InputError(f"model {info['model']}: its dataset_files metadata is not usable ({exc})") from None
+    try:
+        return datasets.load(source)
+    except InputError as exc:
+        if override:
+            raise
+        raise InputError(f"model {info['model']} was scored on {info['dataset']} read from {files['path']}: {exc} "
+                         f"(name the data with --dataset)") from None
+
+
+def _size(shape) -> str:
+    return "x".join(str(d) for d in shape)
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
@@ -117,10 +172,17 @@ def bench_model(path: Path, target: targets.Target, settings: Settings,
               parameters=info.get("parameters"), nonzero_parameters=info.get("nonzero_parameters"))
     stats = file_stats(path)
     row.bytes, row.gzip_bytes = stats["bytes"], stats["gzip_bytes"]
-    if info["dataset"] not in test_sets:
-        ds = datasets.load(info["dataset"])
-        test_sets[info["dataset"]] = (normalize(ds.x_test), ds.y_test)
-    x, y = test_sets[info["dataset"]]
+    own = info["files"] or settings.dataset  # a dataset in files is read as this model takes it
+    key = json.dumps([info["dataset"], info["files"], settings.dataset, info["input_shape"], info["labels"]]) \
+        if own else info["dataset"]
+    if key not in test_sets:
+        ds = test_set(info, settings.dataset)
+        test_sets[key] = (normalize(ds.x_test, (*ds.x_test.shape[1:3], ds.x_test.shape[3] if ds.x_test.ndim == 4
+                                                else 1)), ds.y_test)
+    x, y = test_sets[key]
+    if tuple(x.shape[1:]) != tuple(info["input_shape"]):
+        raise InputError(f"{path}: takes {_size(info['input_shape'])} images, but its dataset {info['dataset']} has "
+                         f"{_size(x.shape[1:])} images")
     fast = target.make(path, settings.throughput_threads)
     row.accuracy = accuracy(fast, x, y)
     row.throughput_ips = throughput(fast, x, settings.batch, settings.throughput_seconds)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from edgedigits import tables
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, one_line
 from edgedigits.runtime.bench import measure, targets
 from edgedigits.runtime.bench.measure import Row, Settings
 from edgedigits.runtime.bench.timing import machine_info
@@ -97,20 +97,30 @@ def measure_and_write(paths: list[str], settings: Settings, target_names: list[s
     plotting = importlib.util.find_spec("matplotlib") is not None  # in the [train] extra, not in the runtime
     if png_path and not plotting:
         raise InputError("--png needs matplotlib: pip install matplotlib (or 'edgedigits[train]')")
+    # What cannot be measured at all is one line of error, before the header says how it would have been measured
+    models = measure.find_models(paths)
+    found, missing = targets.select(target_names)
+    if not found:
+        raise InputError("; ".join(missing) or "no execution target available")
+    usable, problems = measure.usable(models)
+    if not usable:
+        raise InputError(problems[0] if len(problems) == 1 else f"no model can be measured: {'; '.join(problems)}")
     out = ensure_writable_dir(out_dir)
     for report in (json_path, csv_path, markdown_path, png_path):  # every report writable before measuring
         if report:
             ensure_writable_dir(Path(report).parent)
     machine = machine_info()
-    found, _ = targets.select(target_names)
     header = header_lines(machine, settings, found)
     for line in header:
         log.info(line)
-    rows, problems = measure.run(paths, settings, target_names)
     for problem in problems:
-        log.info(f"edgedigits: {problem}")
+        log.info(f"edgedigits: {one_line(problem)}")
+    rows, more = measure.run([str(p) for p in usable], settings, target_names)
+    for problem in more:
+        log.info(f"edgedigits: {one_line(problem)}")
+    problems += more
     if not rows:
-        raise InputError("nothing was measured")
+        raise InputError("nothing was measured (each failure is named above)")
     written = {"json_path": json_path or out / "bench.json", "csv_path": csv_path or out / "bench.csv",
                "markdown_path": markdown_path or out / "bench.md"}
     write_reports(rows, machine, header, **written)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_DATA_BYTES
 
 DATASETS: dict[str, tuple[str, ...]] = {
     "mnist": tuple(str(digit) for digit in range(10)),
@@ -51,7 +54,11 @@ def read_idx_dir(directory: Path) -> Arrays:
 
 
 def read_file(path: Path) -> bytes:
+    """A data file's bytes (gunzipped for .gz), refused past limits.MAX_DATA_BYTES before it is read in full."""
     try:
+        size = path.stat().st_size
+        if size > MAX_DATA_BYTES:
+            raise InputError(f"{path}: {size:,} bytes, over the {MAX_DATA_BYTES:,}-byte limit for a data file")
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -59,10 +66,16 @@ def read_file(path: Path) -> bytes:
 
 
 def gunzip(raw: bytes, what: str) -> bytes:
+    """Decompressed gzip data, at most limits.MAX_DATA_BYTES of it: a small file that would inflate past that (a
+    gzip bomb) is refused before it does."""
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            data = f.read(MAX_DATA_BYTES + 1)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile and CRC errors are OSErrors, truncation EOFError
         raise InputError(f"{what}: corrupt gzip data ({reason(exc)})") from None
+    if len(data) > MAX_DATA_BYTES:
+        raise InputError(f"{what}: decompresses to more than the {MAX_DATA_BYTES:,}-byte limit for a data file")
+    return data
 
 
 def magic(split: str) -> int:
@@ -91,6 +104,7 @@ def parse_idx(raw: bytes, what: str, magic: int) -> np.ndarray:
 def read_npz(file, what: str) -> tuple[Arrays, dict[str, str]]:
     """Keras' npz layout; also returns the cache's notes (origin, sha256) when present. Never unpickles."""
     try:
+        _check_inflated(file, what)
         npz = np.load(file, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
             raise InputError(f"{what}: a single array, not an .npz archive")
@@ -105,6 +119,20 @@ def read_npz(file, what: str) -> tuple[Arrays, dict[str, str]]:
     except Exception as exc:  # a damaged archive or array header fails in many ways (zip, zlib, ValueError, tokenize)
         raise InputError(f"cannot read {what}: {reason(exc)}") from None
     return arrays, notes
+
+
+def _check_inflated(file, what: str) -> None:
+    """An .npz archive's arrays, as its directory sizes them, within limits.MAX_DATA_BYTES (zipfile never reads a
+    member past its recorded size), so a small archive cannot inflate past the limit."""
+    if not zipfile.is_zipfile(file):
+        return
+    with zipfile.ZipFile(file) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    if hasattr(file, "seek"):
+        file.seek(0)
+    if total > MAX_DATA_BYTES:
+        raise InputError(f"{what}: its arrays hold {total:,} bytes, over the {MAX_DATA_BYTES:,}-byte limit for a "
+                         f"data file")
 
 
 def check_sha256(data: bytes, expected: str, what: str) -> None:

@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,17 +61,25 @@ USER_ORIGIN = "user-supplied"
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
 class Dataset:
     name: str
-    x_train: np.ndarray  # uint8 [N,28,28]
-    y_train: np.ndarray  # uint8 [N]
-    x_test: np.ndarray  # uint8 [M,28,28]
-    y_test: np.ndarray  # uint8 [M]
+    x_train: np.ndarray  # uint8 [N,H,W] (grayscale: [N,28,28] for the built-in datasets) or [N,H,W,3] (RGB)
+    y_train: np.ndarray  # integer class indices [N]
+    x_test: np.ndarray  # uint8 [M,H,W] or [M,H,W,3]
+    y_test: np.ndarray  # [M]
     source: str  # where it was read from this time (may name local paths): for messages
     origin: str = ""  # where the data first came from, with no local path: for manifests
     sha256: str = ""  # of the four arrays (content_sha256): the same data has the same hash on any machine
+    classes: tuple = ()  # class names of a dataset in files (a built-in dataset's are in formats.DATASETS)
+    test_split: str = ""  # how the test set was made when the data has none ("" = the data's own test set)
+    spec: dict = field(default_factory=dict)  # a dataset in files: how to read it again (files.FileSource keys)
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return DATASETS[self.name]
+        return tuple(self.classes) or DATASETS[self.name]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image as a model takes it."""
+        return (*self.x_train.shape[1:3], self.x_train.shape[3] if self.x_train.ndim == 4 else 1)
 
     @property
     def num_classes(self) -> int:
@@ -89,7 +97,12 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
     user_dir = data_dir if data_dir is not None else os.environ.get("EDGEDIGITS_DATA")
     if user_dir:
         arrays, source, origin = _read_user_dir(Path(user_dir), name)
-        return _remember(name, formats.validated(name, arrays, source), source, origin)
+        arrays = formats.validated(name, arrays, source)
+        if content_sha256(arrays) == PUBLISHED_SHA256.get(name):  # the published dataset, from the user's files
+            return _remember(name, arrays, source, origin)
+        # Other data (a subset, the user's own images) is used as asked, and never cached under the published
+        # dataset's name: the cache answers for `name` only with the published data.
+        return Dataset(name, **arrays, source=source, origin=origin, sha256=content_sha256(arrays))
 
     cache = cache_dir() / f"{name}.npz"
     failures = []
@@ -107,6 +120,16 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
             return Dataset(name, **arrays, source=source, origin=origin, sha256=content_sha256(arrays))
         return _remember(name, arrays, source, origin)
     raise InputError(f"no source for dataset {name!r}: " + "; ".join(failures))
+
+
+def cached(ds: Dataset) -> Path | None:
+    """The cache file holding exactly `ds`, or None (data from a user's directory that is not the published set)."""
+    path = cache_dir() / f"{ds.name}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return path if "sha256" in npz.files and str(npz["sha256"]) == ds.sha256 else None
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 def content_sha256(arrays: Arrays) -> str:
@@ -165,8 +188,9 @@ def _read_user_dir(directory: Path, name: str) -> tuple[Arrays, str, str]:
 
 
 def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
-    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written and, when it
-    says it holds the published dataset, to that dataset's known sha256."""
+    """The cache, only if its arrays still hash to the sha256 stored beside them when it was written and to the
+    published dataset's known sha256: a cache entry holding other data (a user's own files, altered arrays) never
+    answers for the published dataset."""
     if not path.is_file():
         raise InputError(f"not present ({path})")
     arrays, notes = formats.read_npz(path, str(path))
@@ -176,9 +200,10 @@ def _read_cache(path: Path, name: str) -> tuple[Arrays, str, str]:
     if digest != notes["sha256"]:
         raise InputError(f"{path} does not hash to the sha256 stored when it was written")
     origin = notes.get("origin", "")
-    if not origin.startswith(USER_ORIGIN) and digest != PUBLISHED_SHA256.get(name, digest):
-        raise InputError(f"{path} claims to hold the published {name} ({origin}) but its arrays hash to {digest}, "
-                         f"not {PUBLISHED_SHA256[name]}")
+    published = PUBLISHED_SHA256.get(name, None if origin.startswith(USER_ORIGIN) else digest)
+    if digest != published:
+        raise InputError(f"{path} holds data ({origin}) whose arrays hash to {digest}, not to the published {name}"
+                         f"{f' ({published})' if published else ''}")
     return arrays, f"cache {path}, first read from {origin}", origin
 
 

@@ -34,9 +34,12 @@ from pathlib import Path
 from typing import Iterator
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_MODEL_BYTES
+from edgedigits.runtime.model.jsonfile import read_json, standard
 
 STAGING_SUFFIX = ".staging"
 COMMIT = "commit.json"
+MAX_JOURNAL_BYTES = 2**20  # a journal lists three file names and their sha256s
 STAGING_MARK = ".edgedigits-staging"  # written first into every staging directory: recovery touches no other
 PROCESS_TMP_PREFIX = "edgedigits-proc-"
 # The exact name `atomic_path` gives its temp files: .TARGET.pidPID.XXXXXXXX.tmpSUFFIX (mkstemp's 8 random characters)
@@ -77,7 +80,9 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json_atomic(target: str | os.PathLike, obj) -> None:
-    write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    """JSON as the standard has it: a figure that is not a finite number (a diverged run's loss) is written as
+    null, never as NaN or Infinity, which other JSON readers refuse."""
+    write_bytes_atomic(target, (json.dumps(standard(obj), indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
 
 
 def ensure_writable_dir(path: str | os.PathLike) -> Path:
@@ -154,20 +159,32 @@ def replace_set(out_dir: str | os.PathLike, name: str, files: list[tuple[str, by
                              f"remove it")
         # made under a temp name and renamed, so a staging folder always holds its mark
         made = Path(tempfile.mkdtemp(prefix=f".{name}{STAGING_SUFFIX}.pid{os.getpid()}.", suffix=".tmp", dir=out))
-        _write_synced(made / STAGING_MARK, b"")
+        try:
+            _write_synced(made / STAGING_MARK, b"")
+        except BaseException:
+            shutil.rmtree(made, ignore_errors=True)
+            raise
         os.replace(made, staging)
-        digests = {}
-        for file, data in files:
-            _write_synced(staging / file, data)
-            digests[file] = hashlib.sha256(data).hexdigest()
-        for file, digest in digests.items():  # what is on disk is what was meant, before anything is committed
-            if hashlib.sha256((staging / file).read_bytes()).hexdigest() != digest:
-                _discard(staging)
-                raise OSError(f"staged {file} does not read back as written")
-        _write_synced(staging / f".{COMMIT}", json.dumps({"order": [f for f, _ in files], "sha256": digests}).encode())
+        try:
+            _stage(staging, files)
+        except BaseException:  # a full disk, an interrupt: nothing is committed, so nothing is left behind
+            _discard(staging)
+            raise
         os.replace(staging / f".{COMMIT}", staging / COMMIT)  # the commit point
         _sync_dir(staging)
         _roll_forward(out, staging)
+
+
+def _stage(staging: Path, files: list[tuple[str, bytes]]) -> None:
+    """Write the set's files and its journal (not yet committed) into `staging`, each read back as written."""
+    digests = {}
+    for file, data in files:
+        _write_synced(staging / file, data)
+        digests[file] = hashlib.sha256(data).hexdigest()
+    for file, digest in digests.items():  # what is on disk is what was meant, before anything is committed
+        if hashlib.sha256((staging / file).read_bytes()).hexdigest() != digest:
+            raise OSError(f"staged {file} does not read back as written")
+    _write_synced(staging / f".{COMMIT}", json.dumps({"order": [f for f, _ in files], "sha256": digests}).encode())
 
 
 def _roll_forward(out: Path, staging: Path) -> None:
@@ -195,23 +212,32 @@ def _journal(staging: Path) -> list[str] | None:
     """The file order of a committed journal in `staging`, or None when it is missing, unreadable or names a file
     it may not (see `_roll_forward`)."""
     name = staging.name[1 : -len(STAGING_SUFFIX)]
-    try:
-        journal = json.loads((staging / COMMIT).read_text())
+    commit = staging / COMMIT
+    try:  # a regular file of a journal's size: never a link, a FIFO (which would block) or a huge file
+        if commit.is_symlink() or not commit.is_file() or commit.stat().st_size > MAX_JOURNAL_BYTES:
+            return None
+        journal = read_json(commit)
         order, digests = journal["order"], journal["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not (isinstance(order, list) and order and isinstance(digests, dict) and set(order) == set(digests)):
+    if not (isinstance(order, list) and order and all(isinstance(f, str) for f in order)
+            and isinstance(digests, dict) and set(order) == set(digests)):
         return None
     for file in order:
-        if not (isinstance(file, str) and file.startswith(f"{name}.") and Path(file).name == file
-                and file not in (".", "..") and "\\" not in file and "\0" not in file):
+        if not (file.startswith(f"{name}.") and Path(file).name == file and file not in (".", "..")
+                and "\\" not in file and "\0" not in file and isinstance(digests[file], str)):
             return None
         staged = staging / file
         if staged.is_symlink() or (staged.exists() and not staged.is_file()):
             return None
-        if staged.is_file() and hashlib.sha256(staged.read_bytes()).hexdigest() != digests[file]:
+        if staged.is_file() and (staged.stat().st_size > MAX_MODEL_BYTES or _sha256(staged) != digests[file]):
             return None
     return order
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def recover(directory: str | os.PathLike) -> None:
@@ -258,7 +284,7 @@ def verify_set(out_dir: str | os.PathLike, name: str) -> dict:
     recover(out)
     manifest_path = out / f"{name}.json"
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = read_json(manifest_path, MAX_JOURNAL_BYTES)
         files = manifest["files"]
         expected = {files[stage]: manifest["stages"][stage]["sha256"] for stage in ("pruned", "int8")}
         if not all(isinstance(file, str) and "/" not in file for file in expected):
@@ -268,7 +294,7 @@ def verify_set(out_dir: str | os.PathLike, name: str) -> dict:
                          f"{' '.join(str(exc).split())[:120]})") from None
     for file, digest in expected.items():
         path = out / file
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        if not path.is_file() or path.stat().st_size > MAX_MODEL_BYTES or _sha256(path) != digest:
             raise InputError(f"{path} does not match the sha256 in {manifest_path}")
     return manifest
 

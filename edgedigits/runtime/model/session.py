@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
 from edgedigits.limits import MAX_THREADS
 
 
@@ -20,7 +20,7 @@ def check_count(name: str, value, low: int, high: int | None = None, note: str =
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low or (
             high is not None and value > high):
         allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise InputError(f"{name} must be an integer {allowed}{f' ({note})' if note else ''}, got {value!r}")
+        raise InputError(f"{name} must be an integer {allowed}{f' ({note})' if note else ''}, got {shown(value)}")
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -37,11 +37,14 @@ def open_session(path: str | os.PathLike, threads: int = 0, providers: list[str]
     """An onnxruntime session on exactly the providers asked for (default CPU): an unavailable provider is an
     error, not a silent fallback, so a measurement never runs somewhere else than it says."""
     if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise InputError(f"a model is the path of an .onnx file, got {path!r}")
+        raise InputError(f"a model is the path of an .onnx file, got {shown(path)}")
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model not found: {path}")
     check_count("threads", threads, 0, MAX_THREADS, "0 = onnxruntime's default")
+    if providers is not None and (not isinstance(providers, (list, tuple)) or not all(
+            isinstance(p, str) for p in providers)):
+        raise InputError(f"providers must be a list of execution provider names, got {str(providers)[:80]!r}")
     providers = list(providers or ["CPUExecutionProvider"])
     missing = [p for p in providers if p not in ort.get_available_providers()]
     if missing:
@@ -100,6 +103,9 @@ def runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
     """`run(x) -> first output` for a session, the way an app calls it: at batch 1 through `BoundOne` (when the
     model fits it), batches through session.run. bench, the INT8 variant choice and compare all time and score a
     model through this one path. The batch-1 result is a buffer the next call reuses."""
+    if not isinstance(session, ort.InferenceSession):
+        raise InputError(f"runner needs an onnxruntime session (runtime.open_session(path)), got "
+                         f"{type(session).__name__}")
     (inp,), (out,) = session.get_inputs()[:1], session.get_outputs()[:1]
     plain = lambda x: session.run([out.name], {inp.name: x})[0]  # noqa: E731
     if not BoundOne.fits(session):

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edgedigits.errors import InputError
+from edgedigits.errors import InputError, shown
+from edgedigits.limits import MAX_MARKS
 
 MNIST_BOX = 20  # MNIST digits were scaled to fit this box...
 MNIST_SIZE = 28  # ...then centred by centre of mass in this one
@@ -36,8 +37,8 @@ class Settings:
     min_relative_height: float = 0.4  # in a line, blobs shorter than this x its tallest digit are stray marks
 
     def __post_init__(self):
-        if self.ink not in ("auto", "dark", "light"):
-            raise InputError(f"ink must be auto, dark or light, got {self.ink!r}")
+        if not isinstance(self.ink, str) or self.ink not in ("auto", "dark", "light"):
+            raise InputError(f"ink must be auto, dark or light, got {shown(self.ink)}")
 
 
 DEFAULT = Settings()
@@ -49,6 +50,7 @@ class Found:
     lines: np.ndarray  # int [N]: line number of each digit
     images: np.ndarray  # uint8 [N,28,28]: white on black, MNIST-normalized, ready for runtime.normalize
     ink: list[np.ndarray] = field(default_factory=list)  # uint8 [h,w] per box: the blob's own ink (255), unscaled
+    small: int = 0  # marks left out for being shorter than Settings.min_height (too small to read at this size)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -153,12 +155,15 @@ def find_digits(frame: np.ndarray, settings: Settings = DEFAULT) -> Found:
     min_h = settings.min_height * height
     rects = np.array([cv2.boundingRect(c) for c in contours], int).reshape(-1, 4)
     keep = np.nonzero(np.maximum(rects[:, 2], rects[:, 3]) >= max(3.0, 0.1 * min_h))[0]  # pieces, not noise
-    boxes, images = [], []
+    boxes, images, small = [], [], max(0, len(keep) - MAX_MARKS)
+    if small:  # pieces are compared pairwise (_groups): only the tallest MAX_MARKS, the rest count as too small
+        keep = np.sort(keep[np.argsort(-rects[keep, 3], kind="stable")[:MAX_MARKS]])
     for group in _groups(rects[keep], settings.merge_gap):
         members = keep[group]
         x0, y0 = rects[members, 0].min(), rects[members, 1].min()
         x1, y1 = (rects[members, 0] + rects[members, 2]).max(), (rects[members, 1] + rects[members, 3]).max()
         w, h = x1 - x0, y1 - y0
+        small += bool(h < min_h)
         if not (min_h <= h <= settings.max_height * height) or w > settings.max_aspect * h:
             continue
         digit = _digit_ink(gray[y0:y1, x0:x1], [contours[i] for i in members], (x0, y0))
@@ -173,7 +178,7 @@ def find_digits(frame: np.ndarray, settings: Settings = DEFAULT) -> Found:
     order, lines = order[keep], lines[keep]
     stack = (np.stack([mnist_normalize(images[i]) for i in order]) if len(order)
              else np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.uint8))
-    return Found(boxes_arr[order], lines, stack, [images[i] for i in order])
+    return Found(boxes_arr[order], lines, stack, [images[i] for i in order], small)
 
 
 def _digit_ink(crop: np.ndarray, contours: list, origin: tuple[int, int]) -> np.ndarray:

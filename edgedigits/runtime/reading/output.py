@@ -6,14 +6,23 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edgedigits.errors import InputError
 from edgedigits.runtime.reading.reader import Digit
 
 GREEN, ORANGE, WHITE, BLACK = (60, 200, 60), (0, 140, 255), (255, 255, 255), (0, 0, 0)
 
 
+def _checked(digits) -> list[Digit]:
+    """What Reader.read returned: a list of Digit; anything else is an InputError."""
+    if not isinstance(digits, (list, tuple)) or not all(isinstance(d, Digit) for d in digits):
+        raise InputError(f"expected the digits Reader.read returns (a list of Digit), got {type(digits).__name__}")
+    return digits
+
+
 def as_text(digits: list[Digit], mark_uncertain: bool = True) -> str:
     """Digits in reading order, lines separated by a space; an uncertain digit is followed by '?'."""
     out, line = "", None
+    _checked(digits)
     for d in digits:
         if line is not None and d.line != line:
             out += " "
@@ -24,6 +33,7 @@ def as_text(digits: list[Digit], mark_uncertain: bool = True) -> str:
 
 def as_record(digits: list[Digit]) -> dict:
     """The JSON fields for one frame or image."""
+    _checked(digits)
     return {"text": as_text(digits), "digits": [d.label for d in digits],
             "confidences": [round(d.confidence, 4) for d in digits], "uncertain": [d.uncertain for d in digits],
             "boxes": [list(d.box) for d in digits], "lines": [d.line for d in digits]}
@@ -31,6 +41,13 @@ def as_record(digits: list[Digit]) -> dict:
 
 def draw(frame: np.ndarray, digits: list[Digit], fps: float | None = None) -> np.ndarray:
     """Boxes, each digit with its confidence (orange and '?' when uncertain), and frames/s, drawn in place."""
+    _checked(digits)
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim not in (2, 3) or not frame.size:
+        raise InputError(f"draw needs a uint8 image to draw on, got {getattr(frame, 'dtype', type(frame).__name__)} "
+                         f"{list(getattr(frame, 'shape', []))}")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float, np.number))
+                            or not -1e9 < fps < 1e9):  # NaN fails too
+        raise InputError(f"fps must be a finite number or None, got {str(fps)[:40]!r}")
     scale = frame.shape[0] / 480.0
     for d in digits:
         x, y, w, h = d.box

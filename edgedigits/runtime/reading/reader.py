@@ -10,9 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_IMAGE_PIXELS
 from edgedigits.runtime.model import shipped
-from edgedigits.runtime.model.classifier import Classifier
+from edgedigits.runtime.model.classifier import Classifier, finite
+from edgedigits.runtime.model.contract import IMAGE_INPUT
 from edgedigits.runtime.reading import find, page, segment, sequence
+from edgedigits.runtime.reading.sequence import SequenceReader
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
 
@@ -39,21 +42,37 @@ class Reader:
                  sequence: sequence.SequenceReader | None = None, pages: page.PageReader | None = None):
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) or not (
                 0.0 <= threshold <= 1.0):  # NaN fails the comparison too
-            raise InputError(f"confidence threshold must be in [0, 1], got {threshold!r}")
+            raise InputError(f"confidence threshold must be in [0, 1], got {str(threshold)[:40]!r}")
         if not isinstance(classifier, Classifier):
             raise InputError(f"a Reader needs a Classifier (runtime.Classifier(path)), got {type(classifier).__name__}")
+        for name, value, kind in (("settings", settings, find.Settings), ("split", split, bool),
+                                  ("sequence", sequence, (SequenceReader, type(None))),
+                                  ("pages", pages, (page.PageReader, type(None)))):
+            if not isinstance(value, kind):
+                raise InputError(f"Reader {name} must be {getattr(kind, '__name__', f'a {name} reader or None')}, "
+                                 f"got {type(value).__name__}")
+        if classifier.input_shape != IMAGE_INPUT:  # the reader cuts 28x28 grayscale digits, MNIST-normalized
+            raise InputError(f"{classifier.path}: the digit reader needs a model of 28x28x1 digits, this one takes "
+                             f"{'x'.join(map(str, classifier.input_shape))} images")
         self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
         self.sequence, self.pages = sequence, pages
-        classifier.probabilities(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
+        self._scores(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
+
+    def _scores(self, images: np.ndarray) -> np.ndarray:
+        return finite(self.classifier.probabilities(images), self.classifier.path)
 
     def read(self, frame: np.ndarray) -> list[Digit]:
+        """The digits of one frame (uint8 BGR, BGRA or grey, at most limits.MAX_IMAGE_PIXELS pixels)."""
+        if isinstance(frame, np.ndarray) and frame.ndim >= 2 and frame.shape[0] * frame.shape[1] > MAX_IMAGE_PIXELS:
+            raise InputError(f"a frame of {frame.shape[1]}x{frame.shape[0]} pixels is over the {MAX_IMAGE_PIXELS:,}-"
+                             f"pixel limit: scale it down first")
         if self.pages is not None:  # the number finder and the strip reader
             return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
                     for r in self.pages.read(find.to_gray(frame, page.MIN_SIDE))]
         found = find.find_digits(frame, self.settings)
         if not len(found):
             return []
-        probs = self.classifier.probabilities(found.images)
+        probs = self._scores(found.images)
         if not self.split:
             return [Digit(tuple(int(v) for v in box), self.classifier.labels[int(p.argmax())], float(p.max()),
                           int(line), bool(p.max() < self.threshold))
@@ -65,7 +84,7 @@ class Reader:
                       for n in range(int(found.lines.max()) + 1)]
         extra = [image for line in candidates for image in line.images]
         if extra:  # every candidate of the frame in one more batch
-            probs = np.concatenate([probs, self.classifier.probabilities(np.stack(extra))])
+            probs = np.concatenate([probs, self._scores(np.stack(extra))])
         digits, start = [], len(found)
         for n, line in enumerate(candidates):
             rows, new = [], 0
@@ -110,15 +129,13 @@ def load_reader(model: str | os.PathLike | None = None, threads: int = 1, thresh
     numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
     shipped strip reader); a `number_model` that is a binary-ink number reader reads the blob finder's groups
     instead. "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder)."""
-    if touching not in TOUCHING:
-        raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {touching!r}")
+    if not isinstance(touching, str) or touching not in TOUCHING:
+        raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
     numbers = pages = None
     if touching == "read":
         if number_model is None or page.is_strip_reader(number_model):
             pages = page.PageReader(reader=number_model, threads=threads)
         else:
             numbers = sequence.SequenceReader(number_model, threads)
-    return Reader(Classifier(model or shipped.default_model(), threads=threads), threshold, find.Settings(ink=ink),
-                  split=touching != "off", sequence=numbers, pages=pages)
-
-
+    return Reader(Classifier(shipped.default_model() if model is None else model, threads=threads), threshold,
+                  find.Settings(ink=ink), split=touching != "off", sequence=numbers, pages=pages)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgedigits.runtime.model import contract
+from edgedigits.runtime.model.classifier import finite
 from edgedigits.runtime.model.session import open_session
 
 HEIGHT = 32  # rows of the image the sequence model reads
@@ -124,13 +126,14 @@ class SequenceReader:
     confidence and frame box."""
 
     def __init__(self, path, threads: int = 1):
+        self.path = path
         self.session = open_session(path, threads)
-        self.input = self.session.get_inputs()[0].name
+        self.input = contract.read_sequence(self.session, path, HEIGHT, BLANK + 1, STRIDE)
         self.run(np.zeros((1, HEIGHT, 4 * STRIDE, 1), np.float32))  # warm-up
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """[N, HEIGHT, W, 1] float32 -> [N, W/STRIDE, 11] strip probabilities."""
-        return self.session.run(None, {self.input: x})[0]
+        """[N, HEIGHT, W, 1] float32 -> [N, W/STRIDE, 11] strip probabilities; not finite ones are an InputError."""
+        return finite(self.session.run(None, {self.input: x})[0], self.path)
 
     def read(self, found_groups: list[Group]) -> list[list[tuple[int, float, tuple[int, int, int, int]]]]:
         if not found_groups:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-import cv2
 import numpy as np
 
 from edgedigits.errors import InputError
@@ -26,23 +25,9 @@ from edgedigits.runtime.reading.output import as_record, draw
 from edgedigits.runtime.reading.reader import DEFAULT_THRESHOLD, Reader, load_reader
 from edgedigits.runtime.webcam import window
 from edgedigits.runtime.webcam.sources import Source, open_source
+from edgedigits.runtime.webcam.video import Video
 
 log = logging.getLogger(__name__)
-
-
-def open_writer(path: str | os.PathLike, fps: float, size: tuple[int, int],
-                shown: str | None = None) -> cv2.VideoWriter:
-    """An annotated-video writer: MJPG in .avi (every OpenCV build has it), mp4v in .mp4. `shown` is the name
-    messages use (the target, when `path` is its temporary file)."""
-    path = Path(path)
-    shown = shown or str(path)
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write {shown}: folder {path.parent} does not exist")
-    fourcc = "mp4v" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-    if not writer.isOpened():
-        raise InputError(f"cannot write video to {shown} (use .avi or .mp4, in a writable folder)")
-    return writer
 
 
 @dataclass
@@ -63,7 +48,7 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
     Headless, each frame's JSON line goes to `out` (default stdout), flushed so a pipe sees it at once. In the window
     (`show`, default a window.Window), a video plays at its own frame rate and an image stays until a key is pressed."""
     out = out or sys.stdout
-    stats, writer, size, fps = Stats(), None, None, None
+    stats, writer, fps = Stats(), None, None
     owned = None
     if not headless and show is None:
         owned = window.Window()
@@ -78,16 +63,15 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
             if headless:
                 ms = round(1e3 * (time.perf_counter() - began), 2)
                 record = {"frame": index, "time": round(time.time(), 3), "ms": ms, **as_record(digits)}
-                out.write(json.dumps(record) + "\n")
+                out.write(json.dumps(record, allow_nan=False) + "\n")
                 out.flush()
             if save is not None:
-                if writer is None:
-                    size = (frame.shape[1], frame.shape[0])  # a video has one size: later images are fitted to it
+                if writer is None:  # a video has one size: later images are fitted to it
                     if not Path(save).parent.is_dir():
                         raise InputError(f"cannot write {save}: folder {Path(save).parent} does not exist")
                     staged = staging.enter_context(atomic_path(save))
-                    writer = open_writer(staged, source.fps or 30.0, size, shown=str(save))
-                writer.write(frame if (frame.shape[1], frame.shape[0]) == size else cv2.resize(frame, size))
+                    writer = Video(staged, source.fps or 30.0, (frame.shape[1], frame.shape[0]), shown=str(save))
+                writer.write(frame)
             stats.frames += 1
             if not headless and not show(frame, _wait(source, began)):
                 stats.quit = True
@@ -108,7 +92,11 @@ def run(source: Source, reader: Reader, *, headless: bool, save: str | os.PathLi
         if owned is not None:
             owned.close()
     if writer is not None:
-        writer.release()
+        try:
+            writer.close()  # and read back: a video that is not whole never replaces `save`
+        except BaseException:
+            staging.__exit__(*sys.exc_info())
+            raise
     staging.close()  # renames the finished video over `save`
     return stats
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -11,6 +12,7 @@ import cv2
 import numpy as np
 
 from edgedigits.errors import InputError
+from edgedigits.limits import MAX_CAMERA_INDEX, MAX_IMAGE_PIXELS
 from edgedigits.runtime.reading.images import IMAGE_EXTENSIONS, quiet_opencv, read_image
 
 
@@ -27,8 +29,13 @@ def open_source(spec: str) -> Source:
     """A camera index ("0"), a video file, an image, a folder of images or a glob ("shots/*.png").
     Failing to open it, or to read its first frame, is an InputError: a missing or busy camera, an unreadable file."""
     quiet_opencv()
+    if not isinstance(spec, (str, int, os.PathLike)) or isinstance(spec, bool):
+        raise InputError(f"a source is a camera index, a file, a folder or a glob, got {type(spec).__name__}")
     spec = str(spec)
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():
+        if int(spec) > MAX_CAMERA_INDEX:
+            raise InputError(f"camera index {spec[:20]}{'...' * (len(spec) > 20)} is over {MAX_CAMERA_INDEX} (no "
+                             f"camera has it); a video or image file is named by its path")
         return _capture(cv2.VideoCapture(int(spec)), f"camera {spec}",
                         f"camera {spec} not found or busy (no such device, or another program is using it)", "camera")
     path = Path(spec)
@@ -51,7 +58,13 @@ def open_source(spec: str) -> Source:
 
 
 def _capture(capture: cv2.VideoCapture, name: str, error: str, kind: str) -> Source:
-    ok, first = capture.read() if capture.isOpened() else (False, None)
+    opened = capture.isOpened()
+    if opened:  # the frame size the container or the camera says, before any frame is decoded
+        width, height = (int(capture.get(p) or 0) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        if width * height > MAX_IMAGE_PIXELS:
+            capture.release()
+            raise InputError(f"{name}: frames of {width}x{height} pixels, over the {MAX_IMAGE_PIXELS:,}-pixel limit")
+    ok, first = capture.read() if opened else (False, None)
     if not ok or first is None:
         capture.release()
         raise InputError(error)

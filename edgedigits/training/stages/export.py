@@ -37,7 +37,7 @@ def export_and_score(run: Run, model, path: Path) -> dict:
 
     task, cfg = run.task, run.recipe.export
     task.check_model(model, run.ds)
-    proto = export.to_onnx(task.exportable(model), task.signature(run.recipe), cfg.opset)
+    proto = export.to_onnx(task.exportable(model), task.signature(run), cfg.opset)
     task.finalize(proto, run)
     with atomic_path(path) as staged:
         export.save(proto, staged)

@@ -27,8 +27,10 @@ class Report(Stage):
 
 
 def stamp(run: Run, stages: list[str] | None = None) -> None:
-    """Each scored file (or those of `stages`) says what it is and on which CPU features it was measured (INT8
-    accuracy depends on the instruction set); then its size and sha256 go into its facts."""
+    """Each scored file (or those of `stages`) says what it is; then its size and sha256 go into its facts. The CPU
+    features its accuracy was measured on (INT8 accuracy can depend on the instruction set) go into the facts, the
+    manifest, and not into the file: a file names nothing of the machine that made it, so the same recipe gives the
+    same bytes on every CPU."""
     features = timing.machine_info()["features"]
     for stage, result in run.scored().items():
         if stages is not None and stage not in stages:

@@ -10,6 +10,7 @@ from importlib import metadata as importlib_metadata
 
 from edgedigits.runtime.bench import timing
 from edgedigits.runtime.model.artifacts import replace_set
+from edgedigits.training import pins
 from edgedigits.training.config import to_dict
 from edgedigits.training.run import Result, Run
 from edgedigits.training.stages import STAGES, Stage
@@ -26,8 +27,9 @@ class Ship(Stage):
         name, scored = run.recipe.name, run.scored()
         files = shipped_files(run)
         manifest = build_manifest(run, files)
+        text = json.dumps(manifest, indent=2, allow_nan=False) + "\n"  # a manifest's figures are all numbers
         replace_set(run.out_dir, name, [*((file, scored[stage].path.read_bytes()) for stage, file in files.items()),
-                                        (f"{name}.json", (json.dumps(manifest, indent=2) + "\n").encode())])
+                                        (f"{name}.json", text.encode())])
         return Result(manifest={"shipped": manifest})
 
 
@@ -64,6 +66,7 @@ def build_manifest(run: Run, files: dict[str, str]) -> dict:
                     "platform": platform.platform()},
         "files": files,
         "default": "int8",
+        "reproduce": pins.record(run),  # what `edgedigits verify` needs to rebuild these files
         **task,
         **extra,
     }

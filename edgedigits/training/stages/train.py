@@ -12,6 +12,12 @@ from edgedigits.training.stages.export import export_and_score
 class Train(Stage):
     order, needs, makes = 10, ("data",), ("model", "onnx")
 
+    @classmethod
+    def enabled(cls, recipe) -> bool:
+        from edgedigits.training.stages.saved import starts_saved
+
+        return not starts_saved(recipe)  # a saved model starts at pruning (stage `saved` scores it)
+
     @staticmethod
     def describe(run: Run) -> str:
         return f"train {run.recipe.model} ({run.parameters:,} parameters)"

@@ -6,8 +6,10 @@ evaluator and a data config rather than a model type:
 - `check(recipe)`: recipe checks that need the task (its model names), before any data is loaded
 - `Table`: its own recipe table, when it has settings the built-in tables do not cover
 - `load(recipe, data_dir) -> (dataset, data)` and `parameters(recipe, dataset)`, `record(run)`
-- `train(run) -> Keras model`, `load_model(path or model)`, `check_model(model, dataset)`
-- export: `exportable(model)` (the Keras model to convert), `signature(recipe)` (its input TensorSpecs),
+- `train(run) -> Keras model`, `load_model(path or model)`, `check_model(model, dataset)`, `check_onnx(path,
+  dataset)` (an ONNX file to start from: one InputError if it does not fit the task and dataset), optionally
+  `saved_model(recipe)` (the saved model a recipe starts from at pruning, or None)
+- export: `exportable(model)` (the Keras model to convert), `signature(run)` (its input TensorSpecs),
   `parity_inputs(run)` (float inputs compared between Keras and onnxruntime), `finalize(proto, run)` (names and
   the contract's metadata)
 - scores: `score(run, path) -> facts` (on the test set, through onnxruntime, with "test_accuracy"),

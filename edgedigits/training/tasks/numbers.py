@@ -141,6 +141,10 @@ class Numbers:
         if not isinstance(shape, tuple) or len(shape) != 3 or shape[-1] != crnn.CLASSES:
             raise InputError(f"model {model.name!r} outputs {shape}, expected [N, W/4, {crnn.CLASSES}]")
 
+    @staticmethod
+    def check_onnx(path, ds) -> None:
+        sequence.SequenceReader(path)  # a number reader's contract, or one InputError
+
     # --- export --------------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -150,7 +154,7 @@ class Numbers:
         return crnn.with_softmax(model)
 
     @staticmethod
-    def signature(recipe):
+    def signature(run):
         from edgedigits.training.stack import tf
 
         return (tf.TensorSpec((None, sequence.HEIGHT, None, 1), tf.float32, name=INPUT),)
@@ -236,11 +240,12 @@ class Numbers:
 
         facts = result.facts
         proto = onnx.load(str(result.path))
-        meta = {**_contract(run), "stage": stage, "measured_on": facts["measured_on"],
+        meta = {**_contract(run), "stage": stage,
                 "test_digit_accuracy": {f"{r['advance'][0]}-{r['advance'][1]}": r["digit_accuracy"]
                                         for r in facts["test"]}}
         metadata.finalize(proto, DESCRIPTION.format(stage=stage), **meta)
         metadata.save(proto, result.path)
+        sequence.SequenceReader(result.path)  # what is written loads: its metadata meets the contract
 
     @staticmethod
     def manifest(run) -> dict:
