@@ -3,6 +3,7 @@ training half (TensorFlow) is imported inside each command, once its inputs are 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -175,32 +176,44 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
 
 
 @cli.command("train-page-reader")
-@click.option("--out-dir", default="exported/page-reader", show_default=True, type=click.Path(file_okay=False),
-              help="Where the number finder's and strip reader's ONNX files and the manifest go.")
+@click.option("--out-dir", default="exported", show_default=True, type=click.Path(file_okay=False),
+              help="Where the two shipped sets go: OUT_DIR/page-finder/ and OUT_DIR/page-strips/.")
 @runs_dir_option
-@click.option("--tiles", default=6000, show_default=True, type=count(100, 10_000_000),
-              help="256x256 tiles of synthetic pages the number finder trains on.")
-@click.option("--strips", "strips_count", default=48_000, show_default=True, type=count(1000, 10_000_000),
-              help="Number strips (and strips of clutter) the strip reader trains on.")
-@click.option("--finder-epochs", default=8, show_default=True, type=count(1, 1000),
-              help="Number finder epochs; the weights best on the validation tiles are kept.")
-@click.option("--reader-epochs", default=10, show_default=True, type=count(1, 1000),
-              help="Strip reader epochs on strips along the true lines; the weights best on validation are kept.")
-@click.option("--tune-epochs", default=4, show_default=True, type=count(0, 1000),
-              help="Further strip reader epochs that add strips along the lines the trained finder finds (0: none).")
+@click.option("--tiles", default=None, type=count(100, 10_000_000),
+              help="Tiles of synthetic pages the number finder trains on (default: pipelines/page-finder.toml's).")
+@click.option("--strips", "strips_count", default=None, type=count(1000, 10_000_000),
+              help="Strips along true lines the strip reader trains on (default: pipelines/page-strips.toml's).")
+@click.option("--found-strips", default=None, type=count(0, 10_000_000),
+              help="Strips along the lines the new finder finds, for tuning (default: the recipe's).")
+@click.option("--finder-epochs", default=None, type=count(1, 1000), help="Number finder epochs.")
+@click.option("--reader-epochs", default=None, type=count(1, 1000), help="Strip reader epochs on true lines.")
+@click.option("--tune-epochs", default=None, type=count(0, 1000),
+              help="Further strip reader epochs with strips along the lines the new finder finds (0: none).")
 @click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
               help="Processes rendering pages (0 = one per core).")
 @data_dir_option
 @needs("train")
-def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, tune_epochs, workers,
-                          data_dir):
-    """Train the reader of photos and scans: render synthetic pages of handwritten numbers (MNIST training
-    digits, handwriting fonts, pen-stroke digits; paper, desks, cheques, registers, clutter), train the number
-    finder and the strip reader, export ONNX, check each against Keras, quantize to INT8 within its gate, read
-    held-out validation images end to end, and ship the four files with their manifest."""
-    from edgedigits.training import pagereader
+def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, found_strips, finder_epochs, reader_epochs,
+                          tune_epochs, workers, data_dir):
+    """Train the reader of photos and scans: pipelines/page-finder.toml (the number finder), then
+    pipelines/page-strips.toml (the strip reader, tuned on the lines that new finder finds). Each renders synthetic
+    pages of handwritten numbers (MNIST training digits, handwriting fonts, pen-stroke digits; paper, desks, cheques,
+    registers, clutter), trains, exports ONNX checked against Keras, quantizes to INT8 within its gate and ships its
+    set with a manifest."""
+    from edgedigits.training import config
+    from edgedigits.training import pipeline as pipeline_mod
 
-    pagereader.run(out_dir, runs_dir, tiles, strips_count, finder_epochs, reader_epochs, tune_epochs, workers=workers,
-                   data_dir=data_dir)
-    wrote(*(Path(out_dir) / f for files in pagereader.FILES.values() for f in files.values()),
-          Path(out_dir) / f"{pagereader.NAME}.json")
+    given = lambda pairs: {k: v for k, v in pairs.items() if v is not None}  # noqa: E731
+    finder = config.with_overrides(config.load("page-finder"), given(
+        {"finder.tiles": tiles, "train.epochs": finder_epochs, "finder.workers": workers}))
+    strips = config.load("page-strips")  # both recipes are checked before anything runs
+    finder_dir = Path(out_dir) / finder.name
+    manifest = pipeline_mod.run(finder, finder_dir, runs_dir, data_dir)
+    wrote(*(finder_dir / file for file in manifest["files"].values()), finder_dir / f"{finder.name}.json")
+    found_by = os.path.relpath(finder_dir / manifest["files"]["fp32"], config.recipe_dir(strips))  # as the recipe says
+    strips = config.with_overrides(strips, given(
+        {"strips.strips": strips_count, "strips.found_strips": found_strips, "train.epochs": reader_epochs,
+         "strips.tune_epochs": tune_epochs, "strips.workers": workers, "strips.finder": found_by}))
+    strips_dir = Path(out_dir) / strips.name
+    manifest = pipeline_mod.run(strips, strips_dir, runs_dir, data_dir)
+    wrote(*(strips_dir / file for file in manifest["files"].values()), strips_dir / f"{strips.name}.json")

@@ -31,7 +31,7 @@ VALIDATION_FONTS = ("BecauseWeLearn-Regular.otf", "dkg.ttf", "dkgBd.ttf", "dkgIt
                     "DancingScript-Bold.otf", "KleeOne-SemiBold.ttf", "ComicNeue-BoldItalic.otf")
 PRINT_FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSans-Bold.ttf", "LiberationSans-Regular.ttf",
                "LiberationSerif-Regular.ttf", "LiberationMono-Regular.ttf")
-SEPARATORS = ".,-='/"
+SEPARATORS = ".,-='"
 # Letters unlike any digit (no O, o, l, I, i, Z, z, S, s, b, G, B, g, q, T, J): text near numbers reads as nothing.
 LETTERS = "acdefhkmnprtuvwxyACDEFHKMNPRUVWXY"
 CURRENCY = ("$", "R$", "€", "£", "Fr", "EUR", "USD")

@@ -64,7 +64,8 @@ class Number:
 
 def number_text(rng: np.random.Generator, digits: tuple[int, int] = (1, 8), marks: float = 0.0) -> str:
     """Random digits, with probability `marks` separated the ways people separate them: thousands, decimals,
-    a trailing '=' or '-', dashes in phone numbers, slashes in dates."""
+    a trailing '=' or '-', dashes or dots between groups (no slashes: a slash is drawn like a 1, and only the
+    context of a date tells them apart)."""
     n = int(rng.integers(digits[0], digits[1] + 1))
     text = "".join(str(d) for d in rng.integers(0, 10, n))
     if rng.random() >= marks or n < 2:
@@ -80,8 +81,8 @@ def number_text(rng: np.random.Generator, digits: tuple[int, int] = (1, 8), mark
     elif style < 0.6:  # decimal point anywhere
         cut = int(rng.integers(1, n))
         text = text[:cut] + str(rng.choice([".", ","])) + text[cut:]
-    elif style < 0.8:  # dashes or slashes between groups
-        sep = str(rng.choice(["-", "/", "."]))
+    elif style < 0.8:  # dashes or dots between groups
+        sep = str(rng.choice(["-", "."]))
         cuts = sorted(set(rng.integers(1, n, int(rng.integers(1, 3))).tolist()))
         text = sep.join(text[a:b] for a, b in zip([0, *cuts], [*cuts, n]))
     if rng.random() < 0.3:

@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 
-from edgedigits.runtime.reading import finder as runtime_finder
 from edgedigits.training.stack import tf
 
 keras = tf.keras
@@ -118,24 +117,3 @@ def train(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, ep
             best, best_weights = val[0], model.get_weights()
     model.set_weights(best_weights)
     return model, history
-
-
-def export(model: keras.Model, opset: int = 17):
-    """tf2onnx with batch, height and width dynamic: input 'image' [N, H, W, 1], output 'maps' [N, H/4, W/4, 2]."""
-    import onnx
-    import tf2onnx
-
-    spec = (tf.TensorSpec((None, None, None, 1), tf.float32, name="image"),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
-    for node in proto.graph.node:  # 2x nearest upsampling: the same cells, said the way opset 13+ says it
-        if node.op_type == "Resize":
-            for attr in node.attribute:
-                if attr.name == "coordinate_transformation_mode" and attr.s == b"tf_half_pixel_for_nn":
-                    attr.s = b"asymmetric"
-                if attr.name == "nearest_mode":
-                    attr.s = b"floor"
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
-
-
-CELL = runtime_finder.CELL

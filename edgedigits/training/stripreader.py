@@ -135,14 +135,3 @@ def train(d: dict, epochs: int = 12, batch_size: int = 64, learning_rate: float 
             best, best_weights = exact, model.get_weights()
     model.set_weights(best_weights)
     return model, history
-
-
-def export(model: keras.Model, opset: int = 17):
-    """tf2onnx, batch and width dynamic: input 'image' [N, 32, W, 1], output 'probabilities' [N, W/4, 11]."""
-    import onnx
-    import tf2onnx
-
-    spec = (tf.TensorSpec((None, strips.STRIP_ROWS, None, 1), tf.float32, name="image"),)
-    proto, _ = tf2onnx.convert.from_keras(with_softmax(model), input_signature=spec, opset=opset)
-    onnx.checker.check_model(proto, full_check=True)
-    return proto

@@ -6,7 +6,6 @@ a rising line stays one row), rows top to bottom, left to right in a row. numpy,
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,15 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.runtime.model import shipped
+from edgedigits.runtime.model.jsonfile import read_json
 from edgedigits.runtime.model.session import open_session
 from edgedigits.runtime.reading import finder as finder_mod
 from edgedigits.runtime.reading import strips as strips_mod
 
 MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
 ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
-SET = "page-reader"
-FINDER_INT8, READER_INT8 = f"{SET}.finder.int8.onnx", f"{SET}.reader.int8.onnx"
-
+FINDER_SET, STRIPS_SET = "page-finder", "page-strips"  # the shipped sets (exported/NAME/NAME.json and files)
 
 
 @dataclass
@@ -35,21 +33,20 @@ class Read:
     number: int
 
 
-def default_files() -> tuple[Path, Path]:
-    """The finder and reader files the shipped set's manifest names as its defaults (never looked up relative to
-    the working directory)."""
-    folder = shipped.SHIPPED / SET
+def default_file(name: str) -> Path:
+    """The file a shipped set's manifest names as its default (`files[default]`), found next to the package's
+    shipped models, never relative to the working directory; its INT8 file when the manifest does not read."""
+    folder = shipped.SHIPPED / name
     try:
-        manifest = json.loads((folder / f"{SET}.json").read_text())
-        files, default = manifest["files"], manifest["default"]
-        return folder / files["finder"][default["finder"]], folder / files["reader"][default["reader"]]
+        manifest = read_json(folder / f"{name}.json")
+        return folder / Path(manifest["files"][manifest["default"]]).name
     except (OSError, ValueError, KeyError, TypeError):
-        return folder / FINDER_INT8, folder / READER_INT8
+        return folder / f"{name}.int8.onnx"
 
 
 def is_strip_reader(path: str | os.PathLike) -> bool:
     """Whether an ONNX file is a strip reader (its metadata says so) rather than a binary-ink number reader."""
-    return open_session(path).get_modelmeta().custom_metadata_map.get("pipeline") == "strip-reader"
+    return strips_mod.kind_of(open_session(path)) == strips_mod.KIND
 
 
 def reading_order(lines: list[finder_mod.Line]) -> list[int]:
@@ -75,9 +72,8 @@ class PageReader:
 
     def __init__(self, finder: str | os.PathLike | None = None, reader: str | os.PathLike | None = None,
                  threads: int = 1):
-        default_finder, default_reader = default_files()
-        self.finder = finder_mod.Finder(finder or default_finder, threads)
-        self.reader = strips_mod.StripReader(reader or default_reader, threads)
+        self.finder = finder_mod.Finder(default_file(FINDER_SET) if finder is None else finder, threads)
+        self.reader = strips_mod.StripReader(default_file(STRIPS_SET) if reader is None else reader, threads)
 
     def lines(self, gray: np.ndarray) -> list[finder_mod.Line]:
         """The numbers' centre lines in reading order."""
