@@ -1,7 +1,6 @@
 """The number finder's post-processing and the strip cutter (edgedigits.runtime.reading): the deterministic steps
 around the networks, on maps and images whose answer is known."""
 
-import cv2
 import numpy as np
 import pytest
 

@@ -63,3 +63,18 @@ def test_an_unknown_table_is_still_refused(with_toy_stage):
         config.from_dict(config.Pipeline, {"operator": {"top": 2}})
     with pytest.raises(InputError, match="unknown key 'report'"):  # a stage without a table of its own
         config.from_dict(config.Pipeline, {"report": {}})
+
+
+def test_a_page_recipe_naming_a_saved_model_starts_from_it_and_renders_only_calibration_data():
+    from edgedigits.training import pagedata
+
+    finder = config.load("page-finder")
+    assert stages.enabled(finder)[0] == "train" and pagedata.saved_path(finder, "finder") is None
+    saved = config.with_overrides(finder, {"finder.saved": "../runs/finder.keras", "finder.tiles": 6000})
+    assert stages.enabled(saved)[0] == "saved" and "train" not in stages.enabled(saved)
+    assert pagedata.saved_path(saved, "finder") == config.recipe_dir(finder) / "../runs/finder.keras"
+    assert pagedata.training_count(saved, "finder", 6000, 256) == 256
+    assert pagedata.training_count(finder, "finder", 6000, 256) == 6000
+    strips = config.with_overrides(config.load("page-strips"), {"strips.saved": "/models/strips.keras"})
+    assert pagedata.saved_path(strips, "strips") == Path("/models/strips.keras")
+    assert stages.enabled(strips)[0] == "saved"

@@ -191,21 +191,28 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
               help="Further strip reader epochs with strips along the lines the new finder finds (0: none).")
 @click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
               help="Processes rendering pages (0 = one per core).")
+@click.option("--finder-model", default=None, type=click.Path(dir_okay=False),
+              help="Ship this trained Keras number finder instead of training one (give the settings it was trained "
+                   "with: --tiles, --finder-epochs).")
+@click.option("--strips-model", default=None, type=click.Path(dir_okay=False),
+              help="Ship this trained Keras strip reader instead of training one (give the settings it was trained "
+                   "with: --strips, --found-strips, --reader-epochs, --tune-epochs).")
 @data_dir_option
 @needs("train")
 def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, found_strips, finder_epochs, reader_epochs,
-                          tune_epochs, workers, data_dir):
+                          tune_epochs, workers, finder_model, strips_model, data_dir):
     """Train the reader of photos and scans: pipelines/page-finder.toml (the number finder), then
     pipelines/page-strips.toml (the strip reader, tuned on the lines that new finder finds). Each renders synthetic
     pages of handwritten numbers (MNIST training digits, handwriting fonts, pen-stroke digits; paper, desks, cheques,
-    registers, clutter), trains, exports ONNX checked against Keras, quantizes to INT8 within its gate and ships its
-    set with a manifest."""
+    registers, clutter), trains (or starts from a saved model), exports ONNX checked against Keras, quantizes to INT8
+    within its gate and ships its set with a manifest."""
     from edgedigits.training import config
     from edgedigits.training import pipeline as pipeline_mod
 
     given = lambda pairs: {k: v for k, v in pairs.items() if v is not None}  # noqa: E731
     finder = config.with_overrides(config.load("page-finder"), given(
-        {"finder.tiles": tiles, "train.epochs": finder_epochs, "finder.workers": workers}))
+        {"finder.tiles": tiles, "train.epochs": finder_epochs, "finder.workers": workers,
+         "finder.saved": finder_model and _from_recipes(finder_model)}))
     strips = config.load("page-strips")  # both recipes are checked before anything runs
     finder_dir = Path(out_dir) / finder.name
     manifest = pipeline_mod.run(finder, finder_dir, runs_dir, data_dir)
@@ -213,7 +220,15 @@ def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, found_strips, 
     found_by = os.path.relpath(finder_dir / manifest["files"]["fp32"], config.recipe_dir(strips))  # as the recipe says
     strips = config.with_overrides(strips, given(
         {"strips.strips": strips_count, "strips.found_strips": found_strips, "train.epochs": reader_epochs,
-         "strips.tune_epochs": tune_epochs, "strips.workers": workers, "strips.finder": found_by}))
+         "strips.tune_epochs": tune_epochs, "strips.workers": workers, "strips.finder": found_by,
+         "strips.saved": strips_model and _from_recipes(strips_model)}))
     strips_dir = Path(out_dir) / strips.name
     manifest = pipeline_mod.run(strips, strips_dir, runs_dir, data_dir)
     wrote(*(strips_dir / file for file in manifest["files"].values()), strips_dir / f"{strips.name}.json")
+
+
+def _from_recipes(path) -> str:
+    """`path` as the recipes in pipelines/ name a file: from their folder."""
+    from edgedigits.training import config
+
+    return os.path.relpath(Path(path).resolve(), config.recipe_dir(config.load("page-finder")))

@@ -65,11 +65,49 @@ def cached(path: Path, make) -> dict:
     return arrays
 
 
+def saved_path(recipe, section: str) -> Path | None:
+    """The trained Keras model a recipe's table names (`saved`, from the recipe's folder), or None."""
+    from edgedigits.training import config
+
+    saved = getattr(recipe.tables.get(section), "saved", "")
+    if not saved:
+        return None
+    base = config.recipe_dir(recipe)
+    return Path(saved) if base is None or Path(saved).is_absolute() else base / saved
+
+
+def training_count(recipe, section: str, count: int, calibration: int) -> int:
+    """Training items to render: all of them to train, only the calibration ones when the recipe ships a saved model
+    (nothing is trained; INT8 calibration is all that reads training data)."""
+    return min(count, calibration) if saved_path(recipe, section) else count
+
+
+def weights(run, section: str) -> tuple[dict, list]:
+    """The manifest's "weights" entry (where the shipped weights come from) and the training history: the run's
+    own, or the one saved beside the saved model (NAME.json)."""
+    import hashlib
+    import json
+
+    path = saved_path(run.recipe, section)
+    if path is None:
+        return {"trained": "in this run, as the pipeline entry says"}, run.data.history
+    history_file = path.with_suffix(".json")
+    history = json.loads(history_file.read_text()) if history_file.is_file() else []
+    return {"trained": "earlier, with the training settings of the pipeline entry (not retrained in this run: the "
+                       "saved Keras model was exported, checked, quantized and shipped)",
+            "saved_model": path.name, "saved_model_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}, history
+
+
 class PageTask:
     """What the page reader's two tasks do alike: no pruning, no run report (their figures go into the manifest),
-    parameters counted as they are (no pruning leaves zeros), scores that start from nothing (0%)."""
+    parameters counted as they are (no pruning leaves zeros), scores that start from nothing (0%), and shipping a
+    model trained earlier when the task's table names it (`saved`)."""
 
-    MODEL = ""
+    MODEL = SECTION = ""
+
+    @classmethod
+    def saved_model(cls, recipe) -> Path | None:
+        return saved_path(recipe, cls.SECTION)
 
     @classmethod
     def check(cls, recipe) -> None:

@@ -41,6 +41,7 @@ class Table:
     calibration_tiles: int = 256  # training tiles the INT8 variants are calibrated on
     width: int = 16  # channels of the network's first stage (x2, x3, x4 deeper)
     workers: int = 0  # processes rendering pages (0 = one per core)
+    saved: str = ""  # a trained Keras finder to ship instead of training (from the recipe's folder)
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Tiles:
 
             def render():
                 out = {}
-                for split, count, seed in (("train", t.tiles, r.seed), ("val", t.val_tiles, r.seed + 1),
+                for split, count, seed in (("train", train, r.seed), ("val", t.val_tiles, r.seed + 1),
                                            ("test", t.test_tiles, r.seed + 2)):
                     images, labels, fonts = getattr(self.sources, split)
                     out[f"{split}_x"], out[f"{split}_y"] = finderdata.make(images, labels, fonts, count, seed,
@@ -70,12 +71,16 @@ class Tiles:
                     log.info(f"rendered {count:,} {split} tiles")
                 return out
 
-            name = pagedata.cache_name("tiles", t.tiles, t.val_tiles, t.test_tiles, r.validation, r.seed)
+            train = pagedata.training_count(r, "finder", t.tiles, t.calibration_tiles)
+            name = pagedata.cache_name("tiles", train, t.val_tiles, t.test_tiles, r.validation, r.seed)
             self._tiles = pagedata.cached(self.cache_dir / name, render)
         return self._tiles
 
     def describe(self) -> str:
         t = self.table
+        if pagedata.saved_path(self.recipe, "finder"):
+            return (f"tiles: {t.calibration_tiles:,} training (INT8 calibration of the saved model, trained on "
+                    f"{t.tiles:,}), {t.val_tiles:,} validation and {t.test_tiles:,} test tiles of synthetic pages")
         return (f"tiles: {t.tiles:,} training, {t.val_tiles:,} validation and {t.test_tiles:,} test tiles of synthetic "
                 f"pages (MNIST training / held-out / test digits, training / validation fonts, pen strokes)")
 
@@ -104,7 +109,7 @@ def _iou(path: Path, d: dict, split: str) -> float:
 
 @TASKS.register("finder")
 class Finder(pagedata.PageTask):
-    Table, MODEL = Table, MODEL
+    Table, MODEL, SECTION = Table, MODEL, "finder"
 
     @staticmethod
     def load(recipe, data_dir=None, run_dir=None):
@@ -232,12 +237,13 @@ class Finder(pagedata.PageTask):
     def manifest(run) -> dict:
         import onnxruntime
 
-        history, t = run.data.history, run.data.table
+        weights, history = pagedata.weights(run, "finder")
+        t = run.data.table
         best = min(history, key=lambda h: h["val_band_loss"]) if history else {}
         return {
             "model": MODEL, "kind": "number-finder", "labels": ["number"],
             "keras_parameters": run.parameters, "best_epoch": best.get("epoch"),
-            "default": faster_default(run),
+            "default": faster_default(run), "weights": weights,
             "test_note": "test_accuracy is the intersection over union (%) of the band the finder marks (probability "
                          ">= 0.5) and the true centre bands, on 256x256 tiles of synthetic pages drawn from MNIST test "
                          "digits and the validation fonts",

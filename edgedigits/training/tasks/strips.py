@@ -48,6 +48,7 @@ class Table:
     width: int = 24  # channels of the first convolutions (x2, x3, x4 deeper)
     calibration_strips: int = 512  # training strips the INT8 variants are calibrated on
     workers: int = 0  # processes rendering pages (0 = one per core)
+    saved: str = ""  # a trained (and tuned) Keras strip reader to ship instead of training (from the recipe's folder)
 
 
 @dataclass
@@ -91,7 +92,8 @@ class Strips:
     def true(self) -> dict:
         if self._true is None:
             t = self.table
-            self._true = self._render("true", {"train": t.strips, "val": t.val_strips // 2,
+            train = pagedata.training_count(self.recipe, "strips", t.strips, t.calibration_strips)
+            self._true = self._render("true", {"train": train, "val": t.val_strips // 2,
                                                "test": t.test_strips // 2}, None)
         return self._true
 
@@ -100,7 +102,8 @@ class Strips:
             t, path = self.table, self.finder_path()
             if not path.is_file():
                 raise InputError(f"strips.finder: no number finder at {path} (train pipelines/page-finder.toml first)")
-            self._found = self._render("found", {"train": t.found_strips, "val": t.val_strips - t.val_strips // 2,
+            train = pagedata.training_count(self.recipe, "strips", t.found_strips, t.calibration_strips)
+            self._found = self._render("found", {"train": train, "val": t.val_strips - t.val_strips // 2,
                                                  "test": t.test_strips - t.test_strips // 2}, path)
         return self._found
 
@@ -126,6 +129,9 @@ class Strips:
 
     def describe(self) -> str:
         t = self.table
+        if pagedata.saved_path(self.recipe, "strips"):
+            return (f"strips: {t.calibration_strips:,} training strips along true and found lines each (INT8 "
+                    f"calibration of the saved model), {t.val_strips:,} validation, {t.test_strips:,} test strips")
         return (f"strips: {t.strips:,} along true lines and {t.found_strips:,} along the lines {t.finder} finds, "
                 f"{t.val_strips:,} validation, {t.test_strips:,} test strips of synthetic pages")
 
@@ -146,7 +152,7 @@ def read_right(reader, items) -> float:
 
 @TASKS.register("strips")
 class StripTask(pagedata.PageTask):
-    Table, MODEL = Table, MODEL
+    Table, MODEL, SECTION = Table, MODEL, "strips"
 
     @staticmethod
     def load(recipe, data_dir=None, run_dir=None):
@@ -294,12 +300,13 @@ class StripTask(pagedata.PageTask):
 
         from edgedigits.training.tasks.finder import faster_default
 
-        history, t = run.data.history, run.data.table
+        weights, history = pagedata.weights(run, "strips")
+        t = run.data.table
         best = max(history, key=lambda h: h["val_exact"]) if history else {}
         return {
             "model": MODEL, "kind": strips.KIND, "labels": [str(k) for k in range(10)],
             "keras_parameters": run.parameters, "best_epoch": best.get("epoch"),
-            "default": faster_default(run),
+            "default": faster_default(run), "weights": weights,
             "finder": t.finder,
             "test_note": "test_accuracy: test strips read exactly right (%), half along the true lines, half along the "
                          "lines the finder finds, from synthetic pages drawn with MNIST test digits and the validation "
