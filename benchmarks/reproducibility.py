@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--configs", help="comma-separated configurations instead of the mode's plan")
     parser.add_argument("--emulate", action="store_true", help="also pinned and unpinned under QEMU's AVX2 CPU")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the plan, interleaved (a shared machine drifts)")
+    parser.add_argument("--add", action="store_true", help="add the runs to the mode's recorded ones (same CPU only)")
     args = parser.parse_args()
     from edgedigits.runtime.bench import timing
 
@@ -169,6 +170,11 @@ def main() -> None:
         return print(json.dumps(entry["runs"], indent=1))
     entry = {"recipe": args.recipe, "cpu": machine["cpu"], "cores": machine["cores"],
              "features": machine["features"], "runs": []}
+    old = results.get(args.mode, {})
+    if args.add and (old.get("cpu"), old.get("features")) == (entry["cpu"], entry["features"]):
+        entry["runs"] = old["runs"]
+    elif args.add:
+        sys.exit("--add: the recorded runs were measured on another CPU; run the whole plan here")
     for config, emulated in plan:
         entry["runs"].append(run(config, args.recipe, emulated))
         r = entry["runs"][-1]

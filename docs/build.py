@@ -58,7 +58,7 @@ def features(names) -> str:
 
 
 def cpu(machine: dict) -> str:
-    """'AMD EPYC (2 cores; AVX2 only)' from a results file's machine block."""
+    """'Intel Xeon (2 cores; AVX2 only)' from a results file's machine block."""
     cores = f"{machine['cores']} cores; " if machine.get("cores") else ""
     return f"{machine['cpu']} ({cores}{features(machine.get('features', []))})"
 
@@ -564,8 +564,10 @@ def t_reproducibility_cost() -> str:
                      f"{median(runs, 'prune'):.1f}", f"{ratio:.2f}x",
                      ", ".join(f"{r['times_s']['train'] + r['times_s']['prune']:.0f}" for r in runs),
                      " / ".join(pct(s["test_accuracy"]) for s in runs[0]["stages"].values())])
-    return _runs_source(d, f"{max(len(r) for r in by.values())} rounds, the configurations interleaved in each; "
-                           "early stopping ends each run at its own epoch, so the time per epoch compares") + "\n" + table(
+    rounds = max(len(r) for r in by.values())
+    how = (f"{rounds} rounds, the configurations interleaved in each" if rounds > 1 else
+           "one run each, one after another on a shared machine (the load varied: read the times as rough)")
+    return _runs_source(d, f"{how}; early stopping ends each run at its own epoch, so the time per epoch compares") + "\n" + table(
         ["run", "pins", "runs", "train s/epoch", "prune s/epoch", "per epoch / unpinned", "train + prune s, each run",
          "test acc % fp32 / pruned / INT8"], rows)
 

@@ -32,6 +32,7 @@ def committed_stale(docs: dict[str, str], tmp: Path) -> list[str] | None:
         (tmp / relative).write_text(text)
     check = subprocess.run([sys.executable, str(tmp / "docs" / "build.py"), "--check", "--no-figure"],
                            capture_output=True, text=True)
+    assert check.returncode == 0 or (check.returncode == 1 and "out of date:" in check.stderr), check.stderr[-3000:]
     return [relative for relative in docs if relative in check.stderr]
 
 
@@ -59,7 +60,7 @@ def test_every_table_is_used_once_and_names_its_source_and_cpu():
         first = make().splitlines()[0]
         assert first.startswith("Source: `") or first.startswith("lenet keeps"), name
         if name != "recipe-keys":  # the recipe table comes from code, not from a measurement
-            assert "AMD EPYC" in first or "measured on" in first, f"{name} does not say where it was measured"
+            assert "measured on" in first or "scored on" in first, f"{name} does not say where it was measured"
 
 
 def test_a_changed_result_changes_the_document(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from importlib import metadata
 
 import pytest
 
-from edgedigits.training import config, pins, pipeline, verify
+from edgedigits.training import config, pins, pipeline, stack, verify
 
 RECIPE = """
 model = "lenet"
@@ -44,7 +44,7 @@ def test_manifest_records_what_a_rebuild_needs(built, mnist):
     assert record["recipe_sha256"] == recipe.sha256 == manifest["pipeline"]["sha256"]
     assert record["data_sha256"] == mnist.sha256 and record["int8_variant_chosen_by"] == "recipe"
     assert record["libraries"]["tensorflow"] == metadata.version("tensorflow")
-    assert record["pins"] == pins.in_force() and record["pins"]["op_determinism"] is True
+    assert record["pins"] == pins.in_force(stack.tf) and record["pins"]["op_determinism"] is True
     assert record["pins"]["intra_op_threads"] == pins.threads() > 0  # never "one per core": cores vary
 
 

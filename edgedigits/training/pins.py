@@ -56,10 +56,8 @@ def after_import(tf) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def in_force() -> dict:
-    """The pins of this process, as the manifest records them."""
-    from edgedigits.training.stack import tf
-
+def in_force(tf) -> dict:
+    """The pins of this process (`tf`: TensorFlow as training/stack.py loaded it), as the manifest records them."""
     return {
         "reproducible": reproducible(),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
@@ -86,15 +84,15 @@ def _determinism(tf) -> bool:
     return bool(tf_config.is_op_determinism_enabled())
 
 
-def record(ctx) -> dict:
-    """The manifest's "reproduce" entry for the run `ctx` (stages.Run)."""
+def record(ctx, tf) -> dict:
+    """The manifest's "reproduce" entry for the run `ctx` (stages.Run) trained with TensorFlow `tf`."""
     quant = ctx.recipe.quantize
     by = "recipe" if len(quant.variants) == 1 else ("timing" if quant.select == "fastest" else "validation")
     return {
         "command": "edgedigits verify MANIFEST",
         "recipe_sha256": ctx.recipe.sha256,
         "data_sha256": ctx.ds.sha256,
-        "pins": in_force(),
+        "pins": in_force(tf),
         "int8_variant_chosen_by": by,  # recipe: one variant named; timing: the running CPU's; validation: accuracy
         "python": platform.python_version(),
         "libraries": {name: _version(name) for name in LIBRARIES},

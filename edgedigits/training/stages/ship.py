@@ -41,6 +41,8 @@ def shipped_files(run: Run) -> dict[str, str]:
 
 
 def build_manifest(run: Run, files: dict[str, str]) -> dict:
+    from edgedigits.training.stack import tf  # loaded by the stages before; the pins record reads its settings
+
     recipe, ds = run.recipe, run.ds
     extra = {key: value for result in run.results.values() for key, value in result.manifest.items()
              if key != "shipped"}
@@ -66,7 +68,7 @@ def build_manifest(run: Run, files: dict[str, str]) -> dict:
                     "platform": platform.platform()},
         "files": files,
         "default": "int8",
-        "reproduce": pins.record(run),  # what `edgedigits verify` needs to rebuild these files
+        "reproduce": pins.record(run, tf),  # what `edgedigits verify` needs to rebuild these files
         **task,
         **extra,
     }
