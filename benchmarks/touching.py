@@ -66,8 +66,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
              "",
              f"CPU: {info['cpu']} ({info['cores']} cores, {' '.join(info['features'])}); load average (1, 5, 15 min) "
              f"{info['load_average']}. Classifier: {info['model']}; number reader: {info['number_model']}. "
-             "Re-measure: `python benchmarks/touching.py --json benchmarks/results/touching.json --md "
-             "benchmarks/results/touching.md`.",
+             f"Re-measure: `python benchmarks/touching.py {' '.join(sys.argv[1:])}`.",
              "",
              "| advance per digit | what it looks like | digits | "
              + " | ".join(f"{title}: digits read right | numbers exactly right" for _, title in MODES) + " |",
