@@ -7,6 +7,7 @@ and timed on the path an app uses (runtime.runner: IOBinding at batch 1); `selec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -126,7 +127,8 @@ def quantize_with_accuracy_control(model, out, calibration: list[dict], validate
         # shape inference gives up on graphs whose height and width are both dynamic (the number finder): ONNX's own
         # shape inference then does.
         try:
-            quant_pre_process(str(model), str(prepared), skip_symbolic_shape=False)
+            with contextlib.chdir(tmp):  # where onnxruntime writes its sym_shape_infer_temp.onnx when it gives up
+                quant_pre_process(str(Path(model).resolve()), str(prepared.resolve()), skip_symbolic_shape=False)
         except Exception as exc:  # onnxruntime raises a bare Exception("Incomplete symbolic shape inference")
             log.info(f"  symbolic shape inference: {exc}; pre-processing with ONNX shape inference only")
             quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
