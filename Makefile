@@ -127,11 +127,16 @@ bench: data
 	$(BIN)/python -m pip install --quiet -e '.[intel]'
 	$(BIN)/edgedigits bench exported --out-dir benchmarks/results
 
+# peers: every shipped model's fp32 and INT8 files in the same run as LiteRT, OpenVINO and Keras running lenet (the
+# time axis of benchmarks/pareto.py), written per CPU class: benchmarks/results/amx/ (AMX), avx512-vnni/, or the top.
+HAS = $(shell grep -m1 -o -w $(1) /proc/cpuinfo 2>/dev/null)
+PEERS_OUT = benchmarks/results$(if $(call HAS,amx_int8),/amx,$(if $(call HAS,avx512_vnni),/avx512-vnni))
+SHIPPED_ONNX = $(filter-out exported/lenet.onnx exported/lenet.int8.onnx,$(sort $(wildcard exported/*.onnx)))
 peers: data
 	$(BIN)/python -m pip install --quiet -e '.[benchmarks]'
-	$(BIN)/python benchmarks/peers.py lenet --also exported/lenet-fast.onnx exported/lenet-fast.int8.onnx \
-		exported/lenet-fast-slim.onnx exported/lenet-fast-slim.int8.onnx
-	$(BIN)/python benchmarks/int8_variants.py lenet
+	$(BIN)/python benchmarks/peers.py lenet --out $(PEERS_OUT) --also $(SHIPPED_ONNX)
+	$(BIN)/python benchmarks/pareto.py --peers $(PEERS_OUT)/peers-lenet.json
+	$(BIN)/python benchmarks/int8_variants.py lenet --out $(PEERS_OUT)
 
 clean:
 	rm -rf runs build dist .pytest_cache

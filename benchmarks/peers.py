@@ -181,6 +181,11 @@ def child(args) -> None:
     ds = datasets.load(recipe.dataset)
     x, y = normalize(ds.x_test), ds.y_test
     chosen = {n: e for n, e in engines(args, threads).items() if args.phase == "latency" or n == args.engine}
+    if args.phase == "throughput" and args.round == 0 and chosen[args.engine][1]:
+        own = dataset_of(chosen[args.engine][1])  # an --also file of another dataset is scored on its own test set
+        if own and own != ds.name:
+            ds = datasets.load(own)
+            x, y = normalize(ds.x_test), ds.y_test
     results = {name: {"how": how} for name, (_, _, how) in chosen.items()}
     built = {name: build() for name, (build, _, _) in chosen.items()}
     if args.phase == "latency":  # round-robin across engines, so all see the same machine (see bench.py)
@@ -194,6 +199,16 @@ def child(args) -> None:
             results[name].update(accuracy=measure.accuracy(run, x, y), **(file_stats(path) if path else {}))
         results[name]["throughput_ips"] = timing.throughput(run, x, args.batch, args.seconds / ROUNDS)
     print(json.dumps(results))
+
+
+def dataset_of(path: Path) -> str | None:
+    """The dataset an .onnx file was trained on, from its metadata (None for other files)."""
+    if Path(path).suffix != ".onnx":
+        return None
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return meta.get("dataset")
 
 
 def int8_partner(name: str, merged: dict) -> str | None:
@@ -287,7 +302,8 @@ def main() -> None:
     lines += [f"- {', '.join(n for n, m in merged.items() if m['how'] == how)}: {how}" for how in hows]
     out_dir = Path(args.out)
     write_bytes_atomic(out_dir / f"peers-{args.pipeline}.md", ("\n".join(lines) + "\n").encode())
-    write_json_atomic(out_dir / f"peers-{args.pipeline}.json", {"machine": machine, "settings": settings,
+    write_json_atomic(out_dir / f"peers-{args.pipeline}.json", {"machine": machine, "pipeline": args.pipeline,
+                                                               "settings": settings,
                                                                "load_average": {"start": load_before, "end": load_after},
                                                                "engines": merged})
     print("\n".join(lines))

@@ -613,34 +613,50 @@ def render(text: str, where: str = "") -> str:
 
 
 def figure(path: Path = FIGURE) -> None:
-    """Accuracy against gzipped size: the shipped MNIST models (dense fp32 -> INT8) and lenet's sparsity sweep."""
+    """Accuracy against gzipped size: every shipped model, records included (dense fp32 -> INT8), with lenet's
+    sparsity sweep; one panel per dataset."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    found = {k: v for k, v in manifests().items() if v["dataset"] == "mnist"}
+    found = {**manifests(), **{n: json.loads((EXPORTED / f"{n}.json").read_text()) for n in RECORDS
+                               if (EXPORTED / f"{n}.json").is_file()}}
+    datasets = [d for d in ("mnist", "fashion-mnist") if any(m["dataset"] == d for m in found.values())]
     sweep = sorted(load("benchmarks/results/sparsity-lenet/sparsity.json")["rows"], key=lambda r: r["target_sparsity"])
-    fig, ax = plt.subplots(figsize=(8, 5.2), dpi=110)
-    ax.plot([r["int8_gzip_bytes"] / 1000 for r in sweep], [r["int8_test_accuracy"] for r in sweep], "-o", color="0.55",
-            ms=4, label="lenet INT8 at 0-98% sparsity (sweep)")
-    for r in sweep:
-        ax.annotate(f"{r['target_sparsity'] * 100:.0f}%", (r["int8_gzip_bytes"] / 1000, r["int8_test_accuracy"]),
-                    textcoords="offset points", xytext=(-5, 2), ha="right", fontsize=7, color="0.4")
-    for i, (name, m) in enumerate(found.items()):
-        s, colour = m["stages"], f"C{i}"
-        x0, y0 = s["fp32"]["gzip_bytes"] / 1000, s["fp32"]["test_accuracy"]
-        x1, y1 = s["int8"]["gzip_bytes"] / 1000, s["int8"]["test_accuracy"]
-        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.5})
-        ax.plot([x0], [y0], "o", mfc="none", color=colour)
-        ax.plot([x1], [y1], "s", color=colour, label=f"{name}: dense fp32 (circle) -> INT8 (square)")
-    ax.set_xscale("log")
-    ax.set_xlabel("gzipped .onnx size (KB, log scale)")
-    ax.set_ylabel("MNIST test accuracy (%)")
-    ax.set_ylim(97.7, 99.7)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
-    ax.set_title(f"Accuracy vs download size; measured on {cpu(manifest_machine(found))}", fontsize=9)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(12, 6.2), dpi=110, squeeze=False,
+                             gridspec_kw={"width_ratios": [3, 1][: len(datasets)]})
+    for ax, dataset in zip(axes[0], datasets):
+        shown = {k: v for k, v in found.items() if v["dataset"] == dataset}
+        if dataset == "mnist":
+            ax.plot([r["int8_gzip_bytes"] / 1000 for r in sweep], [r["int8_test_accuracy"] for r in sweep], "-o",
+                    color="0.55", ms=4, label="lenet INT8 at 0-98% sparsity (sweep)")
+            for r in sweep:
+                ax.annotate(f"{r['target_sparsity'] * 100:.0f}%", (r["int8_gzip_bytes"] / 1000, r["int8_test_accuracy"]),
+                            textcoords="offset points", xytext=(-5, 2), ha="right", fontsize=7, color="0.4")
+        accuracies = []
+        for i, (name, m) in enumerate(shown.items()):
+            s, colour, marker = m["stages"], f"C{i % 10}", "sD^v<>"[i // 10 % 6]
+            x0, y0 = s["fp32"]["gzip_bytes"] / 1000, s["fp32"]["test_accuracy"]
+            x1, y1 = s["int8"]["gzip_bytes"] / 1000, s["int8"]["test_accuracy"]
+            accuracies += [y0, y1]
+            ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.5})
+            ax.plot([x0], [y0], "o", mfc="none", color=colour)
+            ax.plot([x1], [y1], marker, color=colour, label=f"{name} ({num(s['int8']['nonzero_parameters'])} non-zero)")
+            ax.annotate(name, (x1, y1), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=6,
+                        color=colour)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("gzipped .onnx size (KB, log scale)")
+        ax.set_ylabel(f"{'MNIST' if dataset == 'mnist' else 'Fashion-MNIST'} test accuracy (%)")
+        ax.set_ylim(min(accuracies + ([97.9] if dataset == "mnist" else [])) - 0.15, max(accuracies) + 0.15)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3 if dataset == "mnist" else 1,
+                  frameon=False)
+    fig.suptitle(f"Accuracy vs download size: dense fp32 (circle) -> INT8 (filled); measured on "
+                 f"{cpu(manifest_machine(found))}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)

@@ -13,6 +13,8 @@ from pathlib import Path
 import onnx
 import pytest
 
+from edgedigits.training import pins
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "own-data.md"
 EXAMPLE = ROOT / "examples" / "own-data"
@@ -35,7 +37,9 @@ def worked(tmp_path_factory):
     """The page's first shell block, line by line, in a fresh folder; each command's output."""
     folder = tmp_path_factory.mktemp("user")
     bin_dir = str(Path(sys.executable).parent)  # this environment's python and edgedigits
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    # a fresh shell: not the training pins (ONEDNN_MAX_CPU_ISA, ...) that tests training in this process have set
+    env = {**{k: v for k, v in os.environ.items() if k not in pins.VARIABLES},
+           "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
     cwd, outputs = folder, []
     for line in blocks("sh")[0].splitlines():
         command = line.split("#")[0].strip().replace("examples/own-data", str(EXAMPLE))

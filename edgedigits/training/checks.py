@@ -55,8 +55,8 @@ RANGES = {
     "structured.steps": Range(1, 100),
     "structured.epochs": Range(0, MAX_EPOCHS),
     "structured.final_epochs": Range(0, MAX_EPOCHS),
-    "structured.distill": Range(0, 1),
-    "structured.temperature": Range(0, 100, low_open=True),
+    "distill": Range(0, 1),
+    "temperature": Range(0, 100, low_open=True),
     "export.opset": Range(17, MAX_OPSET),
     "export.parity_images": Range(1, 1_000_000),  # and at most the test images: checked against the dataset
     "export.parity_tolerance": Range(0, 1),
@@ -95,6 +95,14 @@ def check_ranges(obj, prefix: str = "") -> None:
             raise InputError(f"{key} must be a finite number{f' in {allowed}' if allowed else ''}, got {value}")
         if allowed is not None and value not in allowed:
             raise InputError(f"{key} must be {kind} in {allowed}, got {value!r}")
+
+
+def check_teachers(pipeline) -> None:
+    """Distillation's two keys go together in [train] and [prune]: a weight > 0 and a list of ONNX files."""
+    for table, t in (("train", pipeline.train), ("prune", pipeline.prune)):
+        if bool(t.distill) != bool(t.teachers) or any(not isinstance(n, str) or not n for n in t.teachers):
+            raise InputError(f"{table}.distill > 0 and {table}.teachers (a list of ONNX files) go together, got "
+                             f"distill {t.distill} and teachers {t.teachers!r}")
 
 
 def check_layers(pipeline) -> None:

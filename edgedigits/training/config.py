@@ -37,6 +37,7 @@ class Augment:
     rotation: float = 0.0  # degrees, +/-
     zoom: float = 0.0  # fraction, +/-
     shift: float = 0.0  # fraction of width/height, +/-
+    flip: bool = False  # mirror left-right with probability 1/2 (garments; never digits)
 
 
 @dataclass
@@ -57,6 +58,9 @@ class Train(Optimizer):
     reduce_lr_patience: int = 2
     min_learning_rate: float = 1e-5
     cosine_decay: bool = False  # decay the learning rate to 0 along a cosine over all epochs, no ReduceLROnPlateau
+    teachers: list = field(default_factory=list)  # ONNX classifiers teaching together, paths from the recipe's folder
+    distill: float = 0.0  # weight of the teachers' soft predictions in the loss (0: labels only; needs teachers)
+    temperature: float = 4.0  # softening of the teachers' and the model's predictions for distillation
 
 
 @dataclass
@@ -70,6 +74,9 @@ class Prune(Optimizer):
     augment: Augment = field(default_factory=Augment)
     learning_rate: float = 5e-4
     epochs: int = 20
+    teachers: list = field(default_factory=list)  # ONNX files teaching the fine-tuning while pruning, as in [train]
+    distill: float = 0.0  # weight of the teachers' soft predictions in the fine-tuning loss (0: labels only)
+    temperature: float = 4.0  # softening of the teachers' and the model's predictions for distillation
     max_accuracy_drop: float = 2.0  # test-set points the pruned model may lose against the one before (the gate)
 
 
@@ -152,9 +159,7 @@ class Pipeline:
             if isinstance(value, bool) or not (
                 (isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0.0 < value <= 1.0)
             ):
-                raise InputError(
-                    f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}"
-                )
+                raise InputError(f"structured.widths.{layer} must be a count >= 1 or a fraction in (0, 1], got {value!r}")
         if s.criterion not in CRITERIA:
             raise InputError(f"unknown structured.criterion '{s.criterion}' (known: {', '.join(CRITERIA)})")
         if s.enabled and not s.widths:

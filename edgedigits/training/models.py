@@ -25,7 +25,7 @@ class ModelSpec:
     builder: Callable
 
 
-MODELS = Registry("model", (__name__,))
+MODELS = Registry("model", (__name__, "edgedigits.training.tinynets"))  # tinynets.py: the records' nets
 
 
 def register(source: str, description: str):
@@ -70,14 +70,16 @@ def count_params(name: str, num_classes: int = 10, input_shape: tuple = INPUT_SH
 
 
 def layer_names(name: str, num_classes: int = 10) -> dict:
-    """Names of the layers magnitude pruning can target (Conv2D, Dense) and of those structured pruning can shrink
-    (the same but the classifier, Sequential models only), read from the builder without TensorFlow; a test checks
-    them against the built Keras model. Unnamed layers get Keras' automatic names, which only a build knows:
-    they are left out, and the stage that builds the model checks those. "widths": filters or units per layer."""
+    """Names of the layers magnitude pruning can target (Conv2D, Dense, SeparableConv2D's pointwise kernel) and of
+    those structured pruning can shrink (Conv2D and Dense but the classifier, Sequential models of those only), read
+    from the builder without TensorFlow; a test checks them against the built Keras model. Unnamed layers get Keras'
+    automatic names, which only a build knows: they are left out, and the stage that builds the model checks those.
+    "widths": filters or units per layer."""
     traced = paramcount.trace(get_spec(name).builder, INPUT_SHAPE, num_classes)
-    made = [(layer, width) for kind, layer, width in traced.made if kind in ("Conv2D", "Dense")]
+    made = [(layer, width) for kind, layer, width in traced.made if kind in ("Conv2D", "Dense", "SeparableConv2D")]
     wide = [layer for layer, _ in made]
-    return {"prunable": [n for n in wide if n], "shrinkable": [n for n in wide[:-1] if n] if traced.sequential else [],
+    plain = traced.sequential and not any(kind in ("SeparableConv2D", "DepthwiseConv2D") for kind, _, _ in traced.made)
+    return {"prunable": [n for n in wide if n], "shrinkable": [n for n in wide[:-1] if n] if plain else [],
             "widths": {layer: width for layer, width in made if layer}, "complete": all(wide)}
 
 
@@ -87,7 +89,8 @@ def _keras():
     return keras
 
 
-def _classifier(layers, num_classes):
+def classifier(layers, num_classes):
+    """The last layer of every registry model: dense softmax over the classes."""
     return layers.Dense(num_classes, activation="softmax", name="output")
 
 
@@ -111,7 +114,7 @@ def _lenet_layers(layers, num_classes, activation: str, pool):
         layers.Flatten(name="flatten"),
         layers.Dense(120, activation=activation, name="dense1"),
         layers.Dense(84, activation=activation, name="dense2"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -136,7 +139,7 @@ def lenet5_v2(layers, num_classes):
         layers.Dense(84, activation="relu", kernel_regularizer="l2", name="dense3"),  # "l2" is L2(0.01)
         layers.BatchNormalization(name="bn5"),
         layers.Dropout(0.25, name="drop3"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -153,7 +156,7 @@ def cnn(layers, num_classes):
         layers.Flatten(name="flatten"),
         layers.Dropout(0.5, name="drop3"),
         layers.Dense(64, activation="relu", name="dense1"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -163,7 +166,7 @@ def mlp(layers, num_classes):
         layers.Flatten(name="flatten"),
         layers.Dense(300, activation="relu", name="dense1"),
         layers.Dense(100, activation="relu", name="dense2"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -177,7 +180,7 @@ def _dropout_head(layers, widths, num_classes):
     head = [layers.Flatten(name="flatten")]
     for i, width in enumerate(widths, 1):
         head += [layers.Dense(width, activation="relu", name=f"dense{i}"), layers.Dropout(0.5, name=f"drop{i}")]
-    return head + [_classifier(layers, num_classes)]
+    return head + [classifier(layers, num_classes)]
 
 
 @register("'Model 7' of a 5-class Fashion-like CNN comparison (91.12%): 4 conv with batch norm",
@@ -199,7 +202,7 @@ def cnn7(layers, num_classes):
         layers.Flatten(name="flatten"),
         layers.Dense(256, activation="relu", name="dense1"),
         layers.Dropout(0.25, name="drop3"),
-        _classifier(layers, num_classes),
+        classifier(layers, num_classes),
     ]
 
 
@@ -255,7 +258,7 @@ def resnet(layers, num_classes):
             for i in range(3):
                 x = block(x, width, 2 if stage > 1 and i == 0 else 1, f"stage{stage}_block{i + 1}")
         x = layers.GlobalAveragePooling2D(name="pool")(x)
-        return _classifier(layers, num_classes)(x)
+        return classifier(layers, num_classes)(x)
 
     return graph
 
@@ -276,7 +279,7 @@ def _gap_net(layers, num_classes, stages):
             n += 1
             stack += [layers.Conv2D(width, 3, use_bias=False, name=f"conv{n}"),
                       layers.BatchNormalization(name=f"bn{n}"), layers.ReLU(name=f"relu{n}")]
-    return stack + [layers.GlobalAveragePooling2D(name="gap"), _classifier(layers, num_classes)]
+    return stack + [layers.GlobalAveragePooling2D(name="gap"), classifier(layers, num_classes)]
 
 
 _GAP_SOURCE = "batch-norm CNN with global average pooling, as in MNIST parameter-efficiency studies (99.4% with ~8k weights)"
@@ -305,7 +308,7 @@ def gapnet_8(layers, num_classes):
           "batch norm folded, no hidden dense layer", "conv16 5x5/2 + BN, conv32 3x3/2 + BN, dense softmax")
 def lenet_fast(layers, num_classes):
     return [*_fast_convs(layers, filters=32, kernel=3, stride=2), layers.Flatten(name="flatten"),
-            _classifier(layers, num_classes)]
+            classifier(layers, num_classes)]
 
 
 def _fast_convs(layers, filters: int, kernel: int, stride: int) -> list:
@@ -331,4 +334,4 @@ def _fast_convs(layers, filters: int, kernel: int, stride: int) -> list:
           "conv16 5x5/2 + BN, conv64 4x4/4 + BN, dense softmax")
 def lenet_fast_wide(layers, num_classes):
     return [*_fast_convs(layers, filters=64, kernel=4, stride=4), layers.Permute((3, 1, 2), name="channels_first"),
-            layers.Flatten(name="flatten"), _classifier(layers, num_classes)]
+            layers.Flatten(name="flatten"), classifier(layers, num_classes)]

@@ -16,7 +16,23 @@ from edgedigits.training.config import Prune
 from edgedigits.training.stack import keras, tfmot
 from edgedigits.training.train import Split, fit, steps_per_epoch
 
-PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
+PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense, keras.layers.SeparableConv2D)  # tfmot: SeparableConv2D's pointwise
+# kernel only; a depthwise kernel (9 weights per channel) is never pruned, but counts in the sparsity report
+KERNELS = {keras.layers.SeparableConv2D: ("depthwise_kernel", "pointwise_kernel"),
+           keras.layers.DepthwiseConv2D: ("depthwise_kernel",)}
+
+
+def kernels(layer) -> list:
+    """The kernel variables of a conv or dense layer ([] for any other layer)."""
+    plain = ("kernel",) if isinstance(layer, PRUNABLE) else ()
+    names = next((v for k, v in KERNELS.items() if isinstance(layer, k)), plain)
+    return [getattr(layer, name) for name in names]
+
+
+def _prunable_size(layer) -> int:
+    """Weights tfmot prunes in `layer`: its kernel, or a separable convolution's pointwise kernel."""
+    kernel = layer.pointwise_kernel if isinstance(layer, keras.layers.SeparableConv2D) else layer.kernel
+    return int(kernel.shape.num_elements())
 
 
 def layer_targets(model, cfg: Prune) -> dict[str, float]:
@@ -38,7 +54,7 @@ def scaled_targets(model, cfg: Prune, overall: float) -> dict[str, float]:
     if overall <= 0:
         return {name: 0.0 for name in layer_targets(model, cfg)}
     recipe = layer_targets(model, cfg)
-    sizes = {layer.name: int(layer.kernel.shape.num_elements()) for layer in model.layers if layer.name in recipe}
+    sizes = {layer.name: _prunable_size(layer) for layer in model.layers if layer.name in recipe}
     total = sum(sizes.values())
 
     def kept(k):
@@ -51,8 +67,9 @@ def scaled_targets(model, cfg: Prune, overall: float) -> dict[str, float]:
     return {name: min(0.999, round(1 - min(1.0, high * (1 - recipe[name])), 4)) for name in sizes}  # tfmot: < 1
 
 
-def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path):
-    """Fine-tune `model` while its kernels are pruned to their targets; returns the stripped (plain Keras) model."""
+def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, teachers=None):
+    """Fine-tune `model` while its kernels are pruned to their targets; returns the stripped (plain Keras) model.
+    With `teachers` (distill.OnnxTeachers) and cfg.distill, the fine-tuning learns from their predictions too."""
     keras.utils.set_random_seed(seed)
     targets = layer_targets(model, cfg)
     steps = steps_per_epoch(split, cfg.batch_size)
@@ -86,7 +103,12 @@ def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path):
         keras.callbacks.CSVLogger(str(run_dir / "prune_history.csv")),
     ]
     run_dir.mkdir(parents=True, exist_ok=True)
-    fit(pruned, split, cfg, cfg.augment, seed, callbacks, "prune")
+    trainee = pruned
+    if cfg.distill and teachers is not None:
+        from edgedigits.training.distill import Distiller
+
+        trainee = Distiller(pruned, teachers, cfg.distill, cfg.temperature)  # UpdatePruningStep finds the nested layers
+    fit(trainee, split, cfg, cfg.augment, seed, callbacks, "prune")
     return tfmot.sparsity.keras.strip_pruning(pruned)
 
 
@@ -95,11 +117,11 @@ def sparsity_report(model) -> dict:
     layers = {}
     zeros = total = 0
     for layer in model.layers:
-        if isinstance(layer, PRUNABLE):
-            kernel = layer.kernel.numpy()
-            z = int(np.sum(kernel == 0))
-            layers[layer.name] = {"kernel": int(kernel.size), "zeros": z, "sparsity": round(z / kernel.size, 4)}
-            zeros, total = zeros + z, total + kernel.size
+        found = kernels(layer)
+        if found:
+            z, size = sum(int(np.sum(k.numpy() == 0)) for k in found), sum(int(k.shape.num_elements()) for k in found)
+            layers[layer.name] = {"kernel": size, "zeros": z, "sparsity": round(z / size, 4)}
+            zeros, total = zeros + z, total + size
     weights = model.get_weights()
     return {
         "parameters": int(model.count_params()),

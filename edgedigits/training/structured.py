@@ -23,8 +23,8 @@ weights inside layers of unchanged shape; filter pruning that shrinks layers is 
 (tensorflow/model-optimization#732, also #541). The surgery here is ~100 lines.
 
 MACs (`macs`) count the multiply-accumulates of one image through Conv2D (out_h * out_w * filters * kh * kw * in_c /
-groups) and Dense (in * out) layers; bias adds, activations, pooling and batch norm are left out (they are < 2% of
-lenet's work and not multiplies of weights).
+groups), depthwise and separable convolutions (their depthwise and pointwise parts) and Dense (in * out) layers; bias
+adds, activations, pooling and batch norm are left out (they are < 2% of lenet's work and not multiplies of weights).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import numpy as np
 
 from edgedigits.errors import InputError
 from edgedigits.training.config import CRITERIA, Structured
-from edgedigits.training.stack import keras, tf
+from edgedigits.training.distill import Distiller
+from edgedigits.training.stack import keras
 from edgedigits.training.train import Split, fit
 
 L = keras.layers
@@ -52,7 +53,13 @@ def macs(model) -> int:
     """Multiply-accumulates per image in the model's Conv2D and Dense layers (see the module docstring)."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, L.Conv2D):
+        if isinstance(layer, (L.DepthwiseConv2D, L.SeparableConv2D)):
+            _, h, w, c = layer.output_shape
+            kh, kw, cin, mult = layer.depthwise_kernel.shape
+            total += h * w * cin * mult * kh * kw
+            if isinstance(layer, L.SeparableConv2D):
+                total += h * w * c * cin * mult
+        elif isinstance(layer, L.Conv2D):
             _, h, w, c = layer.output_shape
             kh, kw, cin, _ = layer.kernel.shape
             total += h * w * c * kh * kw * cin
@@ -204,40 +211,6 @@ def shrink(model, keep: dict[str, np.ndarray]):
     for layer, w in zip(narrow.layers, weights):
         layer.set_weights(w)
     return narrow
-
-
-class Distiller(keras.Model):
-    """Trains `student` on (1 - weight) * cross-entropy(labels) + weight * T^2 * KL(teacher_T || student_T).
-
-    The registry models end in softmax, so logits are recovered as log-probabilities (equal up to a constant,
-    which softmax ignores). Evaluation and prediction are the student's own; only the student's variables are
-    updated.
-    """
-
-    def __init__(self, student, teacher, weight: float, temperature: float):
-        super().__init__()
-        self.student, self.teacher, self.weight, self.temperature = student, teacher, weight, temperature
-
-    # Plain TensorFlow ops, no Python control flow: autograph has nothing to convert, and converting `call` failed
-    # once on full MNIST inside the pipeline ("tf____init__() got an unexpected keyword argument 'training'").
-    @tf.autograph.experimental.do_not_convert
-    def call(self, x, training=False):
-        return self.student(x, training=training)
-
-    @tf.autograph.experimental.do_not_convert
-    def train_step(self, data):
-        x, y = data
-        t = self.temperature
-        soft_teacher = tf.nn.softmax(tf.math.log(self.teacher(x, training=False) + 1e-12) / t)
-        with tf.GradientTape() as tape:
-            p = self.student(x, training=True)
-            hard = self.compiled_loss(y, p, regularization_losses=self.student.losses)
-            soft_student = tf.nn.log_softmax(tf.math.log(p + 1e-12) / t)
-            soft = tf.reduce_mean(tf.reduce_sum(soft_teacher * (tf.math.log(soft_teacher + 1e-12) - soft_student), -1))
-            loss = (1 - self.weight) * hard + self.weight * t * t * soft
-        self.optimizer.minimize(loss, self.student.trainable_variables, tape=tape)
-        self.compiled_metrics.update_state(y, p)
-        return {"loss": loss, **{m.name: m.result() for m in self.metrics if m.name != "loss"}}
 
 
 def structured_prune(model, split: Split, cfg: Structured, seed: int, run_dir: Path):

@@ -63,6 +63,10 @@ class Batches(keras.utils.Sequence):
         self.order = self.rng.permutation(len(self.x))
         a = self.augment
         self.epoch_x = self.x if not (a.rotation or a.zoom or a.shift) else self._warp(a)
+        if a.flip:
+            mirrored = self.rng.random(len(self.x)) < 0.5
+            self.epoch_x = self.epoch_x.copy() if self.epoch_x is self.x else self.epoch_x
+            self.epoch_x[mirrored] = self.epoch_x[mirrored, :, ::-1]
 
     def _warp(self, a: Augment) -> np.ndarray:
         n, h, w = self.x.shape[:3]
@@ -123,9 +127,10 @@ def steps_per_epoch(split: Split, batch_size: int) -> int:
     return math.ceil(len(split.x_train) / batch_size)
 
 
-def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path):
+def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path, teachers=None):
     """Train the model `make_model()` gives (called once the seed is set, so its initial weights are the seed's);
-    keeps the best validation epoch, writes history.csv and best.keras."""
+    keeps the best validation epoch, writes history.csv and best.keras. With `teachers` (distill.OnnxTeachers) and
+    cfg.distill, it learns from their predictions too (distill.Distiller)."""
     keras.utils.set_random_seed(seed)
     model = make_model()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +143,28 @@ def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path):
         callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
             "val_loss", factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience, min_lr=cfg.min_learning_rate
         ))
-    fit(model, split, cfg, cfg.augment, seed, callbacks, "train")
+    trainee = model
+    if cfg.distill and teachers is not None:
+        from edgedigits.training.distill import Distiller
+
+        trainee = Distiller(model, teachers, cfg.distill, cfg.temperature)
+        callbacks = [_SaveBest(model, run_dir / "best.keras") if isinstance(c, keras.callbacks.ModelCheckpoint) else c
+                     for c in callbacks]  # the student is saved, not the wrapper
+    fit(trainee, split, cfg, cfg.augment, seed, callbacks, "train")
     return model
+
+
+class _SaveBest(keras.callbacks.Callback):
+    """ModelCheckpoint of `model` on the best validation accuracy, for a wrapper (Distiller) that cannot be saved."""
+
+    def __init__(self, model, path: Path):
+        super().__init__()
+        self.student, self.path, self.best = model, path, -1.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (logs or {}).get("val_accuracy", -1.0) > self.best:
+            self.best = logs["val_accuracy"]
+            self.student.save(str(self.path))
 
 
 def check_model(model, num_classes: int, input_shape: tuple = models.INPUT_SHAPE) -> None:

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
+from edgedigits.errors import InputError
 from edgedigits.runtime.bench.timing import machine_info
 from edgedigits.runtime.model.session import open_session, runner, session_options
 
@@ -49,7 +50,12 @@ def _ort_providers() -> dict:
 
 
 def _ort_make(provider: str, path: Path, threads: int) -> Run:
-    return runner(open_session(path, threads, [provider]))
+    try:
+        return runner(open_session(path, threads, [provider]))
+    except InputError as exc:  # a file the CPU provider loads but another refuses is that target's problem
+        if provider == "CPUExecutionProvider":
+            raise
+        raise RuntimeError(f"{provider} refuses it ({exc})") from None
 
 
 ORT_OPTIONS = ("graph_optimization_level=ORT_ENABLE_ALL, inter_op_num_threads=1; batch 1: the Classifier's path: "

@@ -26,9 +26,10 @@ class Prune(Stage):
     def run(run: Run) -> Result:
         from edgedigits.training import prune
 
-        times = {}
+        times, cfg = {}, run.recipe.prune
+        teachers = run.task.teachers(run, cfg)
         with timed(times, "prune"):
-            pruned = prune.prune(run.model, run.data, run.recipe.prune, run.recipe.seed, run.run_dir)
+            pruned = prune.prune(run.model, run.data, cfg, run.recipe.seed, run.run_dir, teachers)
         sparsity = prune.sparsity_report(pruned)
         log.info("  sparsity: " + ", ".join(f"{k} {v['sparsity']:.1%}" for k, v in sparsity["layers"].items())
                  + f"; all kernels {sparsity['kernel_sparsity']:.1%}")

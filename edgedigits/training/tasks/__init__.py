@@ -8,7 +8,8 @@ evaluator and a data config rather than a model type:
 - `load(recipe, data_dir) -> (dataset, data)` and `parameters(recipe, dataset)`, `record(run)`
 - `train(run) -> Keras model`, `load_model(path or model)`, `check_model(model, dataset)`, `check_onnx(path,
   dataset)` (an ONNX file to start from: one InputError if it does not fit the task and dataset), optionally
-  `saved_model(recipe)` (the saved model a recipe starts from at pruning, or None)
+  `saved_model(recipe)` (the saved model a recipe starts from at pruning, or None), and for a task with pruning
+  `teachers(run, table)` (what teaches the [train] or [prune] fine-tuning: distillation, or None)
 - export: `exportable(model)` (the Keras model to convert), `signature(run)` (its input TensorSpecs),
   `parity_inputs(run)` (float inputs compared between Keras and onnxruntime), `finalize(proto, run)` (names and
   the contract's metadata)

@@ -28,6 +28,7 @@ class Classifier:
     def check(recipe) -> None:
         from edgedigits.training import checks
 
+        checks.check_teachers(recipe)
         own = usermodels.kind(recipe.model)
         if recipe.start != "auto" and own != "saved":
             raise InputError(f"start = {recipe.start!r} is for a saved .keras model; {recipe.model!r} is trained "
@@ -91,7 +92,18 @@ class Classifier:
         else:
             def make():
                 return _user_model(recipe, ds)
-        return train.train(make, run.data, recipe.train, recipe.seed, run.run_dir)
+        teachers = Classifier.teachers(run, recipe.train)
+        return train.train(make, run.data, recipe.train, recipe.seed, run.run_dir, teachers)
+
+    @staticmethod
+    def teachers(run, table):
+        """The exported classifiers whose predictions teach the [train] or [prune] fine-tuning (`table`), or None
+        (distill = 0). Their files are named relative to the recipe's folder."""
+        if not table.distill:
+            return None
+        from edgedigits.training import distill
+
+        return distill.OnnxTeachers(table.teachers, run.ds, config.recipe_dir(run.recipe))
 
     @staticmethod
     def saved_model(recipe) -> Path | None:
@@ -212,6 +224,7 @@ class Classifier:
                       "normalization": contract["normalization"]},
             "output": {"name": metadata.OUTPUT_NAME, "shape": ["N", run.ds.num_classes]},
             **files,
+            **_teachers(run.recipe),
         }
 
 
@@ -231,6 +244,14 @@ def _user_model(recipe, ds):
         model = train.load_model(usermodels.path(recipe.model, config.recipe_dir(recipe)))
     train.check_model(model, ds.num_classes, ds.input_shape)
     return model
+
+
+def _teachers(recipe) -> dict:
+    """The manifest's record of what taught the model (each teacher as the recipe names it, and its sha256)."""
+    from edgedigits.training import distill
+
+    tables = {"distilled_from": recipe.train, "prune_distilled_from": recipe.prune if recipe.prune.enabled else None}
+    return {key: distill.facts(t.teachers, config.recipe_dir(recipe)) for key, t in tables.items() if t and t.distill}
 
 
 def _contract(run) -> dict:

@@ -90,6 +90,8 @@ class Numbers:
             raise InputError(f"task numbers trains model '{MODEL}', got model {recipe.model!r}")
         if recipe.prune.enabled or recipe.structured.enabled:
             raise InputError("task numbers has no pruning: set prune.enabled = false (structured stays off)")
+        if recipe.train.distill:
+            raise InputError("task numbers has no distillation: leave train.distill and train.teachers out")
 
     @staticmethod
     def load(recipe, data_dir=None, run_dir=None):
