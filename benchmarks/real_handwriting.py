@@ -89,8 +89,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
            f"CPU: {info['cpu']} ({info['cores']} cores); load average (1, 5, 15 min) {info['load_average']}. "
            f"Reader: `--touching {info['touching']}`, number model {info['number_model']}. Digits from MNIST test "
            "images, held-out handwriting fonts and pen-stroke digits; scikit-learn's 8x8 digits are real handwriting. "
-           "Re-measure: `python benchmarks/real_handwriting.py --json benchmarks/results/real-handwriting.json --md "
-           "benchmarks/results/real-handwriting.md`.", "",
+           f"Re-measure: `python benchmarks/real_handwriting.py {' '.join(sys.argv[1:])}`.", "",
            "| set | like | images | read right (all digits, in order) | digits read right | ms per image |",
            "|---|---|---|---|---|---|"]
     for r in rows:
