@@ -39,6 +39,7 @@ SHIPPED = {
     "fashion-lenet": "lenet on Fashion-MNIST",
     "lenet-fast": "LeNet-class, shaped for onnxruntime: stride-2 convs, no pooling, no hidden dense layer",
     "lenet-fast-slim": "lenet-fast with a 4x4 stride-4 second conv, structured-pruned from 64 to 32 filters",
+    "lenet-fast-deep": "lenet-fast with a third, 3x3 conv, structured-pruned from 64 to 48 filters",
 }
 # The parameter-efficiency records (docs/over-parameterization.md, Records): their own table, as they were measured
 # on another CPU than the models above. (dataset, at most this many non-zero parameters, at least this accuracy %)
@@ -239,6 +240,10 @@ def t_peers_avx2() -> str:
 
 def t_peers_avx512() -> str:
     return _peers("benchmarks/results/avx512-vnni/peers-lenet.json")
+
+
+def t_peers_amx() -> str:
+    return _peers("benchmarks/results/amx/peers-lenet.json")
 
 
 def t_call_overhead() -> str:
