@@ -629,6 +629,7 @@ def figure(path: Path = FIGURE) -> None:
     found = {**manifests(), **{n: json.loads((EXPORTED / f"{n}.json").read_text()) for n in RECORDS
                                if (EXPORTED / f"{n}.json").is_file()}}
     datasets = [d for d in ("mnist", "fashion-mnist") if any(m["dataset"] == d for m in found.values())]
+    common = manifest_machine(found)
     sweep = sorted(load("benchmarks/results/sparsity-lenet/sparsity.json")["rows"], key=lambda r: r["target_sparsity"])
     fig, axes = plt.subplots(1, len(datasets), figsize=(12, 6.2), dpi=110, squeeze=False,
                              gridspec_kw={"width_ratios": [3, 1][: len(datasets)]})
@@ -648,7 +649,8 @@ def figure(path: Path = FIGURE) -> None:
             accuracies += [y0, y1]
             ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.5})
             ax.plot([x0], [y0], "o", mfc="none", color=colour)
-            ax.plot([x1], [y1], marker, color=colour, label=f"{name} ({num(s['int8']['nonzero_parameters'])} non-zero)")
+            ax.plot([x1], [y1], marker, color=colour, label=f"{name} ({num(s['int8']['nonzero_parameters'])} non-zero)"
+                    f"{built_elsewhere(m, common)}")
             ax.annotate(name, (x1, y1), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=6,
                         color=colour)
         ax.set_xscale("log")
@@ -661,7 +663,7 @@ def figure(path: Path = FIGURE) -> None:
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3 if dataset == "mnist" else 1,
                   frameon=False)
     fig.suptitle(f"Accuracy vs download size: dense fp32 (circle) -> INT8 (filled); measured on "
-                 f"{cpu(manifest_machine(found))}", fontsize=9)
+                 f"{cpu(common)} unless marked", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
