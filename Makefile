@@ -116,7 +116,8 @@ check-install: data
 	cd $(CHECK)/empty && $(CHECK)/venv/bin/edgedigits models | grep -q lenet5-v2
 	cd $(CHECK)/empty && { $(CHECK)/venv/bin/edgedigits train-prune-export lenet 2>err.txt; test $$? = 2; } && \
 		grep -q "pip install 'edgedigits\[train\]'" err.txt && test $$(wc -l < err.txt) = 1
-	$(CHECK)/venv/bin/python -m pip install --quiet pytest onnx  # test-only: onnx builds the tests' small models
+	@# test-only: onnx builds the tests' small models, Pillow draws the fonts of their synthetic pages
+	$(CHECK)/venv/bin/python -m pip install --quiet pytest onnx pillow
 	cd $(CHECK)/empty && $(CHECK)/venv/bin/python -m pytest -q -p no:cacheprovider --import-mode=importlib \
 		--rootdir $(CURDIR) -c $(CURDIR)/pyproject.toml -m "runtime and not slow" $(RUNTIME_TESTS)
 	cd $(CHECK)/empty && $(CHECK)/venv/bin/python -c "import edgedigits, sys; \

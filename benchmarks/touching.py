@@ -66,8 +66,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
              "",
              f"CPU: {info['cpu']} ({info['cores']} cores, {' '.join(info['features'])}); load average (1, 5, 15 min) "
              f"{info['load_average']}. Classifier: {info['model']}; number reader: {info['number_model']}. "
-             "Re-measure: `python benchmarks/touching.py --json benchmarks/results/touching.json --md "
-             "benchmarks/results/touching.md`.",
+             f"Re-measure: `python benchmarks/touching.py {' '.join(sys.argv[1:])}`.",
              "",
              "| advance per digit | what it looks like | digits | "
              + " | ".join(f"{title}: digits read right | numbers exactly right" for _, title in MODES) + " |",
@@ -84,7 +83,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(ROOT / "exported/lenet.int8.onnx"))
-    parser.add_argument("--number-model", default=str(ROOT / "exported/number-reader/number-reader.int8.onnx"))
+    parser.add_argument("--number-model", default=None, help="strip or number reader (default: the shipped strip reader)")
     parser.add_argument("--numbers", type=int, default=200, help="numbers (frames) per advance range")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -113,7 +112,7 @@ def main() -> None:
             for mode, _ in MODES), flush=True)
     machine = timing.machine_info()
     cpu = machine["cpu"]
-    info = {"model": os.path.relpath(args.model, ROOT), "number_model": os.path.relpath(args.number_model, ROOT),
+    info = {"model": os.path.relpath(args.model, ROOT), "number_model": os.path.relpath(args.number_model, ROOT) if args.number_model else "shipped page reader",
             "cpu": cpu, "cores": machine["cores"],
             "features": machine["features"], "numbers": args.numbers, "seed": args.seed,
             "load_average": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in os.getloadavg()],

@@ -405,11 +405,25 @@ def t_webcam_fps() -> str:
              f"{r['p99_ms']:.1f}", f"{r['frames_per_s_with_decode']:.0f}", f"{r['digit_accuracy']:.2f}%",
              f"{r['frame_exact']:.2f}%"] for r in d["results"]]
     extra = (f"{load_note(m['load_average_before'][:1] + m['load_average_after'][:1])}; one core ({m['threads']}), "
-             f"{m['size']} frames decoded in memory, the shipped INT8 lenet"
-             + (" and INT8 number reader" if m.get("touching", "read") == "read" else f", --touching {m['touching']}"))
+             f"{m['size']} frames decoded in memory, "
+             + ("the shipped page reader (number finder and strip reader)" if m.get("touching", "read") == "read"
+                else f"the shipped INT8 lenet, --touching {m['touching']}")
+             + (f", each frame timed {m['best_of']} times and the fastest kept" if m.get("best_of", 1) > 1 else ""))
     return source("benchmarks/results/webcam_fps.json", {**m, "libraries": {"onnxruntime": m["onnxruntime"]}},
                   extra) + "\n" + table(["workload", "frames", "digits per frame", "frames/s", "p50 ms", "p99 ms",
                                          "frames/s with MJPG decode", "digits right", "frames exactly right"], rows)
+
+
+def t_real_handwriting() -> str:
+    page = load("benchmarks/results/real-handwriting.json")
+    number = {r["set"]: r for r in load("benchmarks/results/real-handwriting-number-reader.json")["results"]}
+    m = page["machine"]
+    rows = [[r["set"], r["like"], r["images"], pct(r["image_accuracy"]), pct(r["digit_accuracy"]),
+             f"{r['ms_per_image']:.1f}", pct(number[r["set"]]["image_accuracy"])] for r in page["results"]]
+    return source("benchmarks/results/real-handwriting.json", m, f"{load_note(m['load_average'][:1])}; the number "
+                  "reader's column from `benchmarks/results/real-handwriting-number-reader.json`") + "\n" + table(
+        ["set", "like", "images", "read right %", "digits right %", "ms per image", "number reader: read right %"],
+        rows)
 
 
 def t_web_reader() -> str:

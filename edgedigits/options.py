@@ -72,11 +72,13 @@ reader_options = options(  # the digit reader's options, shared by `webcam` and 
     click.option("--threads", default=1, show_default=True, type=count(0, limits.MAX_THREADS),
                  help="onnxruntime intra-op threads (1 = one core, 0 = all cores)."),
     click.option("--touching", type=click.Choice(["read", "cut", "off"]), default="read", show_default=True,
-                 help="Digits written close together: read each group with the number reader (a sequence model), "
-                      "cut blobs where the classifier reads the pieces best, or read each blob as one digit."),
+                 help="read: find every number with the number finder and read it whole with the strip reader (the "
+                      "page reader); cut: cut ink blobs where the classifier reads the pieces best; off: read each "
+                      "blob as one digit."),
     click.option("--number-model", type=click.Path(dir_okay=False), default=None,
-                 help="Number reader ONNX for --touching read (default exported/number-reader/number-reader.int8.onnx, "
-                      "the shipped one)."),
+                 help="For --touching read: another strip reader ONNX (default: the shipped exported/page-strips "
+                      "set's), or a number reader (exported/number-reader/number-reader.int8.onnx) to read the blob "
+                      "finder's groups instead."),
 )
 
 

@@ -245,3 +245,9 @@ def test_a_folder_in_the_way_of_staging_is_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="in the way"):
         artifacts.replace_set(out, "lenet", [("lenet.json", b"{}")])
     assert (out / ".lenet.staging").read_text().startswith("a plain file")
+
+
+def test_replace_set_refuses_file_names_outside_its_set(tmp_path):
+    with pytest.raises(ValueError, match="start with 'model.'"):
+        artifacts.replace_set(tmp_path, "model", [("other.onnx", b"x"), ("model.json", b"{}")])
+    assert not any(tmp_path.iterdir())  # nothing staged, nothing written

@@ -63,3 +63,44 @@ def test_an_unknown_table_is_still_refused(with_toy_stage):
         config.from_dict(config.Pipeline, {"operator": {"top": 2}})
     with pytest.raises(InputError, match="unknown key 'report'"):  # a stage without a table of its own
         config.from_dict(config.Pipeline, {"report": {}})
+
+
+def test_a_page_recipe_naming_a_saved_model_starts_from_it_and_renders_only_calibration_data():
+    from edgedigits.training import pagedata
+
+    finder = config.load("page-finder")
+    assert stages.enabled(finder)[0] == "train" and pagedata.saved_path(finder, "finder") is None
+    saved = config.with_overrides(finder, {"finder.saved": "../runs/finder.keras", "finder.tiles": 6000})
+    assert stages.enabled(saved)[0] == "saved" and "train" not in stages.enabled(saved)
+    assert pagedata.saved_path(saved, "finder") == config.recipe_dir(finder) / "../runs/finder.keras"
+    assert pagedata.training_count(saved, "finder", 6000, 256) == 256
+    assert pagedata.training_count(finder, "finder", 6000, 256) == 6000
+    strips = config.with_overrides(config.load("page-strips"), {"strips.saved": "/models/strips.keras"})
+    assert pagedata.saved_path(strips, "strips") == Path("/models/strips.keras")
+    assert stages.enabled(strips)[0] == "saved"
+
+
+def test_a_saved_page_finder_ships_through_the_stages_as_a_set_naming_its_weights(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from edgedigits.training import finder, pipeline
+
+    saved = tmp_path / "finder.keras"
+    finder.build(7, width=4).save(str(saved))
+    (tmp_path / "finder.json").write_text(json.dumps([{"epoch": 1, "val_band_loss": 0.5}]))
+    recipe = config.with_overrides(config.load("page-finder"), {
+        "finder.saved": str(saved), "finder.val_tiles": 4, "finder.test_tiles": 4, "finder.calibration_tiles": 4,
+        "finder.workers": 1, "export.parity_images": 2, "quantize.timing_runs": 20,
+        "quantize.throughput_seconds": 0.05, "quantize.max_accuracy_drop": 100.0})
+    monkeypatch.chdir(tmp_path)
+    manifest = pipeline.run(recipe, tmp_path / "out", tmp_path / "runs", gate=False)  # untrained: no quality gate
+    assert manifest["files"] == {"fp32": "page-finder.onnx", "int8": "page-finder.int8.onnx"}
+    assert manifest["weights"]["saved_model_sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
+    assert manifest["training"]["history"] == [{"epoch": 1, "val_band_loss": 0.5}]
+    assert manifest["stages"]["fp32"]["parity"]["argmax_agreement"] == 1.0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["page-finder.int8.onnx", "page-finder.json",
+                                                                   "page-finder.onnx"]
+    tiles = next((tmp_path / "runs" / "page-finder").glob("tiles-*.npz"))
+    assert tiles.name.startswith("tiles-4-4-4-")  # only the calibration tiles of the training split were rendered
+    assert not list(tmp_path.glob("sym_shape_infer_temp*")) and not list(tmp_path.glob("*.data"))  # no debris

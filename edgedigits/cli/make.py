@@ -3,6 +3,7 @@ training half (TensorFlow) is imported inside each command, once its inputs are 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -172,3 +173,62 @@ def quantize_cmd(onnx_model, output, pipeline, data_dir):
     before, int8 = pipeline_mod.quantize_file(onnx_model, output, config.load(pipeline), data_dir)
     click.echo(f"wrote {output}: test accuracy {before:.2f}% -> {int8.facts['test_accuracy']:.2f}% "
                f"(INT8 {int8.facts['quantization']['variant']})")
+
+
+@cli.command("train-page-reader")
+@click.option("--out-dir", default="exported", show_default=True, type=click.Path(file_okay=False),
+              help="Where the two shipped sets go: OUT_DIR/page-finder/ and OUT_DIR/page-strips/.")
+@runs_dir_option
+@click.option("--tiles", default=None, type=count(100, 10_000_000),
+              help="Tiles of synthetic pages the number finder trains on (default: pipelines/page-finder.toml's).")
+@click.option("--strips", "strips_count", default=None, type=count(1000, 10_000_000),
+              help="Strips along true lines the strip reader trains on (default: pipelines/page-strips.toml's).")
+@click.option("--found-strips", default=None, type=count(0, 10_000_000),
+              help="Strips along the lines the new finder finds, for tuning (default: the recipe's).")
+@click.option("--finder-epochs", default=None, type=count(1, 1000), help="Number finder epochs.")
+@click.option("--reader-epochs", default=None, type=count(1, 1000), help="Strip reader epochs on true lines.")
+@click.option("--tune-epochs", default=None, type=count(0, 1000),
+              help="Further strip reader epochs with strips along the lines the new finder finds (0: none).")
+@click.option("--workers", default=0, show_default=True, type=count(0, limits.MAX_WORKERS),
+              help="Processes rendering pages (0 = one per core).")
+@click.option("--finder-model", default=None, type=click.Path(dir_okay=False),
+              help="Ship this trained Keras number finder instead of training one (give the settings it was trained "
+                   "with: --tiles, --finder-epochs).")
+@click.option("--strips-model", default=None, type=click.Path(dir_okay=False),
+              help="Ship this trained Keras strip reader instead of training one (give the settings it was trained "
+                   "with: --strips, --found-strips, --reader-epochs, --tune-epochs).")
+@data_dir_option
+@needs("train")
+def train_page_reader_cmd(out_dir, runs_dir, tiles, strips_count, found_strips, finder_epochs, reader_epochs,
+                          tune_epochs, workers, finder_model, strips_model, data_dir):
+    """Train the reader of photos and scans: pipelines/page-finder.toml (the number finder), then
+    pipelines/page-strips.toml (the strip reader, tuned on the lines that new finder finds). Each renders synthetic
+    pages of handwritten numbers (MNIST training digits, handwriting fonts, pen-stroke digits; paper, desks, cheques,
+    registers, clutter), trains (or starts from a saved model), exports ONNX checked against Keras, quantizes to INT8
+    within its gate and ships its set with a manifest."""
+    from edgedigits.training import config
+    from edgedigits.training import pipeline as pipeline_mod
+
+    given = lambda pairs: {k: v for k, v in pairs.items() if v is not None}  # noqa: E731
+    finder = config.with_overrides(config.load("page-finder"), given(
+        {"finder.tiles": tiles, "train.epochs": finder_epochs, "finder.workers": workers,
+         "finder.saved": finder_model and _from_recipes(finder_model)}))
+    strips = config.load("page-strips")  # both recipes are checked before anything runs
+    finder_dir = Path(out_dir) / finder.name
+    manifest = pipeline_mod.run(finder, finder_dir, runs_dir, data_dir)
+    wrote(*(finder_dir / file for file in manifest["files"].values()), finder_dir / f"{finder.name}.json")
+    found_by = os.path.relpath(finder_dir / manifest["files"]["fp32"], config.recipe_dir(strips))  # as the recipe says
+    strips = config.with_overrides(strips, given(
+        {"strips.strips": strips_count, "strips.found_strips": found_strips, "train.epochs": reader_epochs,
+         "strips.tune_epochs": tune_epochs, "strips.workers": workers, "strips.finder": found_by,
+         "strips.saved": strips_model and _from_recipes(strips_model)}))
+    strips_dir = Path(out_dir) / strips.name
+    manifest = pipeline_mod.run(strips, strips_dir, runs_dir, data_dir)
+    wrote(*(strips_dir / file for file in manifest["files"].values()), strips_dir / f"{strips.name}.json")
+
+
+def _from_recipes(path) -> str:
+    """`path` as the recipes in pipelines/ name a file: from their folder."""
+    from edgedigits.training import config
+
+    return os.path.relpath(Path(path).resolve(), config.recipe_dir(config.load("page-finder")))

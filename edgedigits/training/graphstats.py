@@ -20,7 +20,19 @@ def macs(path: Path) -> int:
     source.
     Bias adds, activations and pooling are left out; QOperator nodes (QLinearConv) are not counted.
     """
+    return _macs(onnx.load(str(path)))
+
+
+def macs_at(path: Path, shape: tuple[int, ...]) -> int:
+    """`macs` of a graph with dynamic input dimensions, for one input of `shape` (a frame of a given size)."""
     proto = onnx.load(str(path))
+    for dim, value in zip(proto.graph.input[0].type.tensor_type.shape.dim, shape):
+        dim.Clear()
+        dim.dim_value = int(value)
+    return _macs(proto)
+
+
+def _macs(proto: onnx.ModelProto) -> int:
     inferred = onnx.shape_inference.infer_shapes(proto)
     shapes = {i.name: list(i.dims) for i in proto.graph.initializer}
     for info in list(inferred.graph.value_info) + list(inferred.graph.output):

@@ -7,6 +7,7 @@ and timed on the path an app uses (runtime.runner: IOBinding at batch 1); `selec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -122,8 +123,15 @@ def quantize_with_accuracy_control(model, out, calibration: list[dict], validate
         timer = lambda paths: measure(paths, *timing_inputs, cfg.timing_runs, cfg.throughput_seconds)  # noqa: E731
     with tempfile.TemporaryDirectory(dir=private_tempdir()) as tmp:  # removed by the next run after a hard kill
         prepared = Path(tmp) / "prepared.onnx"
-        # Fold constants and infer shapes first, as onnxruntime recommends before static quantization.
-        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=False)
+        # Fold constants and infer shapes first, as onnxruntime recommends before static quantization. Symbolic
+        # shape inference gives up on graphs whose height and width are both dynamic (the number finder): ONNX's own
+        # shape inference then does.
+        try:
+            with contextlib.chdir(tmp):  # where onnxruntime writes its sym_shape_infer_temp.onnx when it gives up
+                quant_pre_process(str(Path(model).resolve()), str(prepared.resolve()), skip_symbolic_shape=False)
+        except Exception as exc:  # onnxruntime raises a bare Exception("Incomplete symbolic shape inference")
+            log.info(f"  symbolic shape inference: {exc}; pre-processing with ONNX shape inference only")
+            quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
         onnx.save(_with_metadata(prepared, model), str(prepared))
         paths, candidates = {"fp32": Path(model)}, {}
         for variant in cfg.variants:

@@ -148,6 +148,9 @@ def replace_set(out_dir: str | os.PathLike, name: str, files: list[tuple[str, by
     """Replace the files of set `name` in `out_dir` as one unit (see the module docstring); the last file of
     `files` (the manifest) is renamed last."""
     out = ensure_writable_dir(out_dir)
+    strays = [file for file, _ in files if not file.startswith(f"{name}.") or Path(file).name != file]
+    if strays:  # a journal naming them would be refused at roll-forward, and nothing would move
+        raise ValueError(f"set {name}: file names must be plain and start with '{name}.', got {', '.join(strays)}")
     staging = out / f".{name}{STAGING_SUFFIX}"
     with _locked(out):
         _recover(out)

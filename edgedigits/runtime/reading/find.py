@@ -56,8 +56,9 @@ class Found:
         return len(self.boxes)
 
 
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """A camera frame (BGR, BGRA or grey, uint8) as one grey channel; anything else is refused with its shape."""
+def to_gray(frame: np.ndarray, min_side: int = 8) -> np.ndarray:
+    """A camera frame (BGR, BGRA or grey, uint8) as one grey channel; anything else is refused with its shape, and
+    so is an image whose shorter side is under `min_side` pixels."""
     frame = np.asarray(frame)
     if frame.dtype != np.uint8:
         raise InputError(f"expected a uint8 image, got dtype {frame.dtype}")
@@ -69,7 +70,7 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     else:
         raise InputError(f"expected an image of shape [H,W], [H,W,3] or [H,W,4], got {list(frame.shape)}")
-    if min(gray.shape) < 8:
+    if min(gray.shape) < min_side:
         raise InputError(f"image too small to hold digits: {list(frame.shape)}")
     return gray
 

@@ -14,7 +14,7 @@ from edgedigits.limits import MAX_IMAGE_PIXELS
 from edgedigits.runtime.model import shipped
 from edgedigits.runtime.model.classifier import Classifier, finite
 from edgedigits.runtime.model.contract import IMAGE_INPUT
-from edgedigits.runtime.reading import find, segment, sequence
+from edgedigits.runtime.reading import find, page, segment, sequence
 from edgedigits.runtime.reading.sequence import SequenceReader
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
@@ -39,22 +39,23 @@ class Reader:
 
     def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
                  settings: find.Settings = find.DEFAULT, split: bool = True,
-                 sequence: sequence.SequenceReader | None = None):
+                 sequence: sequence.SequenceReader | None = None, pages: page.PageReader | None = None):
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) or not (
                 0.0 <= threshold <= 1.0):  # NaN fails the comparison too
             raise InputError(f"confidence threshold must be in [0, 1], got {str(threshold)[:40]!r}")
         if not isinstance(classifier, Classifier):
             raise InputError(f"a Reader needs a Classifier (runtime.Classifier(path)), got {type(classifier).__name__}")
         for name, value, kind in (("settings", settings, find.Settings), ("split", split, bool),
-                                  ("sequence", sequence, (SequenceReader, type(None)))):
+                                  ("sequence", sequence, (SequenceReader, type(None))),
+                                  ("pages", pages, (page.PageReader, type(None)))):
             if not isinstance(value, kind):
-                raise InputError(f"Reader {name} must be {getattr(kind, '__name__', 'a SequenceReader or None')}, "
+                raise InputError(f"Reader {name} must be {getattr(kind, '__name__', f'a {name} reader or None')}, "
                                  f"got {type(value).__name__}")
         if classifier.input_shape != IMAGE_INPUT:  # the reader cuts 28x28 grayscale digits, MNIST-normalized
             raise InputError(f"{classifier.path}: the digit reader needs a model of 28x28x1 digits, this one takes "
                              f"{'x'.join(map(str, classifier.input_shape))} images")
         self.classifier, self.threshold, self.settings, self.split = classifier, threshold, settings, split
-        self.sequence = sequence
+        self.sequence, self.pages = sequence, pages
         self._scores(np.zeros((1, 28, 28), np.uint8))  # warm-up: the first frame is not the slow one
 
     def _scores(self, images: np.ndarray) -> np.ndarray:
@@ -65,6 +66,9 @@ class Reader:
         if isinstance(frame, np.ndarray) and frame.ndim >= 2 and frame.shape[0] * frame.shape[1] > MAX_IMAGE_PIXELS:
             raise InputError(f"a frame of {frame.shape[1]}x{frame.shape[0]} pixels is over the {MAX_IMAGE_PIXELS:,}-"
                              f"pixel limit: scale it down first")
+        if self.pages is not None:  # the number finder and the strip reader
+            return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
+                    for r in self.pages.read(find.to_gray(frame, page.MIN_SIDE))]
         found = find.find_digits(frame, self.settings)
         if not len(found):
             return []
@@ -121,14 +125,17 @@ TOUCHING = ("read", "cut", "off")  # numbers of touching digits: the sequence mo
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
                 ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None) -> Reader:
-    """A reader on `model`, by default the INT8 lenet shipped in the package. touching="read" reads groups of
-    digits with the number reader (`number_model`, by default the shipped one), "cut" cuts them with `segment`,
-    "off" reads each blob as one digit."""
+    """A reader on `model`, by default the INT8 lenet shipped in the package. touching="read" (the default) finds
+    numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
+    shipped strip reader); a `number_model` that is a binary-ink number reader reads the blob finder's groups
+    instead. "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder)."""
     if not isinstance(touching, str) or touching not in TOUCHING:
         raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
-    default = shipped.default_number_reader if touching == "read" else None
-    numbers = sequence.SequenceReader(default() if number_model is None else number_model, threads) if default else None
+    numbers = pages = None
+    if touching == "read":
+        if number_model is None or page.is_strip_reader(number_model):
+            pages = page.PageReader(reader=number_model, threads=threads)
+        else:
+            numbers = sequence.SequenceReader(number_model, threads)
     return Reader(Classifier(shipped.default_model() if model is None else model, threads=threads), threshold,
-                  find.Settings(ink=ink), split=touching != "off", sequence=numbers)
-
-
+                  find.Settings(ink=ink), split=touching != "off", sequence=numbers, pages=pages)

@@ -1,0 +1,92 @@
+"""Read every handwritten number in an image: the number finder marks each number's centre line, each number is cut
+out as a level grey strip, and the strip reader reads all strips of the image in one batch. Numbers come out in
+reading order: a number joins a row when it lies on the row's first number's centre line, extended (so a number on
+a rising line stays one row), rows top to bottom, left to right in a row. numpy, OpenCV and onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.runtime.model import shipped
+from edgedigits.runtime.model.jsonfile import read_json
+from edgedigits.runtime.model.session import open_session
+from edgedigits.runtime.reading import finder as finder_mod
+from edgedigits.runtime.reading import strips as strips_mod
+
+MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
+ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
+FINDER_SET, STRIPS_SET = "page-finder", "page-strips"  # the shipped sets (exported/NAME/NAME.json and files)
+
+
+@dataclass
+class Read:
+    """One digit read: its box in image pixels, digit, confidence, and the index of its number in reading order."""
+
+    box: tuple[int, int, int, int]
+    digit: int
+    confidence: float
+    number: int
+
+
+def default_file(name: str) -> Path:
+    """The file a shipped set's manifest names as its default (`files[default]`), found next to the package's
+    shipped models, never relative to the working directory; its INT8 file when the manifest does not read."""
+    folder = shipped.SHIPPED / name
+    try:
+        manifest = read_json(folder / f"{name}.json")
+        return folder / Path(manifest["files"][manifest["default"]]).name
+    except (OSError, ValueError, KeyError, TypeError):
+        return folder / f"{name}.int8.onnx"
+
+
+def is_strip_reader(path: str | os.PathLike) -> bool:
+    """Whether an ONNX file is a strip reader (its metadata says so) rather than a binary-ink number reader."""
+    return strips_mod.kind_of(open_session(path)) == strips_mod.KIND
+
+
+def reading_order(lines: list[finder_mod.Line]) -> list[int]:
+    """Indices of `lines` in reading order."""
+    rows: list[list[int]] = []
+    centre = [(ln.start + ln.end) / 2 for ln in lines]
+    for i in sorted(range(len(lines)), key=lambda i: (centre[i][1], centre[i][0])):
+        for row in rows:
+            first = lines[row[0]]
+            d = first.end - first.start
+            slope = d[1] / d[0] if abs(d[0]) > 1e-9 else 0.0
+            y = first.start[1] + slope * (centre[i][0] - first.start[0])
+            if abs(y - centre[i][1]) < ROW_TOLERANCE * max(first.height, lines[i].height):
+                row.append(i)
+                break
+        else:
+            rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda i: lines[i].start[0])]
+
+
+class PageReader:
+    """The number finder and the strip reader together."""
+
+    def __init__(self, finder: str | os.PathLike | None = None, reader: str | os.PathLike | None = None,
+                 threads: int = 1):
+        self.finder = finder_mod.Finder(default_file(FINDER_SET) if finder is None else finder, threads)
+        self.reader = strips_mod.StripReader(default_file(STRIPS_SET) if reader is None else reader, threads)
+
+    def lines(self, gray: np.ndarray) -> list[finder_mod.Line]:
+        """The numbers' centre lines in reading order."""
+        found = self.finder.find(gray)
+        return [found[i] for i in reading_order(found)]
+
+    def read(self, gray: np.ndarray) -> list[Read]:
+        lines = self.lines(gray)
+        readings = self.reader.read([strips_mod.strip(gray, line) for line in lines])
+        out, number = [], 0
+        for reading in readings:
+            if not reading:
+                continue
+            out += [Read(box, label, confidence, number) for label, confidence, box in reading]
+            number += 1
+        return out

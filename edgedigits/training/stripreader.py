@@ -1,0 +1,137 @@
+"""The strip reader: a fully convolutional CRNN with a CTC head (Shi, Bai & Yao 2015; Graves et al. 2006) that
+reads the digits of a grey strip cut along a number's centre line (`edgedigits.runtime.reading.strips`), and reads
+separators, ruled lines, printed text, guilloche and specks as the CTC blank: nothing.
+
+Wider than the binary-ink number reader: it sees grey levels, so it has to learn what ink is as well as which digit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import cv2
+import numpy as np
+
+from edgedigits.runtime.reading import strips
+from edgedigits.synth import scenes
+from edgedigits.training.stack import tf
+
+keras = tf.keras
+log = logging.getLogger(__name__)
+CLASSES = 11  # digits 0-9 and the CTC blank (index strips.BLANK)
+
+
+def build(seed: int = 42, width: int = 24) -> keras.Model:
+    """[N, 32, W, 1] normalized strip (paper 0, ink 1) -> [N, W/4, 11] logits."""
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    x = inputs = keras.Input((strips.STRIP_ROWS, None, 1), name="image")
+
+    def conv(x, filters, kernel, strides=1, padding="same"):
+        x = L.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False)(x)
+        return L.ReLU()(L.BatchNormalization()(x))
+
+    x = conv(x, width, 3)  # 32 x W
+    x = conv(x, width, 3, strides=2)  # 16 x W/2
+    x = conv(x, 2 * width, 3)
+    x = conv(x, 2 * width, 3, strides=2)  # 8 x W/4
+    x = conv(x, 3 * width, 3)
+    x = conv(x, 3 * width, 3, strides=(2, 1))  # 4 x W/4
+    x = conv(x, 4 * width, (4, 1), padding="valid")  # 1 x W/4
+    x = conv(x, 4 * width, (1, 5))  # context along the line
+    x = conv(x, 4 * width, (1, 5))
+    x = L.Conv2D(CLASSES, 1, name="strips")(x)
+    return keras.Model(inputs, L.Reshape((-1, CLASSES), name="logits")(x), name="strip-reader")
+
+
+def with_softmax(model: keras.Model) -> keras.Model:
+    return keras.Model(model.input, keras.layers.Softmax(name="probabilities")(model.output), name=model.name)
+
+
+def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A raw uint8 strip as another camera or pen might give it: contrast and gamma, blur, strokes thinner or
+    thicker, a little narrower or wider, a pixel or two up or down."""
+    s = image.astype(np.float32)
+    if rng.random() < 0.5:
+        s = 255.0 * (s / 255.0) ** rng.uniform(0.6, 1.6)
+    if rng.random() < 0.3:
+        s = cv2.GaussianBlur(s, (0, 0), rng.uniform(0.4, 1.0))
+    if rng.random() < 0.3:
+        k = np.ones((2, 2), np.uint8)
+        s = cv2.erode(s, k) if rng.random() < 0.5 else cv2.dilate(s, k)  # dark ink: erode thickens it
+    width = max(4 * strips.STRIDE, int(round(s.shape[1] * rng.uniform(0.85, 1.15) / strips.STRIDE)) * strips.STRIDE)
+    s = cv2.resize(s, (width, strips.STRIP_ROWS), interpolation=cv2.INTER_AREA)
+    s = np.roll(s, int(rng.integers(-2, 3)), axis=0)
+    if rng.random() < 0.5:
+        s = s + rng.normal(0, rng.uniform(1, 8), s.shape).astype(np.float32)
+    return np.clip(s, 0, 255).astype(np.uint8)
+
+
+def batches(images, widths, labels, size: int, rng: np.random.Generator | None):
+    """Batches of similar width, normalized (`strips.normalize`) and padded with paper; with rng, augmented and
+    shuffled."""
+    order = np.argsort(widths, kind="stable")
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    if rng is not None:
+        rng.shuffle(chunks)
+    for idx in chunks:
+        crops = [images[i, :, : widths[i]] for i in idx]
+        if rng is not None:
+            crops = [augment(c, rng) for c in crops]
+        x, _ = strips.batch([strips.normalize(c) for c in crops])
+        yield x, labels[idx], idx
+
+
+def accuracy(predict, images, widths, labels, batch_size: int = 256) -> tuple[float, float]:
+    """Digits read right (%, 1 - edit distance / digits) and strips read exactly right (%), by best-path decoding;
+    `predict` maps a float32 batch to its [N, W/4, 11] scores."""
+    errors = digits = exact = 0
+    for x, y, idx in batches(images, widths, labels, batch_size, None):
+        scores = predict(x)
+        for j, i in enumerate(idx):
+            read = "".join(str(d) for d, _, _ in strips.decode(scores[j, : widths[i] // strips.STRIDE]))
+            truth = "".join(str(int(v)) for v in labels[i] if v >= 0)
+            e = scenes.edit_distance(read, truth)
+            errors, digits, exact = errors + e, digits + len(truth), exact + (e == 0)
+    return 100.0 * (1 - errors / max(1, digits)), 100.0 * exact / max(1, len(widths))
+
+
+def train(d: dict, epochs: int = 12, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
+          width: int = 24, model: keras.Model | None = None):
+    """CTC training with Adam on a cosine schedule (from `model`'s weights when given, else from scratch); keeps the
+    weights of the epoch best on the validation strips."""
+    model = model or build(seed, width)
+    x, w, y = d["images"], d["widths"].astype(int), d["labels"].astype(np.int32)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02))
+
+    @tf.function(reduce_retracing=True)
+    def step(images, labels):
+        label_length = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=1)
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            logit_length = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
+            loss = tf.reduce_mean(tf.nn.ctc_loss(tf.maximum(labels, 0), logits, label_length, logit_length,
+                                                 logits_time_major=False, blank_index=strips.BLANK))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    history, best, best_weights = [], -1.0, None
+    val = (d["val_images"], d["val_widths"].astype(int), d["val_labels"])
+    for epoch in range(1, epochs + 1):
+        start, losses = time.time(), []
+        for images, labels, _ in batches(x, w, y, batch_size, rng):
+            losses.append(float(step(tf.constant(images), tf.constant(labels))))
+        digits, exact = accuracy(lambda b: model(b, training=False).numpy(), *val)
+        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "val_digits": round(digits, 3),
+                        "val_exact": round(exact, 3), "seconds": round(time.time() - start, 1)})
+        log.info(f"epoch {epoch}/{epochs}: CTC loss {np.mean(losses):.4f}, validation digits read right "
+                 f"{digits:.2f}%, strips exactly right {exact:.2f}% ({time.time() - start:.0f} s)")
+        if exact > best:
+            best, best_weights = exact, model.get_weights()
+    model.set_weights(best_weights)
+    return model, history

@@ -1,0 +1,81 @@
+"""Synthetic pages (edgedigits.synth): deterministic from a seed, and what they say was written is where it was
+written; the finder's training targets and the strip reader's training strips follow from them."""
+
+import numpy as np
+import pytest
+
+from edgedigits.runtime.reading import find as vision
+from edgedigits.runtime.reading import finder, strips
+from edgedigits.synth import glyphs, pages, strokes, write
+from edgedigits.training import finderdata, stripdata
+
+
+@pytest.fixture(scope="module")
+def source(mnist):
+    return glyphs.Glyphs(mnist.x_train[:2000], mnist.y_train[:2000], glyphs.find_fonts(glyphs.TRAIN_FONTS[:3]))
+
+
+def test_every_stroke_skeleton_draws_ink():
+    rng = np.random.default_rng(0)
+    for label, variants in strokes.SKELETONS.items():
+        for v in range(len(variants)):
+            alpha = strokes.draw(label, rng, v)
+            assert alpha.dtype == np.float32 and alpha.max() > 0.9 and min(alpha.shape) >= 3
+            assert alpha.shape[0] > 0.8 * strokes.CANVAS  # a digit's full height
+
+
+def test_training_and_validation_fonts_are_disjoint():
+    assert not set(glyphs.TRAIN_FONTS) & set(glyphs.VALIDATION_FONTS)
+    assert not set(glyphs.LETTERS) & set("OolIiZzSsbGBgqTJ")
+
+
+@pytest.mark.parametrize("kind", pages.KINDS)
+def test_pages_are_the_same_for_the_same_seed(source, kind):
+    a = pages.make(kind, source, np.random.default_rng(5))
+    b = pages.make(kind, source, np.random.default_rng(5))
+    assert np.array_equal(a.image, b.image) and a.text == b.text
+    assert a.image.dtype == np.uint8 and a.image.ndim == 3
+
+
+def test_a_number_text_has_its_digits_and_only_separator_marks():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        text = write.number_text(rng, (1, 9), marks=1.0)
+        assert set(text) <= set("0123456789" + glyphs.SEPARATORS)
+        assert 1 <= sum(c.isdigit() for c in text) <= 9 + 2  # two decimals may follow thousands
+
+
+def test_placed_digits_are_on_the_page_where_the_number_says(source):
+    rng = np.random.default_rng(2)
+    page = np.zeros((200, 600), np.float32)
+    lay = write.layout("12.345", source, rng, 40.0)
+    number = write.place(page, lay, (30, 120), angle=6.0)
+    assert number.labels == [1, 2, 3, 4, 5] and number.text == "12345"
+    assert abs(number.height - 40.0) < 1e-6
+    for top, bottom in zip(number.tops, number.bottoms):  # ink between each digit's top and bottom
+        x = int(round((top[0] + bottom[0]) / 2))
+        column = page[int(top[1]) - 4 : int(bottom[1]) + 4, max(0, x - 12) : x + 12]
+        assert column.max() > 0.5
+    assert number.ends[1][1] < number.ends[0][1]  # rising to the right: y shrinks
+
+
+def test_finder_targets_mark_the_band_of_each_number(source):
+    rng = np.random.default_rng(3)
+    page = pages.cheque(source, rng)
+    work, geo = finder.working_image(vision.to_gray(page.image))
+    band, height, weight = finderdata.targets(page, geo)
+    assert band.shape == (work.shape[0] // finder.CELL, work.shape[1] // finder.CELL)
+    assert band.sum() > 0 and set(np.unique(weight)) <= {0.0, 1.0}
+    h = page.numbers[0].height * geo.scale
+    assert abs(np.exp(np.median(height[band > 0])) * finder.HEIGHT_UNIT - h) < 0.15 * h
+
+
+def test_training_strips_are_labelled_with_the_digits_they_show(source):
+    rng = np.random.default_rng(4)
+    page = pages.cheque(source, rng)
+    line = stripdata.line_of(page.numbers[0])
+    assert stripdata.labels_in(line, page.numbers) == page.numbers[0].labels
+    image = strips.cut(vision.to_gray(page.image), line)
+    assert image.shape[0] == strips.STRIP_ROWS and image.shape[1] % strips.STRIDE == 0
+    away = finder.Line(line.start + [0, 3 * line.height], line.end + [0, 3 * line.height], line.height, 1.0)
+    assert stripdata.labels_in(away, page.numbers) == []
