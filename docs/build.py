@@ -120,7 +120,7 @@ def describe(name: str, model: str) -> str:
 def manifest_machine(found: dict[str, dict]) -> dict:
     """The CPU most shipped manifests were measured on (the others are marked in their rows)."""
     machines = [json.dumps(m["machine"].get("features")) for m in found.values()]
-    common = max(set(machines), key=machines.count)
+    common = max(machines, key=machines.count)  # ties: the first in order, so every build agrees
     return next(m["machine"] for m in found.values() if json.dumps(m["machine"].get("features")) == common)
 
 
@@ -664,7 +664,7 @@ def figure(path: Path = FIGURE) -> None:
             ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.5})
             ax.plot([x0], [y0], "o", mfc="none", color=colour)
             ax.plot([x1], [y1], marker, color=colour, label=f"{name} ({num(s['int8']['nonzero_parameters'])} non-zero)"
-                    f"{built_elsewhere(m, common)}")
+                    f"{built_elsewhere(m, common).replace('measured on ', '')}")
             ax.annotate(name, (x1, y1), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=6,
                         color=colour)
         ax.set_xscale("log")
@@ -677,7 +677,7 @@ def figure(path: Path = FIGURE) -> None:
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3 if dataset == "mnist" else 1,
                   frameon=False)
     fig.suptitle(f"Accuracy vs download size: dense fp32 (circle) -> INT8 (filled); measured on "
-                 f"{cpu(common)} unless marked", fontsize=9)
+                 f"{cpu(common)} unless marked (the CPU features a file was measured on)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
