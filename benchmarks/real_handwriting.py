@@ -87,7 +87,8 @@ def pictures(reader: webcam.Reader, sets: dict, folder: Path) -> None:
 def markdown(info: dict, rows: list[dict]) -> str:
     out = ["# Handwriting shaped like real photos and scans (held-out synthetic sets)", "",
            f"CPU: {info['cpu']} ({info['cores']} cores); load average (1, 5, 15 min) {info['load_average']}. "
-           f"Reader: `--touching {info['touching']}`, number model {info['number_model']}. Digits from MNIST test "
+           f"Reader: `--touching {info['touching']}`, number model {info['number_model']}, classifier {info['model']} "
+           "(in the page reader: images of one digit). Digits from MNIST test "
            "images, held-out handwriting fonts and pen-stroke digits; scikit-learn's 8x8 digits are real handwriting. "
            f"Re-measure: `python benchmarks/real_handwriting.py {' '.join(sys.argv[1:])}`.", "",
            "| set | like | images | read right (all digits, in order) | digits read right | ms per image |",
@@ -142,6 +143,7 @@ def main() -> None:
     machine = timing.machine_info()
     info = {"cpu": machine["cpu"], "cores": machine["cores"], "features": machine["features"],
             "load_average": [round(v, 2) for v in load], "touching": args.touching,
+            "model": args.model or f"shipped ({reader.classifier.path.name})",
             "number_model": args.number_model or "shipped", "finder": args.finder or "shipped", "seed": args.seed,
             "scale": args.scale}
     if args.json:

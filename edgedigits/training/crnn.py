@@ -11,7 +11,6 @@ small for onnxruntime, and each output strip sees about two digits' width of con
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -20,12 +19,11 @@ import numpy as np
 
 from edgedigits.runtime.reading import sequence
 from edgedigits.synth import numbers, scenes
-from edgedigits.training import linedata
+from edgedigits.training import ctc, linedata, pagedata
 from edgedigits.training.stack import tf
 
 keras = tf.keras
 log = logging.getLogger(__name__)
-CLASSES = 11  # digits 0-9 and the CTC blank (index sequence.BLANK)
 
 
 def build(seed: int = 42) -> keras.Model:
@@ -45,14 +43,9 @@ def build(seed: int = 42) -> keras.Model:
     x = conv(x, 64, (4, 1), padding="valid")  # 1 x W/4: the column strip as one feature vector
     x = conv(x, 64, (1, 5))  # context along the line: neighbouring strips
     x = conv(x, 64, (1, 5))
-    x = keras.layers.Conv2D(CLASSES, 1, name="strips")(x)
-    outputs = keras.layers.Reshape((-1, CLASSES), name="logits")(x)
+    x = keras.layers.Conv2D(ctc.CLASSES, 1, name="strips")(x)
+    outputs = keras.layers.Reshape((-1, ctc.CLASSES), name="logits")(x)
     return keras.Model(inputs, outputs, name="number-reader")
-
-
-def with_softmax(model: keras.Model) -> keras.Model:
-    """The exported model: strip probabilities, so confidences come straight out of onnxruntime."""
-    return keras.Model(model.input, keras.layers.Softmax(name="probabilities")(model.output), name=model.name)
 
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -87,41 +80,16 @@ def batches(images: np.ndarray, widths: np.ndarray, labels: np.ndarray, size: in
 
 def train(data: dict, epochs: int = 15, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
           ) -> tuple[keras.Model, list[dict]]:
-    """CTC training with Adam on a cosine schedule; keeps the weights of the epoch best on the validation sequence."""
-    model = build(seed)
-    x, w, y = data["train_images"], data["train_widths"].astype(int), data["train_labels"].astype(np.int32)
-    steps = epochs * math.ceil(len(x) / batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02)
-    optimizer = keras.optimizers.Adam(schedule)
+    """CTC training (training/ctc.py); keeps the weights of the epoch best on the validation lines."""
+    val = (data["val_images"], data["val_widths"].astype(int), data["val_labels"])
 
-    @tf.function(reduce_retracing=True)
-    def step(images, labels):
-        label_length = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=1)
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            logit_length = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
-            loss = tf.reduce_mean(tf.nn.ctc_loss(tf.maximum(labels, 0), logits, label_length, logit_length,
-                                                 logits_time_major=False, blank_index=sequence.BLANK))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    def evaluate(predict, loss):
+        digits = linedata.accuracy(predict, *val)
+        fields = {"loss": loss, "val_digit_accuracy": round(digits, 3)}
+        return digits, fields, f"validation digits read right {digits:.2f}%"
 
-    rng = np.random.default_rng(seed)
-    history, best, best_weights = [], -math.inf, None
-    for epoch in range(1, epochs + 1):
-        start, losses = time.time(), []
-        for images, labels, _ in batches(x, w, y, batch_size, rng):
-            losses.append(float(step(tf.constant(images), tf.constant(labels))))
-        val = linedata.accuracy(lambda x: model(x, training=False).numpy(), data["val_images"],
-                                data["val_widths"].astype(int), data["val_labels"])
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_digit_accuracy": round(val, 3),
-                        "seconds": round(time.time() - start, 1)})
-        log.info(f"epoch {epoch}/{epochs}: CTC loss {np.mean(losses):.4f}, validation digits read right {val:.2f}% "
-            f"({time.time() - start:.0f} s)")
-        if best_weights is None or val > best:  # a score may be below zero (more digits read than written) or NaN
-            best, best_weights = val, model.get_weights()
-    model.set_weights(best_weights)
-    return model, history
+    train = (data["train_images"], data["train_widths"].astype(int), data["train_labels"].astype(np.int32))
+    return ctc.fit(build(seed), batches, train, epochs, batch_size, learning_rate, seed, evaluate)
 
 
 def test_frames(x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[tuple, list[scenes.Scene]]:
@@ -156,24 +124,16 @@ def score(reader, frames: dict[tuple, list[scenes.Scene]]) -> list[dict]:
 
 def render(x_tr, y_tr, x_val, y_val, frames: int, val_frames: int, seed: int, workers: int, cache: Path) -> dict:
     """The training and validation lines, rendered once per (frames, val_frames, seed) and kept in `cache`."""
-    from edgedigits.runtime.model.artifacts import atomic_path
 
-    if cache.is_file():
-        try:
-            with np.load(cache) as stored:
-                log.info(f"using the lines rendered earlier: {cache}")
-                return dict(stored)
-        except (OSError, ValueError, EOFError):
-            log.info(f"re-rendering: {cache} does not read back")
-    began = time.time()
-    log.info(f"rendering {frames:,} training frames from {len(x_tr):,} MNIST training digits and {val_frames:,} "
-             f"validation frames from the {len(x_val):,} held out")
-    out = {}
-    for split, (images, labels, count) in {"train": (x_tr, y_tr, frames), "val": (x_val, y_val, val_frames)}.items():
-        group_images, group_labels = linedata.make(images, labels, count, seed + (split == "val"), workers)
-        out.update({f"{split}_{k}": v for k, v in linedata.pack(group_images, group_labels).items()})
-        log.info(f"{split}: {len(group_images):,} groups ({time.time() - began:.0f} s)")
-    with atomic_path(cache) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **out)
-    return out
+    def make() -> dict:
+        began = time.time()
+        log.info(f"rendering {frames:,} training frames from {len(x_tr):,} MNIST training digits and {val_frames:,} "
+                 f"validation frames from the {len(x_val):,} held out")
+        out, splits = {}, {"train": (x_tr, y_tr, frames), "val": (x_val, y_val, val_frames)}
+        for split, (images, labels, count) in splits.items():
+            group_images, group_labels = linedata.make(images, labels, count, seed + (split == "val"), workers)
+            out.update({f"{split}_{k}": v for k, v in linedata.pack(group_images, group_labels).items()})
+            log.info(f"{split}: {len(group_images):,} groups ({time.time() - began:.0f} s)")
+        return out
+
+    return pagedata.cached(cache, make, compressed=True)

@@ -106,3 +106,12 @@ def describe(meta: dict, source: str) -> str:
 def save(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
+
+
+def stamp(path: str | os.PathLike, description: str, check, **meta) -> None:
+    """Rewrite the ONNX file at `path` with its description and `meta` (finalize), then `check(path)`: what is
+    written loads, its metadata meets the contract of its kind."""
+    proto = onnx.load(str(path))
+    finalize(proto, description, **meta)
+    save(proto, path)
+    check(path)

@@ -18,6 +18,7 @@ import numpy as np
 
 from edgedigits.runtime import datasets
 from edgedigits.synth import GENERATOR, glyphs
+from edgedigits.training import taskbase
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ def cache_name(kind: str, *parts) -> str:
     return "-".join([kind, *(str(p) for p in parts), f"g{GENERATOR}"]) + ".npz"
 
 
-def cached(path: Path, make) -> dict:
-    """The arrays stored at `path`, or `make()`'s, stored there first (atomically)."""
+def cached(path: Path, make, compressed: bool = False) -> dict:
+    """The arrays stored at `path`, or `make()`'s, stored there first (atomically; zip-compressed when
+    `compressed`)."""
     from edgedigits.runtime.model.artifacts import atomic_path
 
     if path.is_file():
@@ -61,7 +63,7 @@ def cached(path: Path, make) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            (np.savez_compressed if compressed else np.savez)(f, **arrays)
     return arrays
 
 
@@ -98,43 +100,16 @@ def weights(run, section: str) -> tuple[dict, list]:
             "saved_model": path.name, "saved_model_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}, history
 
 
-class PageTask:
-    """What the page reader's two tasks do alike: no pruning, no run report (their figures go into the manifest),
-    parameters counted as they are (no pruning leaves zeros), scores that start from nothing (0%), and shipping a
-    model trained earlier when the task's table names it (`saved`)."""
+class PageTask(taskbase.Unpruned):
+    """What the page reader's two tasks do alike beyond having no pruning: parameters counted as they are (no pruning
+    leaves zeros), scores that start from nothing (0%), shipping a model trained earlier when the task's table names
+    it (`saved`), and the INT8 file as the default only where it runs faster."""
 
-    MODEL = SECTION = ""
+    SECTION = ""  # the task's table
 
     @classmethod
     def saved_model(cls, recipe) -> Path | None:
         return saved_path(recipe, cls.SECTION)
-
-    @classmethod
-    def check(cls, recipe) -> None:
-        from edgedigits.errors import InputError
-
-        if recipe.model != cls.MODEL:
-            raise InputError(f"task {recipe.task} trains model '{cls.MODEL}', got model {recipe.model!r}")
-        if recipe.prune.enabled or recipe.structured.enabled:
-            raise InputError(f"task {recipe.task} has no pruning: set prune.enabled = false (structured stays off)")
-
-    @staticmethod
-    def record(run) -> None:
-        """Nothing beyond the manifest."""
-
-    @staticmethod
-    def record_time(run, **seconds) -> None:
-        """Times go into the manifest only."""
-
-    @staticmethod
-    def report(run) -> None:
-        return None
-
-    @staticmethod
-    def load_model(model):
-        from edgedigits.training import train
-
-        return train.load_model(model) if isinstance(model, (str, Path)) else model
 
     @staticmethod
     def model_facts(model) -> dict:
@@ -144,3 +119,19 @@ class PageTask:
     @staticmethod
     def chance(run) -> float:
         return 0.0  # marking or reading nothing scores nothing
+
+    @classmethod
+    def page_manifest(cls, run, kind: str, labels: list, best, training: dict, **notes) -> dict:
+        """The manifest entries, with where the weights come from and which file is the default; `best(history)`
+        picks the best epoch."""
+        weights_entry, history = weights(run, cls.SECTION)
+        return cls.manifest_entries(run, kind, labels, history, best(history) if history else {}, training,
+                                    default=faster_default(run), weights=weights_entry, **notes)
+
+
+def faster_default(run) -> str:
+    """"int8" when the INT8 file the quantize stage kept ran faster than the fp32 file it came from (its own timing,
+    on the path an app uses), else "fp32"."""
+    q = run.scored()["int8"].facts.get("quantization", {})
+    fp32, int8 = q.get("reference", {}).get("p50_us"), q.get("candidates", {}).get(q.get("variant"), {}).get("p50_us")
+    return "int8" if fp32 is not None and int8 is not None and int8 < fp32 else "fp32"

@@ -7,20 +7,15 @@ Wider than the binary-ink number reader: it sees grey levels, so it has to learn
 
 from __future__ import annotations
 
-import logging
-import math
-import time
-
 import cv2
 import numpy as np
 
 from edgedigits.runtime.reading import strips
 from edgedigits.synth import scenes
+from edgedigits.training import ctc
 from edgedigits.training.stack import tf
 
 keras = tf.keras
-log = logging.getLogger(__name__)
-CLASSES = 11  # digits 0-9 and the CTC blank (index strips.BLANK)
 
 
 def build(seed: int = 42, width: int = 24) -> keras.Model:
@@ -42,12 +37,8 @@ def build(seed: int = 42, width: int = 24) -> keras.Model:
     x = conv(x, 4 * width, (4, 1), padding="valid")  # 1 x W/4
     x = conv(x, 4 * width, (1, 5))  # context along the line
     x = conv(x, 4 * width, (1, 5))
-    x = L.Conv2D(CLASSES, 1, name="strips")(x)
-    return keras.Model(inputs, L.Reshape((-1, CLASSES), name="logits")(x), name="strip-reader")
-
-
-def with_softmax(model: keras.Model) -> keras.Model:
-    return keras.Model(model.input, keras.layers.Softmax(name="probabilities")(model.output), name=model.name)
+    x = L.Conv2D(ctc.CLASSES, 1, name="strips")(x)
+    return keras.Model(inputs, L.Reshape((-1, ctc.CLASSES), name="logits")(x), name="strip-reader")
 
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -100,38 +91,15 @@ def accuracy(predict, images, widths, labels, batch_size: int = 256) -> tuple[fl
 
 def train(d: dict, epochs: int = 12, batch_size: int = 64, learning_rate: float = 2e-3, seed: int = 42,
           width: int = 24, model: keras.Model | None = None):
-    """CTC training with Adam on a cosine schedule (from `model`'s weights when given, else from scratch); keeps the
-    weights of the epoch best on the validation strips."""
+    """CTC training (training/ctc.py), from `model`'s weights when given, else from scratch; keeps the weights of the
+    epoch with the most validation strips read exactly right."""
     model = model or build(seed, width)
-    x, w, y = d["images"], d["widths"].astype(int), d["labels"].astype(np.int32)
-    steps = epochs * math.ceil(len(x) / batch_size)
-    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.02))
-
-    @tf.function(reduce_retracing=True)
-    def step(images, labels):
-        label_length = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=1)
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            logit_length = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
-            loss = tf.reduce_mean(tf.nn.ctc_loss(tf.maximum(labels, 0), logits, label_length, logit_length,
-                                                 logits_time_major=False, blank_index=strips.BLANK))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    rng = np.random.default_rng(seed)
-    history, best, best_weights = [], -1.0, None
     val = (d["val_images"], d["val_widths"].astype(int), d["val_labels"])
-    for epoch in range(1, epochs + 1):
-        start, losses = time.time(), []
-        for images, labels, _ in batches(x, w, y, batch_size, rng):
-            losses.append(float(step(tf.constant(images), tf.constant(labels))))
-        digits, exact = accuracy(lambda b: model(b, training=False).numpy(), *val)
-        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "val_digits": round(digits, 3),
-                        "val_exact": round(exact, 3), "seconds": round(time.time() - start, 1)})
-        log.info(f"epoch {epoch}/{epochs}: CTC loss {np.mean(losses):.4f}, validation digits read right "
-                 f"{digits:.2f}%, strips exactly right {exact:.2f}% ({time.time() - start:.0f} s)")
-        if exact > best:
-            best, best_weights = exact, model.get_weights()
-    model.set_weights(best_weights)
-    return model, history
+
+    def evaluate(predict, loss):
+        digits, exact = accuracy(predict, *val)
+        fields = {"loss": round(loss, 4), "val_digits": round(digits, 3), "val_exact": round(exact, 3)}
+        return exact, fields, f"validation digits read right {digits:.2f}%, strips exactly right {exact:.2f}%"
+
+    data = (d["images"], d["widths"].astype(int), d["labels"].astype(np.int32))
+    return ctc.fit(model, batches, data, epochs, batch_size, learning_rate, seed, evaluate)

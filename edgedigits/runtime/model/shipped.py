@@ -14,6 +14,11 @@ def default_model() -> Path:
     return SHIPPED / "lenet.int8.onnx"
 
 
+def crop_model() -> Path:
+    """The INT8 gapnet-8k that the page reader reads an image of one tight digit with (`reading.crop`)."""
+    return SHIPPED / "gapnet-8k.int8.onnx"
+
+
 def default_number_reader() -> Path:
     """The INT8 number reader that reads groups of touching digits."""
     return SHIPPED / "number-reader" / "number-reader.int8.onnx"

@@ -14,7 +14,7 @@ from edgedigits.limits import MAX_IMAGE_PIXELS
 from edgedigits.runtime.model import shipped
 from edgedigits.runtime.model.classifier import Classifier, finite
 from edgedigits.runtime.model.contract import IMAGE_INPUT
-from edgedigits.runtime.reading import find, page, segment, sequence
+from edgedigits.runtime.reading import crop, find, page, segment, sequence
 from edgedigits.runtime.reading.sequence import SequenceReader
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
@@ -67,8 +67,12 @@ class Reader:
             raise InputError(f"a frame of {frame.shape[1]}x{frame.shape[0]} pixels is over the {MAX_IMAGE_PIXELS:,}-"
                              f"pixel limit: scale it down first")
         if self.pages is not None:  # the number finder and the strip reader
+            gray = find.to_gray(frame, page.MIN_SIDE)
+            reads = self.pages.read(gray)
+            if len(reads) <= 1 and crop.is_crop(gray):
+                reads = self._read_crop(gray, reads)
             return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
-                    for r in self.pages.read(find.to_gray(frame, page.MIN_SIDE))]
+                    for r in reads]
         found = find.find_digits(frame, self.settings)
         if not len(found):
             return []
@@ -98,6 +102,18 @@ class Reader:
                                     n, confidence < self.threshold))
         return digits
 
+    def _read_crop(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
+        """An image of one tight digit (`crop`) read by the classifier too: its reading replaces the page reader's
+        when the page reader found no digit or was less sure of its one."""
+        found = crop.digit_image(gray)
+        if found is None:
+            return reads
+        image, box = found
+        p = self._scores(image[None])[0]
+        if reads and reads[0].confidence >= p.max():
+            return reads
+        return [page.Read(box, int(p.argmax()), float(p.max()), 0)]
+
     def _read_groups(self, found: find.Found, probs: np.ndarray) -> list[Digit]:
         """Every number (`sequence.groups`) read by the sequence model, all in one batch. Where it reads one digit
         per blob, each in its own blob, the classifier has read the same digits one by one: the more confident of
@@ -125,10 +141,11 @@ TOUCHING = ("read", "cut", "off")  # numbers of touching digits: the sequence mo
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
                 ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None) -> Reader:
-    """A reader on `model`, by default the INT8 lenet shipped in the package. touching="read" (the default) finds
+    """A reader on `model`, by default an INT8 classifier shipped in the package. touching="read" (the default) finds
     numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
-    shipped strip reader); a `number_model` that is a binary-ink number reader reads the blob finder's groups
-    instead. "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder)."""
+    shipped strip reader), an image of one digit with `model` (by default gapnet-8k, `crop`); a `number_model` that
+    is a binary-ink number reader reads the blob finder's groups instead, with `model` (by default lenet). "cut" cuts
+    blobs with `segment`, "off" reads each blob as one digit (both with the blob finder and lenet by default)."""
     if not isinstance(touching, str) or touching not in TOUCHING:
         raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
     numbers = pages = None
@@ -137,5 +154,7 @@ def load_reader(model: str | os.PathLike | None = None, threads: int = 1, thresh
             pages = page.PageReader(reader=number_model, threads=threads)
         else:
             numbers = sequence.SequenceReader(number_model, threads)
-    return Reader(Classifier(shipped.default_model() if model is None else model, threads=threads), threshold,
+    if model is None:  # the page reader reads an image of one digit with the more accurate gapnet-8k (`crop`)
+        model = shipped.crop_model() if pages is not None else shipped.default_model()
+    return Reader(Classifier(model, threads=threads), threshold,
                   find.Settings(ink=ink), split=touching != "off", sequence=numbers, pages=pages)

@@ -17,6 +17,9 @@ evaluator and a data config rather than a model type:
   `validate(run) -> path -> %` (on validation data), `calibration(run)` (INT8 calibration feeds from training data),
   `timing_inputs(run)` (a batch-1 input and a batch)
 - `stamp(run, stage, result)` (what the file says about itself) and `manifest(run)` (the task's manifest entries)
+
+What several tasks do alike is written once: training/taskbase.py (`Unpruned`; `CTCReader`, the number and strip
+readers) and training/pagedata.py (`PageTask`, the page reader's two tasks).
 """
 
 from edgedigits.registry import Registry

@@ -223,44 +223,22 @@ class Finder(pagedata.PageTask):
 
     @staticmethod
     def stamp(run, stage: str, result) -> None:
-        import onnx
-
         from edgedigits.training import metadata
 
-        proto = onnx.load(str(result.path))
         meta = {**_contract(run), "stage": stage, "test_band_iou": result.facts["test_accuracy"]}
-        metadata.finalize(proto, DESCRIPTION.format(stage=stage), **meta)
-        metadata.save(proto, result.path)
-        runtime_finder.Finder(result.path)  # what is written loads: its metadata meets the contract
+        metadata.stamp(result.path, DESCRIPTION.format(stage=stage), runtime_finder.Finder, **meta)
 
-    @staticmethod
-    def manifest(run) -> dict:
-        import onnxruntime
-
-        weights, history = pagedata.weights(run, "finder")
+    @classmethod
+    def manifest(cls, run) -> dict:
         t = run.data.table
-        best = min(history, key=lambda h: h["val_band_loss"]) if history else {}
-        return {
-            "model": MODEL, "kind": "number-finder", "labels": ["number"],
-            "keras_parameters": run.parameters, "best_epoch": best.get("epoch"),
-            "default": faster_default(run), "weights": weights,
-            "test_note": "test_accuracy is the intersection over union (%) of the band the finder marks (probability "
-                         ">= 0.5) and the true centre bands, on 256x256 tiles of synthetic pages drawn from MNIST test "
-                         "digits and the validation fonts",
-            "default_note": "the INT8 file is the default only where it runs faster than fp32 (batch-1 p50 on a "
-                            "640x480 frame's working image, on the CPU that built the set)",
-            "training": {"tiles": t.tiles, "val_tiles": t.val_tiles, "test_tiles": t.test_tiles, "width": t.width,
-                         "history": history},
-            "onnxruntime": onnxruntime.__version__,
-        }
-
-
-def faster_default(run) -> str:
-    """"int8" when the INT8 file the quantize stage kept ran faster than the fp32 file it came from (its own timing,
-    on the path an app uses), else "fp32"."""
-    q = run.scored()["int8"].facts.get("quantization", {})
-    fp32, int8 = q.get("reference", {}).get("p50_us"), q.get("candidates", {}).get(q.get("variant"), {}).get("p50_us")
-    return "int8" if fp32 is not None and int8 is not None and int8 < fp32 else "fp32"
+        return cls.page_manifest(
+            run, "number-finder", ["number"], lambda history: min(history, key=lambda h: h["val_band_loss"]),
+            {"tiles": t.tiles, "val_tiles": t.val_tiles, "test_tiles": t.test_tiles, "width": t.width},
+            test_note="test_accuracy is the intersection over union (%) of the band the finder marks (probability "
+                      ">= 0.5) and the true centre bands, on 256x256 tiles of synthetic pages drawn from MNIST test "
+                      "digits and the validation fonts",
+            default_note="the INT8 file is the default only where it runs faster than fp32 (batch-1 p50 on a "
+                         "640x480 frame's working image, on the CPU that built the set)")
 
 
 def _contract(run) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
 from edgedigits.runtime.reading import sequence
-from edgedigits.training import checks, linedata
+from edgedigits.training import checks, linedata, taskbase
 from edgedigits.training.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,13 @@ class Lines:
 
 
 @TASKS.register("numbers")
-class Numbers:
-    Table = Table
+class Numbers(taskbase.CTCReader):
+    Table, MODEL, ROWS, INPUT, DESCRIPTION = Table, MODEL, sequence.HEIGHT, INPUT, DESCRIPTION
+    reader = sequence.SequenceReader
 
-    @staticmethod
-    def check(recipe) -> None:
-        if recipe.model != MODEL:
-            raise InputError(f"task numbers trains model '{MODEL}', got model {recipe.model!r}")
-        if recipe.prune.enabled or recipe.structured.enabled:
-            raise InputError("task numbers has no pruning: set prune.enabled = false (structured stays off)")
+    @classmethod
+    def check(cls, recipe) -> None:
+        super().check(recipe)
         if recipe.train.distill:
             raise InputError("task numbers has no distillation: leave train.distill and train.teachers out")
 
@@ -107,16 +105,24 @@ class Numbers:
         return int(crnn.build(recipe.seed).count_params())
 
     @staticmethod
-    def record(run) -> None:
-        """Nothing beyond the manifest: the number reader has no run report."""
+    def contract(run) -> dict:
+        return {"labels": [str(k) for k in range(10)], "blank": sequence.BLANK, "dataset": run.ds.name,
+                "pipeline": run.recipe.name, "input_name": INPUT, "input_shape": ["N", sequence.HEIGHT, "W", 1],
+                "input_scale": 1 / 255, "ink": "white-on-black", "output_name": OUTPUT, "stride": sequence.STRIDE,
+                "producer": "edgedigits"}
 
     @staticmethod
-    def record_time(run, **seconds) -> None:
-        """Its times go into the manifest only."""
+    def val(run):
+        return run.data.val()
 
     @staticmethod
-    def report(run) -> None:
-        return None
+    def batch(crops):
+        return sequence.batch(crops)[0]
+
+    @staticmethod
+    def stamp_facts(facts) -> dict:
+        return {"test_digit_accuracy": {f"{r['advance'][0]}-{r['advance'][1]}": r["digit_accuracy"]
+                                        for r in facts["test"]}}
 
     # --- training ------------------------------------------------------------------------------------------------
 
@@ -128,54 +134,6 @@ class Numbers:
         model, history = crnn.train(run.data.lines(), cfg.epochs, cfg.batch_size, cfg.learning_rate, run.recipe.seed)
         run.data.history = history
         return model
-
-    @staticmethod
-    def load_model(model):
-        from edgedigits.training import train
-
-        return train.load_model(model) if isinstance(model, (str, Path)) else model
-
-    @staticmethod
-    def check_model(model, ds) -> None:
-        from edgedigits.training import crnn
-
-        shape = model.output_shape
-        if not isinstance(shape, tuple) or len(shape) != 3 or shape[-1] != crnn.CLASSES:
-            raise InputError(f"model {model.name!r} outputs {shape}, expected [N, W/4, {crnn.CLASSES}]")
-
-    @staticmethod
-    def check_onnx(path, ds) -> None:
-        sequence.SequenceReader(path)  # a number reader's contract, or one InputError
-
-    # --- export --------------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def exportable(model):
-        from edgedigits.training import crnn
-
-        return crnn.with_softmax(model)
-
-    @staticmethod
-    def signature(run):
-        from edgedigits.training.stack import tf
-
-        return (tf.TensorSpec((None, sequence.HEIGHT, None, 1), tf.float32, name=INPUT),)
-
-    @staticmethod
-    def parity_inputs(run) -> np.ndarray:
-        images, widths, _ = run.data.val()
-        n = run.recipe.export.parity_images
-        return sequence.batch([im[:, :w] for im, w in zip(images[:n], widths[:n])])[0]
-
-    @staticmethod
-    def finalize(proto, run) -> None:
-        """Batch N, width W, strips W/4 and the input contract as metadata keys."""
-        from edgedigits.training import metadata
-
-        graph = proto.graph
-        graph.input[0].type.tensor_type.shape.dim[2].dim_param = "W"
-        graph.output[0].type.tensor_type.shape.dim[1].dim_param = "W/4"
-        metadata.set_metadata(proto, **_contract(run))
 
     @staticmethod
     def model_facts(model) -> dict:
@@ -209,23 +167,20 @@ class Numbers:
     def validate(run):
         return lambda path: linedata.accuracy(sequence.SequenceReader(path).run, *run.data.val())
 
-    @staticmethod
-    def calibration(run) -> list[dict]:
-        d, count = run.data.lines(), run.data.table.calibration_lines
-        pick = np.random.default_rng(run.recipe.seed).permutation(len(d["train_images"]))[:count]
-        images, widths = d["train_images"][pick], d["train_widths"][pick].astype(int)
-        order = np.argsort(widths, kind="stable")
-        return [{INPUT: sequence.batch([images[i, :, : widths[i]] for i in order[k : k + 64]])[0]}
-                for k in range(0, len(order), 64)]
+    @classmethod
+    def calibration(cls, run) -> list[dict]:
+        d = run.data.lines()
+        return cls.calibration_feeds(d["train_images"], d["train_widths"].astype(int),
+                                     run.data.table.calibration_lines, run.recipe.seed, 64)
 
     @staticmethod
     def calibration_facts(run) -> dict:
         return {"calibration_lines": run.data.table.calibration_lines}
 
-    @staticmethod
-    def timing_inputs(run) -> tuple[np.ndarray, np.ndarray]:
+    @classmethod
+    def timing_inputs(cls, run) -> tuple[np.ndarray, np.ndarray]:
         images, widths, _ = run.data.val()
-        batch = sequence.batch([im[:, :w] for im, w in zip(images[:64], widths[:64])])[0]
+        batch = cls.batch([im[:, :w] for im, w in zip(images[:64], widths[:64])])
         return batch[:1], batch
 
     @staticmethod
@@ -234,42 +189,16 @@ class Numbers:
 
     # --- what the files and the manifest say ------------------------------------------------------------------------
 
-    @staticmethod
-    def stamp(run, stage: str, result) -> None:
-        import onnx
-
-        from edgedigits.training import metadata
-
-        facts = result.facts
-        proto = onnx.load(str(result.path))
-        meta = {**_contract(run), "stage": stage,
-                "test_digit_accuracy": {f"{r['advance'][0]}-{r['advance'][1]}": r["digit_accuracy"]
-                                        for r in facts["test"]}}
-        metadata.finalize(proto, DESCRIPTION.format(stage=stage), **meta)
-        metadata.save(proto, result.path)
-        sequence.SequenceReader(result.path)  # what is written loads: its metadata meets the contract
-
-    @staticmethod
-    def manifest(run) -> dict:
-        import onnxruntime
-
+    @classmethod
+    def manifest(cls, run) -> dict:
         history, t = run.data.history, run.data.table
         d = run.data.lines()
         best = max(history, key=lambda h: h["val_digit_accuracy"]) if history else {}
-        return {
-            "model": MODEL, "kind": "sequence", "labels": [str(k) for k in range(10)],
-            "keras_parameters": run.parameters, "best_epoch": best.get("epoch"),
-            "test_note": "digits read right by the runtime reader (this model reads every number; where it reads one "
-                         "digit per blob, the more confident of it and the default classifier wins, digit by digit) "
-                         "on camera frames of every MNIST test digit once, 2-5 per number",
-            "training": {"frames": t.frames, "val_frames": t.val_frames, "groups": int(len(d["train_images"])),
-                         "val_groups": int(len(d["val_images"])), "history": history},
-            "onnxruntime": onnxruntime.__version__,
-        }
+        note = ("digits read right by the runtime reader (this model reads every number; where it reads one digit per "
+                "blob, the more confident of it and the default classifier wins, digit by digit) on camera frames of "
+                "every MNIST test digit once, 2-5 per number")
+        training = {"frames": t.frames, "val_frames": t.val_frames, "groups": int(len(d["train_images"])),
+                    "val_groups": int(len(d["val_images"]))}
+        return cls.manifest_entries(run, "sequence", [str(k) for k in range(10)], history, best, training,
+                                    test_note=note)
 
-
-def _contract(run) -> dict:
-    return {"labels": [str(k) for k in range(10)], "blank": sequence.BLANK, "dataset": run.ds.name,
-            "pipeline": run.recipe.name, "input_name": INPUT, "input_shape": ["N", sequence.HEIGHT, "W", 1],
-            "input_scale": 1 / 255, "ink": "white-on-black", "output_name": OUTPUT, "stride": sequence.STRIDE,
-            "producer": "edgedigits"}

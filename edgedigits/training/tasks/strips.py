@@ -19,7 +19,7 @@ import numpy as np
 from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
 from edgedigits.runtime.reading import strips
-from edgedigits.training import checks, config, pagedata
+from edgedigits.training import checks, config, pagedata, taskbase
 from edgedigits.training.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,9 @@ def read_right(reader, items) -> float:
 
 
 @TASKS.register("strips")
-class StripTask(pagedata.PageTask):
-    Table, MODEL, SECTION = Table, MODEL, "strips"
+class StripTask(taskbase.CTCReader, pagedata.PageTask):
+    Table, MODEL, SECTION, ROWS, INPUT, DESCRIPTION = Table, MODEL, "strips", strips.STRIP_ROWS, INPUT, DESCRIPTION
+    reader = strips.StripReader
 
     @staticmethod
     def load(recipe, data_dir=None, run_dir=None):
@@ -163,6 +164,25 @@ class StripTask(pagedata.PageTask):
         if table.tune_epochs and not data.finder_path().is_file():  # one error before any progress
             data.found()
         return ds, data
+
+    @staticmethod
+    def contract(run) -> dict:
+        return {"kind": strips.KIND, "labels": [str(k) for k in range(10)], "blank": strips.BLANK,
+                "dataset": run.ds.name, "pipeline": run.recipe.name, "input_name": INPUT,
+                "input_shape": ["N", strips.STRIP_ROWS, "W", 1], "strip_values": "paper 0, ink 1",
+                "output_name": OUTPUT, "stride": strips.STRIDE, "producer": "edgedigits"}
+
+    @staticmethod
+    def val(run):
+        return run.data.split("val")
+
+    @staticmethod
+    def batch(crops):
+        return strips.batch([strips.normalize(c) for c in crops])[0]
+
+    @staticmethod
+    def stamp_facts(facts) -> dict:
+        return {"test_strips_exact": facts["test_accuracy"]}
 
     @staticmethod
     def parameters(recipe, ds) -> int:
@@ -196,47 +216,6 @@ class StripTask(pagedata.PageTask):
         run.data.history = history
         return model
 
-    @staticmethod
-    def check_model(model, ds) -> None:
-        from edgedigits.training import stripreader
-
-        shape = model.output_shape
-        if not isinstance(shape, tuple) or len(shape) != 3 or shape[-1] != stripreader.CLASSES:
-            raise InputError(f"model {model.name!r} outputs {shape}, expected [N, W/4, {stripreader.CLASSES}]")
-
-    @staticmethod
-    def check_onnx(path, ds) -> None:
-        strips.StripReader(path)  # a strip reader's contract, or one InputError
-
-    # --- export --------------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def exportable(model):
-        from edgedigits.training import stripreader
-
-        return stripreader.with_softmax(model)
-
-    @staticmethod
-    def signature(run):
-        from edgedigits.training.stack import tf
-
-        return (tf.TensorSpec((None, strips.STRIP_ROWS, None, 1), tf.float32, name=INPUT),)
-
-    @staticmethod
-    def parity_inputs(run) -> np.ndarray:
-        images, widths, _ = run.data.split("val")
-        n = run.recipe.export.parity_images
-        return strips.batch([strips.normalize(im[:, :w]) for im, w in zip(images[:n], widths[:n])])[0]
-
-    @staticmethod
-    def finalize(proto, run) -> None:
-        from edgedigits.training import metadata
-
-        graph = proto.graph
-        graph.input[0].type.tensor_type.shape.dim[2].dim_param = "W"
-        graph.output[0].type.tensor_type.shape.dim[1].dim_param = "W/4"
-        metadata.set_metadata(proto, **_contract(run))
-
     # --- scores --------------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -260,68 +239,35 @@ class StripTask(pagedata.PageTask):
     def validate(run):
         return lambda path: exact(path, *run.data.split("val"))[1]
 
-    @staticmethod
-    def calibration(run) -> list[dict]:
+    @classmethod
+    def calibration(cls, run) -> list[dict]:
         images, widths, _ = run.data.split("train")
-        count = run.data.table.calibration_strips
-        pick = np.random.default_rng(run.recipe.seed).permutation(len(images))[:count]
-        pick = pick[np.argsort(widths[pick], kind="stable")]
-        return [{INPUT: strips.batch([strips.normalize(images[i, :, : widths[i]]) for i in pick[k : k + 32]])[0]}
-                for k in range(0, len(pick), 32)]
+        return cls.calibration_feeds(images, widths, run.data.table.calibration_strips, run.recipe.seed, 32)
 
     @staticmethod
     def calibration_facts(run) -> dict:
         return {"calibration_strips": run.data.table.calibration_strips}
 
-    @staticmethod
-    def timing_inputs(run) -> tuple[np.ndarray, np.ndarray]:
+    @classmethod
+    def timing_inputs(cls, run) -> tuple[np.ndarray, np.ndarray]:
         """Six validation strips 128 columns wide (a frame with six numbers: one call) and a batch of 64."""
         images, _, _ = run.data.split("val")
-        batch = strips.batch([strips.normalize(im[:, :128]) for im in images[:64]])[0]
+        batch = cls.batch([im[:, :128] for im in images[:64]])
         return batch[:6], batch
 
     # --- what the files and the manifest say ------------------------------------------------------------------------
 
-    @staticmethod
-    def stamp(run, stage: str, result) -> None:
-        import onnx
-
-        from edgedigits.training import metadata
-
-        proto = onnx.load(str(result.path))
-        meta = {**_contract(run), "stage": stage, "test_strips_exact": result.facts["test_accuracy"]}
-        metadata.finalize(proto, DESCRIPTION.format(stage=stage), **meta)
-        metadata.save(proto, result.path)
-        strips.StripReader(result.path)  # what is written loads: its metadata meets the contract
-
-    @staticmethod
-    def manifest(run) -> dict:
-        import onnxruntime
-
-        from edgedigits.training.tasks.finder import faster_default
-
-        weights, history = pagedata.weights(run, "strips")
+    @classmethod
+    def manifest(cls, run) -> dict:
         t = run.data.table
-        best = max(history, key=lambda h: h["val_exact"]) if history else {}
-        return {
-            "model": MODEL, "kind": strips.KIND, "labels": [str(k) for k in range(10)],
-            "keras_parameters": run.parameters, "best_epoch": best.get("epoch"),
-            "default": faster_default(run), "weights": weights,
-            "finder": t.finder,
-            "test_note": "test_accuracy: test strips read exactly right (%), half along the true lines, half along the "
-                         "lines the finder finds, from synthetic pages drawn with MNIST test digits and the validation "
-                         "fonts; test_images_read_right: whole synthetic images of each kind whose digits the finder "
-                         "and this reader read exactly, in order",
-            "default_note": "the INT8 file is the default only where it runs faster than fp32 (six strips 128 columns "
-                            "wide in one call, on the CPU that built the set)",
-            "training": {"strips": t.strips, "found_strips": t.found_strips, "val_strips": t.val_strips,
-                         "test_strips": t.test_strips, "tune_epochs": t.tune_epochs, "width": t.width,
-                         "history": history},
-            "onnxruntime": onnxruntime.__version__,
-        }
-
-
-def _contract(run) -> dict:
-    return {"kind": strips.KIND, "labels": [str(k) for k in range(10)], "blank": strips.BLANK, "dataset": run.ds.name,
-            "pipeline": run.recipe.name, "input_name": INPUT, "input_shape": ["N", strips.STRIP_ROWS, "W", 1],
-            "strip_values": "paper 0, ink 1", "output_name": OUTPUT, "stride": strips.STRIDE, "producer": "edgedigits"}
+        return cls.page_manifest(
+            run, strips.KIND, [str(k) for k in range(10)], lambda history: max(history, key=lambda h: h["val_exact"]),
+            {"strips": t.strips, "found_strips": t.found_strips, "val_strips": t.val_strips,
+             "test_strips": t.test_strips, "tune_epochs": t.tune_epochs, "width": t.width},
+            finder=t.finder,
+            test_note="test_accuracy: test strips read exactly right (%), half along the true lines, half along the "
+                      "lines the finder finds, from synthetic pages drawn with MNIST test digits and the validation "
+                      "fonts; test_images_read_right: whole synthetic images of each kind whose digits the finder "
+                      "and this reader read exactly, in order",
+            default_note="the INT8 file is the default only where it runs faster than fp32 (six strips 128 columns "
+                         "wide in one call, on the CPU that built the set)")
