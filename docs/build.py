@@ -39,6 +39,7 @@ SHIPPED = {
     "fashion-lenet": "lenet on Fashion-MNIST",
     "lenet-fast": "LeNet-class, shaped for onnxruntime: stride-2 convs, no pooling, no hidden dense layer",
     "lenet-fast-slim": "lenet-fast with a 4x4 stride-4 second conv, structured-pruned from 64 to 32 filters",
+    "lenet-fast-deep": "lenet-fast with a third, 3x3 conv, structured-pruned from 64 to 48 filters",
 }
 # The parameter-efficiency records (docs/over-parameterization.md, Records): their own table, as they were measured
 # on another CPU than the models above. (dataset, at most this many non-zero parameters, at least this accuracy %)
@@ -119,7 +120,7 @@ def describe(name: str, model: str) -> str:
 def manifest_machine(found: dict[str, dict]) -> dict:
     """The CPU most shipped manifests were measured on (the others are marked in their rows)."""
     machines = [json.dumps(m["machine"].get("features")) for m in found.values()]
-    common = max(set(machines), key=machines.count)
+    common = max(machines, key=machines.count)  # ties: the first in order, so every build agrees
     return next(m["machine"] for m in found.values() if json.dumps(m["machine"].get("features")) == common)
 
 
@@ -239,6 +240,10 @@ def t_peers_avx2() -> str:
 
 def t_peers_avx512() -> str:
     return _peers("benchmarks/results/avx512-vnni/peers-lenet.json")
+
+
+def t_peers_amx() -> str:
+    return _peers("benchmarks/results/amx/peers-lenet.json")
 
 
 def t_call_overhead() -> str:
@@ -639,6 +644,7 @@ def figure(path: Path = FIGURE) -> None:
     found = {**manifests(), **{n: json.loads((EXPORTED / f"{n}.json").read_text()) for n in RECORDS
                                if (EXPORTED / f"{n}.json").is_file()}}
     datasets = [d for d in ("mnist", "fashion-mnist") if any(m["dataset"] == d for m in found.values())]
+    common = manifest_machine(found)
     sweep = sorted(load("benchmarks/results/sparsity-lenet/sparsity.json")["rows"], key=lambda r: r["target_sparsity"])
     fig, axes = plt.subplots(1, len(datasets), figsize=(12, 6.2), dpi=110, squeeze=False,
                              gridspec_kw={"width_ratios": [3, 1][: len(datasets)]})
@@ -658,7 +664,8 @@ def figure(path: Path = FIGURE) -> None:
             accuracies += [y0, y1]
             ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.5})
             ax.plot([x0], [y0], "o", mfc="none", color=colour)
-            ax.plot([x1], [y1], marker, color=colour, label=f"{name} ({num(s['int8']['nonzero_parameters'])} non-zero)")
+            ax.plot([x1], [y1], marker, color=colour, label=f"{name} ({num(s['int8']['nonzero_parameters'])} non-zero)"
+                    f"{built_elsewhere(m, common).replace('measured on ', '')}")
             ax.annotate(name, (x1, y1), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=6,
                         color=colour)
         ax.set_xscale("log")
@@ -671,7 +678,7 @@ def figure(path: Path = FIGURE) -> None:
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3 if dataset == "mnist" else 1,
                   frameon=False)
     fig.suptitle(f"Accuracy vs download size: dense fp32 (circle) -> INT8 (filled); measured on "
-                 f"{cpu(manifest_machine(found))}", fontsize=9)
+                 f"{cpu(common)} unless marked (the CPU features a file was measured on)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)

@@ -22,7 +22,7 @@ EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 RECORDS = {"gapnet-500": ("mnist", 500, 98.0), "gapnet-2k": ("mnist", 2_000, 99.0), "gapnet-8k": ("mnist", 8_000, 99.4),
            "fashion-gapnet": ("fashion-mnist", 10_000, 91.0)}
 SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", "lenet-fast", "lenet-fast-slim",
-           *RECORDS]
+           "lenet-fast-deep", *RECORDS]
 # onnxruntime's INT8 kernels differ by instruction set (AVX2 U8S8 sums saturate in int16, VNNI/AMX accumulate in
 # int32), so an INT8 file's accuracy is a property of the file and the CPU. Measured on the CPU features the manifest
 # names, it must match exactly; elsewhere within this many points (largest difference seen between AVX2, AVX-512 and
@@ -144,6 +144,21 @@ def test_lenet_fast_slim_is_lenet_fast_with_a_cheaper_second_convolution_and_no_
     assert "Transpose" not in [n.op_type for n in onnx.load(str(EXPORTED / "lenet-fast-slim.onnx")).graph.node]
     ops = optimized_ops(EXPORTED / "lenet-fast-slim.onnx")
     assert ops == optimized_ops(EXPORTED / "lenet-fast.onnx") and len(ops) == 7
+
+
+def test_lenet_fast_deep_is_above_99_5_in_8_nodes():
+    """>= 99.5% in both shipped files from a structured-pruned wide parent (conv3 64 -> 48), and what its batch-1
+    time follows: onnxruntime runs 8 nodes, one convolution more than lenet-fast-slim, no pooling, no transpose."""
+    m = manifest("lenet-fast-deep")
+    stages = m["stages"]
+    assert stages["pruned"]["test_accuracy"] >= 99.5 and stages["int8"]["test_accuracy"] >= 99.5
+    assert {k: v["after"] for k, v in m["structured"]["widths"].items()} == {"conv1": 16, "conv2": 32, "conv3": 48}
+    deep = graphstats.macs(EXPORTED / "lenet-fast-deep.onnx")
+    assert deep == stages["pruned"]["macs"] == m["structured"]["macs"]["after"] < m["structured"]["macs"]["before"]
+    for file in ("lenet-fast-deep.onnx", "lenet-fast-deep.int8.onnx"):
+        assert "Transpose" not in [n.op_type for n in onnx.load(str(EXPORTED / file)).graph.node]
+    ops = optimized_ops(EXPORTED / "lenet-fast-deep.onnx")
+    assert len(ops) == 8 and ops.count("Conv") == 3 and "MaxPool" not in ops
 
 
 @pytest.mark.slow
