@@ -267,18 +267,30 @@ def test_the_window_opens_on_a_real_x_display_and_q_closes_it(tmp_path, mnist):
         app = subprocess.Popen([sys.executable, "-m", "edgedigits", "webcam", "--window", "--model", str(MODEL),
                                 "--source", str(tmp_path / "shot.png")], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        window = ""
-        for _ in range(200):  # the window appears once the model is loaded and the first frame read
-            found = subprocess.run(["xdotool", "search", "--classname", "edgedigits"], env=env, capture_output=True,
-                                   text=True)
-            window = found.stdout.split()[0] if found.stdout.split() else ""
-            if window or app.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert window, f"no window appeared: {app.communicate(timeout=5)}"
+
+        def find_window(seconds: float) -> str:
+            """The reader's window id, once the models are loaded and the first frame read (slow on a busy machine)."""
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and app.poll() is None:
+                found = subprocess.run(["xdotool", "search", "--classname", "edgedigits"], env=env,
+                                       capture_output=True, text=True)
+                if found.stdout.split():
+                    return found.stdout.split()[-1]
+                time.sleep(0.1)
+            return ""
+
+        window = find_window(90)
+        assert window, f"no window appeared: {app.communicate(timeout=5) if app.poll() is not None else 'in 90 s'}"
         time.sleep(0.5)
         assert app.poll() is None  # an image stays on screen until a key is pressed
-        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "q"], env=env, check=True, timeout=10)
+        for _ in range(3):  # the window may still be being mapped (xdotool: BadWindow); look it up again
+            pressed = subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "q"], env=env,
+                                     capture_output=True, text=True, timeout=10)
+            if pressed.returncode == 0:
+                break
+            time.sleep(1)
+            window = find_window(10) or window
+        assert pressed.returncode == 0, pressed.stderr
         _, err = app.communicate(timeout=20)
         assert app.returncode == 0 and "1 frames" in err, err
     finally:
