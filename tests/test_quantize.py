@@ -118,3 +118,20 @@ def test_the_gate_is_one_call_for_any_model_and_refuses_past_max_drop(tmp_path, 
     settings = quantize.quantize_with_accuracy_control(source, out, feeds(mnist.x_train[:50]), validate, None, cfg,
                                                        timer=timer)  # max_drop None: measured, not refused
     assert out.is_file() and settings["validation_accuracy"] == {"u8s8-reduce-range": 97.0}
+
+
+def test_a_model_named_by_a_relative_path_gets_onnxruntimes_symbolic_shape_inference(tmp_path, mnist, monkeypatch,
+                                                                                     caplog):
+    """Pipelines name their models relative to the working directory (runs/NAME/pruned.onnx): the pre-processing
+    must still find the file, or the INT8 file silently loses shape annotations and its bytes change."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "lenet.onnx").write_bytes((EXPORTED / "lenet.onnx").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    cfg = config.Quantize(calibration_images=50, variants=["u8s8-dense-reduce-range"], max_accuracy_drop=1.0)
+    timer = lambda paths: {n: {"p50_us": 1.0, "p90_us": 1.0, "images_per_s": 1} for n in paths}  # noqa: E731
+    with caplog.at_level("INFO", logger="edgedigits.training.quantize"):
+        quantize.quantize_with_accuracy_control(Path("runs/lenet.onnx"), tmp_path / "int8.onnx",
+                                                feeds(mnist.x_train[:50]), lambda path: 90.0, 1.0, cfg, timer=timer)
+    assert "symbolic shape inference" not in caplog.text
+    shapes = {v.name for v in onnx.load(str(tmp_path / "int8.onnx")).graph.value_info}
+    assert "probabilities" in shapes  # symbolic inference annotates the graph's last MatMul/Softmax outputs

@@ -126,12 +126,13 @@ def quantize_with_accuracy_control(model, out, calibration: list[dict], validate
         # Fold constants and infer shapes first, as onnxruntime recommends before static quantization. Symbolic
         # shape inference gives up on graphs whose height and width are both dynamic (the number finder): ONNX's own
         # shape inference then does.
+        source, target = str(Path(model).resolve()), str(prepared.resolve())  # before the chdir below
         try:
             with contextlib.chdir(tmp):  # where onnxruntime writes its sym_shape_infer_temp.onnx when it gives up
-                quant_pre_process(str(Path(model).resolve()), str(prepared.resolve()), skip_symbolic_shape=False)
+                quant_pre_process(source, target, skip_symbolic_shape=False)
         except Exception as exc:  # onnxruntime raises a bare Exception("Incomplete symbolic shape inference")
             log.info(f"  symbolic shape inference: {exc}; pre-processing with ONNX shape inference only")
-            quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
+            quant_pre_process(source, target, skip_symbolic_shape=True)
         onnx.save(_with_metadata(prepared, model), str(prepared))
         paths, candidates = {"fp32": Path(model)}, {}
         for variant in cfg.variants:
