@@ -62,11 +62,7 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def batches(images: np.ndarray, widths: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator | None):
     """Batches of similar width (sorted by width, then shuffled batch order when rng is given), each as wide as its
     widest image; with rng, each image is augmented and shifted right by a random amount within that width."""
-    order = np.argsort(widths, kind="stable")
-    chunks = [order[i : i + size] for i in range(0, len(order), size)]
-    if rng is not None:
-        rng.shuffle(chunks)
-    for idx in chunks:
+    for idx in ctc.width_chunks(widths, size, rng):
         crops = [images[i, :, : widths[i]] for i in idx]
         if rng is not None:
             crops = [augment(c, rng) for c in crops]

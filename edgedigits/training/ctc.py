@@ -24,6 +24,15 @@ def with_softmax(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, keras.layers.Softmax(name="probabilities")(model.output), name=model.name)
 
 
+def width_chunks(widths: np.ndarray, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Indices in batches of `size` images of similar width (padding stays small); with rng, the batches shuffled."""
+    order = np.argsort(widths, kind="stable")
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    if rng is not None:
+        rng.shuffle(chunks)
+    return chunks
+
+
 def fit(model: keras.Model, batches: Callable, data: tuple, epochs: int, batch_size: int, learning_rate: float,
         seed: int, evaluate: Callable) -> tuple[keras.Model, list[dict]]:
     """Trains `model` on `data` (images, widths, labels) for `epochs`, batched by `batches(images, widths, labels,

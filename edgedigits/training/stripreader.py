@@ -63,11 +63,7 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def batches(images, widths, labels, size: int, rng: np.random.Generator | None):
     """Batches of similar width, normalized (`strips.normalize`) and padded with paper; with rng, augmented and
     shuffled."""
-    order = np.argsort(widths, kind="stable")
-    chunks = [order[i : i + size] for i in range(0, len(order), size)]
-    if rng is not None:
-        rng.shuffle(chunks)
-    for idx in chunks:
+    for idx in ctc.width_chunks(widths, size, rng):
         crops = [images[i, :, : widths[i]] for i in idx]
         if rng is not None:
             crops = [augment(c, rng) for c in crops]
