@@ -3,7 +3,11 @@ number again from its blobs. The strip reader sometimes drops one of two touchin
 blob reader, which sees each blob's ink, counts touching digits more reliably on clean ink but reads clutter badly.
 So the blob reader's digits are taken only where the strip reader doubts its own and the blob reader is sure, or
 where the blob reader reads the same digits with one added (or dropped) and is clearly more confident, within one
-line, in a region with no more blobs than digits. numpy only."""
+line, in a region with no more blobs than digits.
+
+And a number of one digit the strip reader doubts, beside a number of several digits, is dropped: on photos such a
+"number" is nearly always a speck, a shadow's edge or a mark at the frame's border, not a digit someone wrote. numpy
+only."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ SURE = 0.8  # the blob reader's confidence in a digit, for it to replace or add 
 DROPPED_SURE = 0.9  # ... its least confident digit, for its reading to drop one of the strip reader's digits
 DOUBT = 0.7  # the strip reader's confidence below which its digit may be replaced
 DROPPED_DOUBT = 0.6  # ... below which its least confident digit may be dropped
+LONE_DOUBT = 0.9  # a one-digit number read with less confidence, beside a longer number, is dropped
 
 
 def subsequence(short: list[int], long: list[int]) -> bool:
@@ -45,3 +50,10 @@ def choose(strip: list[tuple[int, float]], other: list[tuple[int, float]]) -> li
     if len(b) == len(a) - 1 and subsequence(b, a) and b_least >= DROPPED_SURE and a_least < DROPPED_DOUBT:
         return [1] * len(b)
     return []
+
+
+def drop_lone_doubts(numbers: list[list[tuple[int, float]]]) -> list[bool]:
+    """Which numbers (each a list of (digit, confidence)) to keep: all but the one-digit numbers read with less than
+    LONE_DOUBT confidence, when another number has several digits."""
+    longer = any(len(n) > 1 for n in numbers)
+    return [not (longer and len(n) == 1 and n[0][1] < LONE_DOUBT) for n in numbers]

@@ -119,35 +119,39 @@ class Reader:
 
     def _second_opinion(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
         """Each number the page reader read, read again by the number reader from the blob finder's blobs in its
-        region (`opinion`); the two readings are combined as `opinion.choose` says."""
+        region (`opinion`); the two readings are combined as `opinion.choose` says, and a doubted lone digit beside
+        a longer number is dropped (`opinion.drop_lone_doubts`)."""
         numbers: dict[int, list[page.Read]] = {}
         for r in reads:
             numbers.setdefault(r.number, []).append(r)
         found = find.find_digits(gray, self.settings) if numbers and min(gray.shape) >= find.MIN_SIDE else None
-        if not found or not len(found):
-            return reads
-        probs = self._scores(found.images)
+        if found:
+            probs = self._scores(found.images)
+            numbers = {n: self._read_again(gray, found, probs, mine) for n, mine in numbers.items()}
+        kept = [mine for mine, keep in zip(numbers.values(), opinion.drop_lone_doubts(
+            [[(r.digit, r.confidence) for r in mine] for mine in numbers.values()])) if keep]
+        return [page.Read(r.box, r.digit, r.confidence, n) for n, mine in enumerate(kept) for r in mine]
+
+    def _read_again(self, gray: np.ndarray, found: find.Found, probs: np.ndarray,
+                    mine: list[page.Read]) -> list[page.Read]:
+        """One number's reading after the number reader's second opinion on the frame's blobs in its region."""
+        x0, y0, x1, y1 = opinion.region([r.box for r in mine], gray.shape)
         centres = found.boxes[:, :2] + found.boxes[:, 2:] / 2
-        out = []
-        for n, mine in numbers.items():
-            x0, y0, x1, y1 = opinion.region([r.box for r in mine], gray.shape)
-            inside = np.flatnonzero((centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0)
-                                    & (centres[:, 1] < y1))
-            if len(inside) and len(set(found.lines[inside].tolist())) == 1:  # one line of blobs
-                blobs = find.Found(found.boxes[inside], np.zeros(len(inside), int), found.images[inside],
-                                   [found.ink[k] for k in inside])
-                theirs = self._read_groups(blobs, probs[inside])
-                reach = opinion.MARGIN * max(r.box[3] for r in mine)
-                left, right = min(r.box[0] for r in mine) - reach, max(r.box[0] + r.box[2] for r in mine) + reach
-                other = [page.Read(d.box, self.classifier.labels.index(d.label), d.confidence, n) for d in theirs
-                         if left <= d.box[0] + d.box[2] / 2 <= right]  # a mark beside the number is not a digit of it
-                clean = len(inside) <= max(len(mine), len(other))  # clutter gives more blobs than digits
-                pick = clean and opinion.choose([(r.digit, r.confidence) for r in mine],
-                                                [(r.digit, r.confidence) for r in other])
-                if pick:
-                    mine = [other[k] if p else mine[k] for k, p in enumerate(pick)]
-            out += mine
-        return out
+        inside = np.flatnonzero((centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0)
+                                & (centres[:, 1] < y1))
+        if not len(inside) or len(set(found.lines[inside].tolist())) > 1:  # one line of blobs, or no opinion
+            return mine
+        blobs = find.Found(found.boxes[inside], np.zeros(len(inside), int), found.images[inside],
+                           [found.ink[k] for k in inside])
+        reach = opinion.MARGIN * max(r.box[3] for r in mine)
+        left, right = min(r.box[0] for r in mine) - reach, max(r.box[0] + r.box[2] for r in mine) + reach
+        other = [page.Read(d.box, self.classifier.labels.index(d.label), d.confidence, 0)
+                 for d in self._read_groups(blobs, probs[inside])
+                 if left <= d.box[0] + d.box[2] / 2 <= right]  # a mark beside the number is not a digit of it
+        if len(inside) > max(len(mine), len(other)):  # clutter gives more blobs than digits
+            return mine
+        pick = opinion.choose([(r.digit, r.confidence) for r in mine], [(r.digit, r.confidence) for r in other])
+        return [other[k] if p else mine[k] for k, p in enumerate(pick)] if pick else mine
 
     def _read_groups(self, found: find.Found, probs: np.ndarray) -> list[Digit]:
         """Every number (`sequence.groups`) read by the sequence model, all in one batch. Where it reads one digit
