@@ -63,8 +63,8 @@ def options(*decorators):
 
 reader_options = options(  # the digit reader's options, shared by `webcam` and `predict`
     click.option("--model", type=click.Path(dir_okay=False), default=None,
-                 help="Digit classifier ONNX (default: the shipped INT8 gapnet-8k, which reads an image of one "
-                      "digit with --touching read; the shipped INT8 lenet with cut and off)."),
+                 help="Digit classifier ONNX (default: the shipped INT8 crop classifier, which reads an image of "
+                      "one digit with --touching read or strips; the shipped INT8 lenet with cut and off)."),
     click.option("--threshold", default=0.8, show_default=True, type=Finite(0.0, 1.0),
                  help="Digits below this confidence are shown as uncertain ('7?', orange) instead of guessed "
                       "silently."),

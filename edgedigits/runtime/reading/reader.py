@@ -70,7 +70,7 @@ class Reader:
         if self.pages is not None:  # the number finder and the strip reader
             gray = find.to_gray(frame, page.MIN_SIDE)
             reads = self.pages.read(gray)
-            if len(reads) <= 1 and crop.is_crop(gray):
+            if len(reads) <= 2 and crop.is_crop(gray):  # a narrow image read as two digits may be one wide digit
                 reads = self._read_crop(gray, reads)
             elif self.sequence is not None:
                 reads = self._second_opinion(gray, reads)
@@ -107,13 +107,13 @@ class Reader:
 
     def _read_crop(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
         """An image of one tight digit (`crop`) read by the classifier too: its reading replaces the page reader's
-        when the page reader found no digit or was less sure of its one."""
+        when the page reader found no digit or was less sure of its digit (of either, where it read two)."""
         found = crop.digit_image(gray)
         if found is None:
             return reads
         image, box = found
         p = self._scores(image[None])[0]
-        if reads and reads[0].confidence >= p.max():
+        if reads and min(r.confidence for r in reads) >= p.max():
             return reads
         return [page.Read(box, int(p.argmax()), float(p.max()), 0)]
 
@@ -185,9 +185,10 @@ def load_reader(model: str | os.PathLike | None = None, threads: int = 1, thresh
     """A reader on `model`, by default an INT8 classifier shipped in the package. touching="read" (the default) finds
     numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
     shipped strip reader), the shipped number reader reading it again as a second opinion (`opinion`; "strips": the
-    page reader alone), and an image of one digit with `model` (by default gapnet-8k, `crop`); a `number_model` that
-    is a binary-ink number reader reads the blob finder's groups instead, with `model` (by default lenet). "cut" cuts
-    blobs with `segment`, "off" reads each blob as one digit (both with the blob finder and lenet by default)."""
+    page reader alone), and an image of one digit with `model` (by default the crop classifier, `crop`); a
+    `number_model` that is a binary-ink number reader reads the blob finder's groups instead, with `model` (by default
+    lenet). "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder and lenet
+    by default)."""
     if not isinstance(touching, str) or touching not in TOUCHING:
         raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
     numbers = pages = None
@@ -198,7 +199,7 @@ def load_reader(model: str | os.PathLike | None = None, threads: int = 1, thresh
                 numbers = sequence.SequenceReader(shipped.default_number_reader(), threads)
         else:
             numbers = sequence.SequenceReader(number_model, threads)
-    if model is None:  # the page reader reads an image of one digit with the more accurate gapnet-8k (`crop`)
+    if model is None:  # the page reader reads an image of one digit with the crop classifier (`crop`)
         model = shipped.crop_model() if pages is not None else shipped.default_model()
     return Reader(Classifier(model, threads=threads), threshold,
                   find.Settings(ink=ink), split=touching != "off", sequence=numbers, pages=pages)
