@@ -8,8 +8,9 @@ Frames are 640x480 scenes of 1-6 MNIST *test* digits (`edgedigits.synth.scenes`)
 (microsecond clock: the page is cross-origin isolated): finding the numbers (grey image, working image, the number
 finder on onnxruntime-web wasm SIMD with `--threads` threads, centre lines, reading order) and reading them (strips
 cut and normalized, the strip reader on all strips in one batch, CTC decoding). The native side reads the very
-frames the page read, as PNG-exact pixels, `--repeat` times each with the same reader (`load_reader()`, the
-default of `edgedigits predict`: onnxruntime intra-op 1, cv2.setNumThreads(1)) and the same split. `--finder` and
+frames the page read, as PNG-exact pixels, `--repeat` times each with the same reader
+(`load_reader(touching="strips")`: the page reader of `edgedigits predict` without the second opinion, which the
+page leaves out; onnxruntime intra-op 1, cv2.setNumThreads(1)) and the same split. `--finder` and
 `--strips` name other files of the shipped sets (e.g. page-finder/page-finder.int8.onnx), for both sides. Per frame
 the fastest of the repeats (the least disturbed by other work on a shared machine); the table gives the median and
 90th percentile over frames. The load average is recorded.
@@ -104,7 +105,7 @@ def main() -> None:
             print(f"wrote {args.picture}")
     in_page = [{"total": min(m["total"] for m in f.ms), "find": min(m["find"] for m in f.ms)} for f in run.frames]
     cv2.setNumThreads(1)
-    reader = webcam.load_reader(threads=1, number_model=args.strips and shipped.SHIPPED / args.strips)
+    reader = webcam.load_reader(threads=1, touching="strips", number_model=args.strips and shipped.SHIPPED / args.strips)
     if args.finder:
         reader.pages.finder = type(reader.pages.finder)(shipped.SHIPPED / args.finder, threads=1)
     files = {"finder": run.info["finder"].split("/models/")[-1], "strips": run.info["strips"].split("/models/")[-1]}

@@ -40,6 +40,7 @@ SHIPPED = {
     "lenet-fast": "LeNet-class, shaped for onnxruntime: stride-2 convs, no pooling, no hidden dense layer",
     "lenet-fast-slim": "lenet-fast with a 4x4 stride-4 second conv, structured-pruned from 64 to 32 filters",
     "lenet-fast-deep": "lenet-fast with a third, 3x3 conv, structured-pruned from 64 to 48 filters",
+    "crop-digits": "gapnet-24 trained on MNIST plus synthetic digit crops: the reader's one-digit classifier",
 }
 # The parameter-efficiency records (docs/over-parameterization.md, Records): their own table, as they were measured
 # on another CPU than the models above. (dataset, at most this many non-zero parameters, at least this accuracy %)
@@ -141,7 +142,8 @@ def t_models() -> str:
         dense = s.get("structured", s["fp32"])  # a structured-pruned recipe: the narrow dense model
         rows.append([f"`{name}`", describe(name, m["model"]) + built_elsewhere(m, common), m["dataset"], num(dense["parameters"]), pct(s["fp32"]["test_accuracy"]),
                      pct(s["int8"]["test_accuracy"]), num(s["int8"]["nonzero_parameters"]),
-                     f"{s['pruned']['kernel_sparsity'] * 100:.1f}%", num(s["int8"]["gzip_bytes"]),
+                     f"{s.get('pruned', s['fp32']).get('kernel_sparsity', 0.0) * 100:.1f}%",  # unpruned: 0
+                     num(s["int8"]["gzip_bytes"]),
                      num(s["fp32"]["gzip_bytes"])])
     return source("exported/*.json", common, "; test accuracy on the full 10,000-image test set") + "\n" + table(
         ["recipe", "model", "dataset", "params", "dense fp32 %", "INT8 %", "non-zero params", "kernel sparsity",
@@ -406,7 +408,8 @@ def t_webcam_fps() -> str:
              f"{r['frame_exact']:.2f}%"] for r in d["results"]]
     extra = (f"{load_note(m['load_average_before'][:1] + m['load_average_after'][:1])}; one core ({m['threads']}), "
              f"{m['size']} frames decoded in memory, "
-             + ("the shipped page reader (number finder and strip reader)" if m.get("touching", "read") == "read"
+             + ("the shipped page reader (number finder and strip reader) with the number reader's second opinion"
+                if m.get("touching", "read") == "read"
                 else f"the shipped INT8 lenet, --touching {m['touching']}")
              + (f", each frame timed {m['best_of']} times and the fastest kept" if m.get("best_of", 1) > 1 else ""))
     return source("benchmarks/results/webcam_fps.json", {**m, "libraries": {"onnxruntime": m["onnxruntime"]}},

@@ -63,8 +63,8 @@ def options(*decorators):
 
 reader_options = options(  # the digit reader's options, shared by `webcam` and `predict`
     click.option("--model", type=click.Path(dir_okay=False), default=None,
-                 help="Digit classifier ONNX (default: the shipped INT8 gapnet-8k, which reads an image of one "
-                      "digit with --touching read; the shipped INT8 lenet with cut and off)."),
+                 help="Digit classifier ONNX (default: the shipped INT8 crop classifier, which reads an image of "
+                      "one digit with --touching read or strips; the shipped INT8 lenet with cut and off)."),
     click.option("--threshold", default=0.8, show_default=True, type=Finite(0.0, 1.0),
                  help="Digits below this confidence are shown as uncertain ('7?', orange) instead of guessed "
                       "silently."),
@@ -72,14 +72,16 @@ reader_options = options(  # the digit reader's options, shared by `webcam` and 
                  help="Dark ink on light paper, light ink on dark (a board), or decide per image."),
     click.option("--threads", default=1, show_default=True, type=count(0, limits.MAX_THREADS),
                  help="onnxruntime intra-op threads (1 = one core, 0 = all cores)."),
-    click.option("--touching", type=click.Choice(["read", "cut", "off"]), default="read", show_default=True,
+    click.option("--touching", type=click.Choice(["read", "strips", "cut", "off"]), default="read",
+                 show_default=True,
                  help="read: find every number with the number finder and read it whole with the strip reader (the "
-                      "page reader); cut: cut ink blobs where the classifier reads the pieces best; off: read each "
-                      "blob as one digit."),
+                      "page reader), the number reader reading it again from its ink blobs as a second opinion; "
+                      "strips: the page reader alone (as the web page reads); cut: cut ink blobs where the "
+                      "classifier reads the pieces best; off: read each blob as one digit."),
     click.option("--number-model", type=click.Path(dir_okay=False), default=None,
-                 help="For --touching read: another strip reader ONNX (default: the shipped exported/page-strips "
-                      "set's), or a number reader (exported/number-reader/number-reader.int8.onnx) to read the blob "
-                      "finder's groups instead."),
+                 help="For --touching read or strips: another strip reader ONNX (default: the shipped "
+                      "exported/page-strips set's), or a number reader "
+                      "(exported/number-reader/number-reader.int8.onnx) to read the blob finder's groups instead."),
 )
 
 

@@ -79,3 +79,29 @@ def test_training_strips_are_labelled_with_the_digits_they_show(source):
     assert image.shape[0] == strips.STRIP_ROWS and image.shape[1] % strips.STRIDE == 0
     away = finder.Line(line.start + [0, 3 * line.height], line.end + [0, 3 * line.height], line.height, 1.0)
     assert stripdata.labels_in(away, page.numbers) == []
+
+
+def test_crops_are_mnist_normalized_digits_of_their_labels(source):
+    from edgedigits.synth import crops
+
+    x, y = crops.make(source, 40, seed=3)
+    again, _ = crops.make(source, 40, seed=3)
+    assert x.shape == (40, 28, 28) and x.dtype == np.uint8 and np.array_equal(x, again)
+    assert set(y.tolist()) <= set(range(10)) and len(set(y.tolist())) >= 6
+    for image in x:  # ink centred as MNIST centres it: centre of mass near the middle
+        ys, xs = np.nonzero(image)
+        assert len(ys) > 10
+        assert abs(np.average(xs, weights=image[ys, xs]) - 14) < 2 and abs(np.average(ys, weights=image[ys, xs]) - 14) < 2
+
+
+def test_the_crops_task_adds_crops_to_training_and_validation_only(tmp_path):
+    from edgedigits.training import config
+    from edgedigits.training.tasks import TASKS
+
+    recipe = config.with_overrides(config.load("crop-digits"), {"train_limit": 2000, "crops.train": 30,
+                                                                 "crops.val": 20, "crops.test": 10})
+    ds, data = TASKS.get("crops").load(recipe, None, tmp_path)
+    assert len(data.x_train) == 2000 + 30 and len(data.x_val) == recipe.validation + 20
+    assert len(data.x_test) == 10_000 and len(data.crops_test) == 10  # the test set untouched
+    assert data.x_train.dtype == np.float32 and data.x_train.shape[1:] == (28, 28, 1)
+    assert len(list(tmp_path.glob("crops-*.npz"))) == 3  # made once, kept in the run directory

@@ -51,7 +51,9 @@ def page_ready():
 
 
 def predict(paths) -> list[dict]:
-    done = subprocess.run([sys.executable, "-m", "edgedigits", "predict", "--json", *map(str, paths)],
+    """What `predict` reads with the page reader alone (`--touching strips`), the reader the page ports."""
+    done = subprocess.run([sys.executable, "-m", "edgedigits", "predict", "--json", "--touching", "strips",
+                           *map(str, paths)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]

@@ -15,8 +15,9 @@ def default_model() -> Path:
 
 
 def crop_model() -> Path:
-    """The INT8 gapnet-8k that the page reader reads an image of one tight digit with (`reading.crop`)."""
-    return SHIPPED / "gapnet-8k.int8.onnx"
+    """The INT8 crop classifier (pipelines/crop-digits.toml: gapnet-24 trained on MNIST and synthetic digit crops)
+    that the page reader reads an image of one tight digit with (`reading.crop`)."""
+    return SHIPPED / "crop-digits.int8.onnx"
 
 
 def default_number_reader() -> Path:

@@ -1,7 +1,8 @@
 """An image that is one tight digit (a crop cut from a form, a 16x16 or 8x8 size-normalized digit) read by a digit
 classifier, the way MNIST was made: such a crop holds no number for the number finder to find, and the classifier
 reads a lone digit better than the strip reader does. Only a small image, no wider than about one digit, that the
-page reader reads as one digit or none is a crop; the more confident of the two readings wins. numpy and OpenCV.
+page reader reads as two digits at most is a crop; the classifier's reading wins where it is surer of its digit
+than the page reader is of its least sure one. numpy and OpenCV.
 """
 
 from __future__ import annotations

@@ -56,7 +56,10 @@ class Found:
         return len(self.boxes)
 
 
-def to_gray(frame: np.ndarray, min_side: int = 8) -> np.ndarray:
+MIN_SIDE = 8  # pixels: a smaller image cannot hold a digit the blob finder can read
+
+
+def to_gray(frame: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
     """A camera frame (BGR, BGRA or grey, uint8) as one grey channel; anything else is refused with its shape, and
     so is an image whose shorter side is under `min_side` pixels."""
     frame = np.asarray(frame)

@@ -14,7 +14,7 @@ from edgedigits.limits import MAX_IMAGE_PIXELS
 from edgedigits.runtime.model import shipped
 from edgedigits.runtime.model.classifier import Classifier, finite
 from edgedigits.runtime.model.contract import IMAGE_INPUT
-from edgedigits.runtime.reading import crop, find, page, segment, sequence
+from edgedigits.runtime.reading import crop, find, opinion, page, segment, sequence
 from edgedigits.runtime.reading.sequence import SequenceReader
 
 DEFAULT_THRESHOLD = 0.8  # below this the digit is shown as uncertain ("7?") rather than guessed silently
@@ -35,7 +35,8 @@ class Reader:
     each number is also read whole, as a sequence (`_read_groups`). Without one, where the first reading may be wrong
     (a blob wider than one digit, not clearly read as one; blobs close together) the line is cut into candidate
     digits, all scored in one more batch, and read as the digits its best-scoring split gives (`segment`).
-    split=False reads every blob as one digit."""
+    split=False reads every blob as one digit. With `pages` (`page.PageReader`), the number finder and the strip
+    reader read the frame instead; a `sequence` model then gives each number a second opinion (`opinion`)."""
 
     def __init__(self, classifier: Classifier, threshold: float = DEFAULT_THRESHOLD,
                  settings: find.Settings = find.DEFAULT, split: bool = True,
@@ -69,8 +70,10 @@ class Reader:
         if self.pages is not None:  # the number finder and the strip reader
             gray = find.to_gray(frame, page.MIN_SIDE)
             reads = self.pages.read(gray)
-            if len(reads) <= 1 and crop.is_crop(gray):
+            if len(reads) <= 2 and crop.is_crop(gray):  # a narrow image read as two digits may be one wide digit
                 reads = self._read_crop(gray, reads)
+            elif self.sequence is not None:
+                reads = self._second_opinion(gray, reads)
             return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
                     for r in reads]
         found = find.find_digits(frame, self.settings)
@@ -104,15 +107,51 @@ class Reader:
 
     def _read_crop(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
         """An image of one tight digit (`crop`) read by the classifier too: its reading replaces the page reader's
-        when the page reader found no digit or was less sure of its one."""
+        when the page reader found no digit or was less sure of its digit (of either, where it read two)."""
         found = crop.digit_image(gray)
         if found is None:
             return reads
         image, box = found
         p = self._scores(image[None])[0]
-        if reads and reads[0].confidence >= p.max():
+        if reads and min(r.confidence for r in reads) >= p.max():
             return reads
         return [page.Read(box, int(p.argmax()), float(p.max()), 0)]
+
+    def _second_opinion(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
+        """Each number the page reader read, read again by the number reader from the blob finder's blobs in its
+        region (`opinion`); the two readings are combined as `opinion.choose` says, and a doubted lone digit beside
+        a longer number is dropped (`opinion.drop_lone_doubts`)."""
+        numbers: dict[int, list[page.Read]] = {}
+        for r in reads:
+            numbers.setdefault(r.number, []).append(r)
+        found = find.find_digits(gray, self.settings) if numbers and min(gray.shape) >= find.MIN_SIDE else None
+        if found:
+            probs = self._scores(found.images)
+            numbers = {n: self._read_again(gray, found, probs, mine) for n, mine in numbers.items()}
+        kept = [mine for mine, keep in zip(numbers.values(), opinion.drop_lone_doubts(
+            [[(r.digit, r.confidence) for r in mine] for mine in numbers.values()])) if keep]
+        return [page.Read(r.box, r.digit, r.confidence, n) for n, mine in enumerate(kept) for r in mine]
+
+    def _read_again(self, gray: np.ndarray, found: find.Found, probs: np.ndarray,
+                    mine: list[page.Read]) -> list[page.Read]:
+        """One number's reading after the number reader's second opinion on the frame's blobs in its region."""
+        x0, y0, x1, y1 = opinion.region([r.box for r in mine], gray.shape)
+        centres = found.boxes[:, :2] + found.boxes[:, 2:] / 2
+        inside = np.flatnonzero((centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0)
+                                & (centres[:, 1] < y1))
+        if not len(inside) or len(set(found.lines[inside].tolist())) > 1:  # one line of blobs, or no opinion
+            return mine
+        blobs = find.Found(found.boxes[inside], np.zeros(len(inside), int), found.images[inside],
+                           [found.ink[k] for k in inside])
+        reach = opinion.MARGIN * max(r.box[3] for r in mine)
+        left, right = min(r.box[0] for r in mine) - reach, max(r.box[0] + r.box[2] for r in mine) + reach
+        other = [page.Read(d.box, self.classifier.labels.index(d.label), d.confidence, 0)
+                 for d in self._read_groups(blobs, probs[inside])
+                 if left <= d.box[0] + d.box[2] / 2 <= right]  # a mark beside the number is not a digit of it
+        if len(inside) > max(len(mine), len(other)):  # clutter gives more blobs than digits
+            return mine
+        pick = opinion.choose([(r.digit, r.confidence) for r in mine], [(r.digit, r.confidence) for r in other])
+        return [other[k] if p else mine[k] for k, p in enumerate(pick)] if pick else mine
 
     def _read_groups(self, found: find.Found, probs: np.ndarray) -> list[Digit]:
         """Every number (`sequence.groups`) read by the sequence model, all in one batch. Where it reads one digit
@@ -136,25 +175,31 @@ class Reader:
         return digits
 
 
-TOUCHING = ("read", "cut", "off")  # numbers of touching digits: the sequence model, seam cuts, each blob one digit
+# numbers of touching digits: the page reader with the number reader's second opinion, the page reader alone (as the
+# web page reads), seam cuts, each blob one digit
+TOUCHING = ("read", "strips", "cut", "off")
 
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
                 ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None) -> Reader:
     """A reader on `model`, by default an INT8 classifier shipped in the package. touching="read" (the default) finds
     numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
-    shipped strip reader), an image of one digit with `model` (by default gapnet-8k, `crop`); a `number_model` that
-    is a binary-ink number reader reads the blob finder's groups instead, with `model` (by default lenet). "cut" cuts
-    blobs with `segment`, "off" reads each blob as one digit (both with the blob finder and lenet by default)."""
+    shipped strip reader), the shipped number reader reading it again as a second opinion (`opinion`; "strips": the
+    page reader alone), and an image of one digit with `model` (by default the crop classifier, `crop`); a
+    `number_model` that is a binary-ink number reader reads the blob finder's groups instead, with `model` (by default
+    lenet). "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder and lenet
+    by default)."""
     if not isinstance(touching, str) or touching not in TOUCHING:
         raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
     numbers = pages = None
-    if touching == "read":
+    if touching in ("read", "strips"):
         if number_model is None or page.is_strip_reader(number_model):
             pages = page.PageReader(reader=number_model, threads=threads)
+            if touching == "read":  # the second opinion
+                numbers = sequence.SequenceReader(shipped.default_number_reader(), threads)
         else:
             numbers = sequence.SequenceReader(number_model, threads)
-    if model is None:  # the page reader reads an image of one digit with the more accurate gapnet-8k (`crop`)
+    if model is None:  # the page reader reads an image of one digit with the crop classifier (`crop`)
         model = shipped.crop_model() if pages is not None else shipped.default_model()
     return Reader(Classifier(model, threads=threads), threshold,
                   find.Settings(ink=ink), split=touching != "off", sequence=numbers, pages=pages)
