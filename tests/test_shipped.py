@@ -19,7 +19,7 @@ from edgedigits.training.config import PIPELINES_DIR
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 # parameter-efficiency records: (dataset, at most this many non-zero parameters in the INT8 file, at least this
 # test accuracy % of the INT8 file)
-RECORDS = {"gapnet-500": ("mnist", 500, 98.0), "gapnet-2k": ("mnist", 2_000, 99.0), "gapnet-8k": ("mnist", 8_000, 99.4),
+RECORDS = {"gapnet-500": ("mnist", 500, 98.0), "gapnet-1k": ("mnist", 1_000, 99.0), "gapnet-2k": ("mnist", 2_000, 99.0), "gapnet-8k": ("mnist", 8_000, 99.4),
            "fashion-gapnet": ("fashion-mnist", 10_000, 91.0)}
 SHIPPED = ["lenet", "lenet5", "lenet5-v2", "cnn", "mlp", "fashion-lenet", "lenet-slim", "lenet-fast", "lenet-fast-slim",
            "lenet-fast-deep", *RECORDS]
@@ -93,7 +93,7 @@ def test_lenet_slim_meets_the_structured_pruning_bars():
 @pytest.mark.parametrize("name", sorted(RECORDS))
 def test_records_meet_their_bars_counted_in_the_int8_file(name):
     """Non-zero parameters (kernels and biases, batch norm folded) counted in the shipped INT8 file, training
-    within 30 minutes."""
+    within 30 minutes on two threads (an hour on one: the threads the manifest's pins record, else its cores)."""
     dataset, budget, accuracy = RECORDS[name]
     m = manifest(name)
     int8 = m["stages"]["int8"]
@@ -101,7 +101,8 @@ def test_records_meet_their_bars_counted_in_the_int8_file(name):
     assert m["dataset"] == dataset and counted["nonzero_parameters"] == int8["nonzero_parameters"] <= budget
     assert counted["parameters"] == int8["parameters"] and graphstats.macs(EXPORTED / f"{name}.int8.onnx") == int8["macs"]
     assert int8["test_accuracy"] >= accuracy
-    assert m["times_s"]["train"] + m["times_s"]["prune"] <= 30 * 60
+    threads = m.get("reproduce", {}).get("pins", {}).get("intra_op_threads") or m["machine"]["cores"]
+    assert m["times_s"]["train"] + m["times_s"]["prune"] <= 30 * 60 * max(1, 2 / threads)
 
 
 def optimized_ops(path):
