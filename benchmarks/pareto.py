@@ -55,7 +55,7 @@ def shipped_points(exported: Path) -> list[dict]:
             "name": m["name"], "model": m["model"], "dataset": m["dataset"], "kind": "shipped",
             "test_accuracy": round(m["stages"]["int8"]["test_accuracy"], 2),
             "fp32_test_accuracy": round(m["stages"]["fp32"]["test_accuracy"], 2),
-            "pruned_test_accuracy": round(m["stages"]["pruned"]["test_accuracy"], 2),
+            "pruned_test_accuracy": round(m["stages"].get("pruned", m["stages"]["fp32"])["test_accuracy"], 2),
             "nonzero_parameters": counts["nonzero_parameters"], "parameters": counts["parameters"],
             "macs": graphstats.macs(int8), "gzip_bytes": stats["gzip_bytes"],
             "measured_on": m["stages"]["int8"].get("measured_on"),
