@@ -127,16 +127,17 @@ class Reader:
         found = find.find_digits(gray, self.settings) if numbers and min(gray.shape) >= find.MIN_SIDE else None
         if found:
             probs = self._scores(found.images)
-            numbers = {n: self._read_again(gray, found, probs, mine) for n, mine in numbers.items()}
+            centres = found.boxes[:, :2] + found.boxes[:, 2:] / 2
+            numbers = {n: self._read_again(gray, found, probs, centres, mine) for n, mine in numbers.items()}
         kept = [mine for mine, keep in zip(numbers.values(), opinion.drop_lone_doubts(
             [[(r.digit, r.confidence) for r in mine] for mine in numbers.values()])) if keep]
         return [page.Read(r.box, r.digit, r.confidence, n) for n, mine in enumerate(kept) for r in mine]
 
-    def _read_again(self, gray: np.ndarray, found: find.Found, probs: np.ndarray,
+    def _read_again(self, gray: np.ndarray, found: find.Found, probs: np.ndarray, centres: np.ndarray,
                     mine: list[page.Read]) -> list[page.Read]:
-        """One number's reading after the number reader's second opinion on the frame's blobs in its region."""
+        """One number's reading after the number reader's second opinion on the frame's blobs (`centres`: each
+        blob's box centre) in its region."""
         x0, y0, x1, y1 = opinion.region([r.box for r in mine], gray.shape)
-        centres = found.boxes[:, :2] + found.boxes[:, 2:] / 2
         inside = np.flatnonzero((centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0)
                                 & (centres[:, 1] < y1))
         if not len(inside) or len(set(found.lines[inside].tolist())) > 1:  # one line of blobs, or no opinion
