@@ -68,6 +68,14 @@ def test_touching_numbers_read_at_least_as_well_with_the_second_opinion(mnist, r
 
 def test_a_doubted_lone_digit_beside_a_longer_number_is_dropped():
     long, doubted, sure = [(4, 0.99), (1, 0.9)], [(1, 0.6)], [(7, 0.97)]
-    assert opinion.drop_lone_doubts([doubted, long, sure]) == [False, True, True]
-    assert opinion.drop_lone_doubts([doubted]) == [True]  # alone it is the number
-    assert opinion.drop_lone_doubts([doubted, [(3, 0.5)]]) == [True, True]  # no longer number beside it
+    assert opinion.drop_doubts([doubted, long, sure]) == [False, True, True]
+    assert opinion.drop_doubts([doubted]) == [True]  # alone it is the number
+    assert opinion.drop_doubts([doubted, [(3, 0.5)]]) == [True, True]  # no longer number beside it
+
+
+def test_a_doubted_longer_number_is_dropped_only_beside_a_sure_one():
+    letters, sure, fair = [(7, 0.5), (4, 0.88), (1, 0.6)], [(0, 0.99), (2, 0.97)], [(5, 0.95), (2, 0.85)]
+    assert opinion.drop_doubts([letters, sure]) == [False, True]
+    assert opinion.drop_doubts([letters]) == [True]  # alone it is the reading there is
+    assert opinion.drop_doubts([letters, fair]) == [True, True]  # nothing beside it is read surely
+    assert opinion.drop_doubts([fair, sure]) == [True, True]  # doubted in places, sure on average

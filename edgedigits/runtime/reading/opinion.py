@@ -6,8 +6,9 @@ where the blob reader reads the same digits with one added (or dropped) and is c
 line, in a region with no more blobs than digits.
 
 And a number of one digit the strip reader doubts, beside a number of several digits, is dropped: on photos such a
-"number" is nearly always a speck, a shadow's edge or a mark at the frame's border, not a digit someone wrote. numpy
-only."""
+"number" is nearly always a speck, a shadow's edge or a mark at the frame's border, not a digit someone wrote. So is
+a longer number read with low confidence on average beside a number read surely: letters, ruled lines and printed
+text cut off at the frame's edge read that way. numpy only."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ DROPPED_SURE = 0.9  # ... its least confident digit, for its reading to drop one
 DOUBT = 0.7  # the strip reader's confidence below which its digit may be replaced
 DROPPED_DOUBT = 0.6  # ... below which its least confident digit may be dropped
 LONE_DOUBT = 0.9  # a one-digit number read with less confidence, beside a longer number, is dropped
+MEAN_DOUBT = 0.8  # a longer number read with less mean confidence, beside a number read surely, is dropped
+SURE_NUMBER = 0.9  # every digit at least this confident: a number read surely
 
 
 def subsequence(short: list[int], long: list[int]) -> bool:
@@ -52,8 +55,16 @@ def choose(strip: list[tuple[int, float]], other: list[tuple[int, float]]) -> li
     return []
 
 
-def drop_lone_doubts(numbers: list[list[tuple[int, float]]]) -> list[bool]:
+def drop_doubts(numbers: list[list[tuple[int, float]]]) -> list[bool]:
     """Which numbers (each a list of (digit, confidence)) to keep: all but the one-digit numbers read with less than
-    LONE_DOUBT confidence, when another number has several digits."""
+    LONE_DOUBT confidence when another number has several digits, and the longer ones read with less than MEAN_DOUBT
+    mean confidence when another number is read surely."""
     longer = any(len(n) > 1 for n in numbers)
-    return [not (longer and len(n) == 1 and n[0][1] < LONE_DOUBT) for n in numbers]
+    sure = [bool(n) and min(c for _, c in n) >= SURE_NUMBER for n in numbers]
+    keep = []
+    for i, n in enumerate(numbers):
+        mean = sum(c for _, c in n) / max(1, len(n))
+        surer = any(s for j, s in enumerate(sure) if j != i)
+        keep.append(not (longer and len(n) == 1 and n[0][1] < LONE_DOUBT) and not (len(n) > 1 and surer
+                                                                                     and mean < MEAN_DOUBT))
+    return keep

@@ -120,7 +120,7 @@ class Reader:
     def _second_opinion(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
         """Each number the page reader read, read again by the number reader from the blob finder's blobs in its
         region (`opinion`); the two readings are combined as `opinion.choose` says, and a doubted lone digit beside
-        a longer number is dropped (`opinion.drop_lone_doubts`)."""
+        a longer number, and a doubted longer number beside a sure one, are dropped (`opinion.drop_doubts`)."""
         numbers: dict[int, list[page.Read]] = {}
         for r in reads:
             numbers.setdefault(r.number, []).append(r)
@@ -129,7 +129,7 @@ class Reader:
             probs = self._scores(found.images)
             centres = found.boxes[:, :2] + found.boxes[:, 2:] / 2
             numbers = {n: self._read_again(gray, found, probs, centres, mine) for n, mine in numbers.items()}
-        kept = [mine for mine, keep in zip(numbers.values(), opinion.drop_lone_doubts(
+        kept = [mine for mine, keep in zip(numbers.values(), opinion.drop_doubts(
             [[(r.digit, r.confidence) for r in mine] for mine in numbers.values()])) if keep]
         return [page.Read(r.box, r.digit, r.confidence, n) for n, mine in enumerate(kept) for r in mine]
 
