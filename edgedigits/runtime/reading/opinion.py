@@ -64,7 +64,7 @@ def drop_doubts(numbers: list[list[tuple[int, float]]]) -> list[bool]:
     keep = []
     for i, n in enumerate(numbers):
         mean = sum(c for _, c in n) / max(1, len(n))
-        surer = any(s for j, s in enumerate(sure) if j != i)
+        surer = sum(sure) > sure[i]  # another number is read surely
         lone = longer and len(n) == 1 and n[0][1] < LONE_DOUBT
         keep.append(not lone and not (len(n) > 1 and surer and mean < MEAN_DOUBT))
     return keep
