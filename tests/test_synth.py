@@ -79,6 +79,12 @@ def test_training_strips_are_labelled_with_the_digits_they_show(source):
     assert image.shape[0] == strips.STRIP_ROWS and image.shape[1] % strips.STRIDE == 0
     away = finder.Line(line.start + [0, 3 * line.height], line.end + [0, 3 * line.height], line.height, 1.0)
     assert stripdata.labels_in(away, page.numbers) == []
+    d = (line.end - line.start) / np.hypot(*(line.end - line.start))
+    short = finder.Line(line.start + 0.1 * line.height * d, line.end - 0.1 * line.height * d, line.height, 1.0)
+    assert stripdata.labels_in(short, page.numbers) == page.numbers[0].labels  # a thin end digit still shows
+    mids = (page.numbers[0].tops + page.numbers[0].bottoms) / 2
+    first = finder.Line(line.start, mids[0] + 0.05 * line.height * d, line.height, 1.0)
+    assert stripdata.labels_in(first, page.numbers) == page.numbers[0].labels[:1]
 
 
 def test_crops_are_mnist_normalized_digits_of_their_labels(source):

@@ -3,4 +3,4 @@ paper (scenes), numbers written close together (numbers), frames as a fake camer
 handwritten numbers shaped like real photos and scans (glyphs, strokes, write, clutter, pages, sets). numpy and
 OpenCV only (fonts through Pillow). Not what an app needs to read digits: that is edgedigits.runtime."""
 
-GENERATOR = 2  # raised whenever what the page generator or the page reader's cutting makes changes: caches re-render
+GENERATOR = 3  # raised whenever what the page generator or the page reader's cutting makes changes: caches re-render

@@ -18,6 +18,7 @@ from edgedigits.training import finderdata
 
 MAX_WIDTH = 384  # strips wider than this are left out (a long number written far apart)
 MAX_DIGITS = 24
+SLACK = 0.5  # share of the strip's context beyond a line's end in which a digit's mid point still counts as shown
 KIND_WEIGHTS = {"sheet": 0.3, "composed": 0.3, "cheque": 0.16, "register": 0.1, "digit": 0.07, "usps": 0.07}
 
 
@@ -37,18 +38,23 @@ def jittered(line: finder.Line, rng: np.random.Generator) -> finder.Line:
 
 
 def labels_in(line: finder.Line, numbers: list[write.Number]) -> list[int]:
-    """The digits whose mid-height point lies on the line's strip (within half a digit height across it, between
-    its ends along it), in order along the line."""
+    """The digits whose mid-height point lies on the line's strip (within half a digit height across it; along it,
+    between its ends or in the nearer half of the context the strip keeps beyond them), in order along the line.
+
+    The slack along matters for thin digits: a 1 at a number's end has its mid point a tenth of a height inside the
+    ink's end, so a line that stops a little short (as found lines do) still shows all of it, and it must be read."""
     d = line.end - line.start
     length = max(1e-9, float(np.hypot(*d)))
     d = d / length
     n = np.array([-d[1], d[0]])
+    slack = SLACK * strips.CONTEXT * line.height
     found = []
     for number in numbers:
         mids = (number.tops + number.bottoms) / 2
         rel = mids - line.start
         along, across = rel @ d, rel @ n
-        inside = (np.abs(across) < 0.5 * max(line.height, number.height)) & (along >= 0) & (along <= length)
+        inside = ((np.abs(across) < 0.5 * max(line.height, number.height))
+                  & (along >= -slack) & (along <= length + slack))
         found += [(a, lab) for a, lab, k in zip(along, number.labels, inside) if k]
     return [lab for _, lab in sorted(found)]
 
