@@ -290,6 +290,11 @@ def gapnet_24(layers, num_classes):
     return _gap_net(layers, num_classes, [(12, 24), (24, 24, 24)])
 
 
+@register(_GAP_SOURCE, "3x3 conv 16-32, pool, 3x3 conv 32-32-32, BN each, global average pool, dense (32.7k weights)")
+def gapnet_32(layers, num_classes):
+    return _gap_net(layers, num_classes, [(16, 32), (32, 32, 32)])
+
+
 @register(_GAP_SOURCE, "3x3 conv 8-12, pool, 3x3 conv 12-12-12, BN each, global average pool, dense (4.9k weights)")
 def gapnet_12(layers, num_classes):
     return _gap_net(layers, num_classes, [(8, 12), (12, 12, 12)])
