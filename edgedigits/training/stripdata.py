@@ -1,7 +1,8 @@
 """Training strips for the strip reader: numbers cut out of synthetic pages the way the reader cuts them
 (`strips.cut`), along centre lines a little off the true ones (as the finder's are), labelled with the digits whose
-centres the strip shows (`labels_in`); parts of numbers; and strips of clutter with no digit at all (ruling, guilloche, printed words,
-desk texture, specks), labelled empty, so the reader learns to read those as nothing. numpy and OpenCV only.
+centres the strip shows (`labels_in`); parts of numbers; and strips of clutter with no digit at all (ruling,
+guilloche, printed words, desk texture, specks), labelled empty, so the reader learns to read those as nothing.
+numpy and OpenCV only.
 """
 
 from __future__ import annotations
