@@ -70,7 +70,8 @@ class Reader:
         if self.pages is not None:  # the number finder and the strip reader
             gray = find.to_gray(frame, page.MIN_SIDE)
             reads = self.pages.read(gray)
-            if len(reads) <= 2 and crop.is_crop(gray):  # a narrow image read as two digits may be one wide digit
+            # a narrow image read as two digits may be one wide digit, and one read on two overlapping lines is one
+            if crop.is_crop(gray) and (len(reads) <= 2 or crop.same_ink([r.box for r in reads])):
                 reads = self._read_crop(gray, reads)
             elif self.sequence is not None:
                 reads = self._second_opinion(gray, reads)
@@ -107,13 +108,14 @@ class Reader:
 
     def _read_crop(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
         """An image of one tight digit (`crop`) read by the classifier too: its reading replaces the page reader's
-        when the page reader found no digit or was less sure of its digit (of either, where it read two)."""
+        when the page reader found no digit or was less sure of its digit (of either, where it read two), and always
+        when the page reader read the same ink twice (two found lines over one digit count it twice)."""
         found = crop.digit_image(gray)
         if found is None:
             return reads
         image, box = found
         p = self._scores(image[None])[0]
-        if reads and min(r.confidence for r in reads) >= p.max():
+        if reads and min(r.confidence for r in reads) >= p.max() and not crop.same_ink([r.box for r in reads]):
             return reads
         return [page.Read(box, int(p.argmax()), float(p.max()), 0)]
 
