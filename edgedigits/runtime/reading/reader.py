@@ -71,8 +71,10 @@ class Reader:
             gray = find.to_gray(frame, page.MIN_SIDE)
             reads = self.pages.read(gray)
             # a narrow image read as two digits may be one wide digit, and one read on two overlapping lines is one
-            if crop.is_crop(gray) and (len(reads) <= 2 or crop.same_ink([r.box for r in reads])):
-                reads = self._read_crop(gray, reads)
+            narrow = crop.is_crop(gray)
+            twice = narrow and crop.same_ink([r.box for r in reads])
+            if twice or (narrow and len(reads) <= 2):
+                reads = self._read_crop(gray, reads, twice)
             elif self.sequence is not None:
                 reads = self._second_opinion(gray, reads)
             return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
@@ -106,16 +108,16 @@ class Reader:
                                     n, confidence < self.threshold))
         return digits
 
-    def _read_crop(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
+    def _read_crop(self, gray: np.ndarray, reads: list[page.Read], twice: bool) -> list[page.Read]:
         """An image of one tight digit (`crop`) read by the classifier too: its reading replaces the page reader's
         when the page reader found no digit or was less sure of its digit (of either, where it read two), and always
-        when the page reader read the same ink twice (two found lines over one digit count it twice)."""
+        when the page reader read the same ink twice (`twice`: two found lines over one digit count it twice)."""
         found = crop.digit_image(gray)
         if found is None:
             return reads
         image, box = found
         p = self._scores(image[None])[0]
-        if reads and min(r.confidence for r in reads) >= p.max() and not crop.same_ink([r.box for r in reads]):
+        if reads and not twice and min(r.confidence for r in reads) >= p.max():
             return reads
         return [page.Read(box, int(p.argmax()), float(p.max()), 0)]
 
