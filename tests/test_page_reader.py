@@ -80,3 +80,31 @@ def test_the_output_keeps_its_fields(reader, source):
     n = len(record["digits"])
     assert n and all(len(record[k]) == n for k in ("confidences", "uncertain", "boxes", "lines"))
     assert all(len(b) == 4 for b in record["boxes"]) and record["lines"] == sorted(record["lines"])
+
+
+def test_a_doubted_number_is_read_from_the_mean_of_three_strips(source):
+    """Numbers read surely keep their first reading; a number with a digit under RECHECK is decoded from the
+    weighted mean of the reader's outputs on its strip (1/2) and on strips moved SHIFT x its digit height up and
+    down (1/4 each)."""
+    from edgedigits.runtime.reading import strips
+
+    pages = page.PageReader()
+    doubted = sure = 0
+    for image, _ in sets.make_set("register", source, 40, 5):
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        lines = pages.lines(gray)
+        cut = [strips.strip(gray, line) for line in lines]
+        first = pages.reader.read(cut)
+        expected = []
+        for line, s, reading in zip(lines, cut, first):
+            if reading and min(c for _, c, _ in reading) < page.RECHECK:
+                outputs = [pages.reader.probabilities([strips.strip(gray, strips.shifted(line, k * page.SHIFT))])[0][0]
+                           for k in (0, -1, 1)]
+                reading = pages.reader.digits(s, 0.5 * np.float64(outputs[0]) + 0.25 * outputs[1] + 0.25 * outputs[2])
+                doubted += 1
+            else:
+                sure += bool(reading)
+            expected += [(label, box) for label, _, box in reading]
+        got = [(r.digit, r.box) for r in pages.read(gray)]
+        assert got == expected
+    assert doubted >= 3 and sure >= 10, (doubted, sure)

@@ -91,7 +91,8 @@ def test_page_reader_steps_give_pythons_numbers(mnist, tmp_path):
         feeds.append({"shape": list(gray.shape), "gray": raw(gray),
                       "maps": {"shape": list(maps.shape), "data": raw(maps.astype(np.float32))},
                       "probs": {"shape": list(probs.shape), "data": raw(probs.astype(np.float32))}})
-        expected.append((geo, work, found, order, cut, normalized,
+        moved = [[strips.cut(gray, strips.shifted(line, sign * page.SHIFT)) for sign in (-1, 1)] for line in lines]
+        expected.append((geo, work, found, order, cut, normalized, moved,
                          reader.reader.read([strips.strip(gray, line) for line in lines])))
     (tmp_path / "in.json").write_text(json.dumps(feeds))
     done = subprocess.run(["node", str(ROOT / "tests" / "web_steps.mjs"), str(tmp_path / "in.json"),
@@ -100,7 +101,8 @@ def test_page_reader_steps_give_pythons_numbers(mnist, tmp_path):
     got = json.loads((tmp_path / "out.json").read_text())
 
     scales = set()
-    for i, ((geo, work, found, order, cut, normalized, reads), js) in enumerate(zip(expected, got)):
+    for i, ((geo, work, found, order, cut, normalized, moved, reads), js) in enumerate(zip(expected, got)):
+        assert js["shift"] == page.SHIFT
         scales.add((geo.down, geo.up))
         assert [js["geo"][k] for k in ("down", "up", "pad", "shape")] == [geo.down, geo.up, geo.pad, list(geo.shape)]
         assert base64.b64decode(js["work"]) == work.tobytes(), f"image {i}: working image"
@@ -109,8 +111,9 @@ def test_page_reader_steps_give_pythons_numbers(mnist, tmp_path):
             assert np.allclose(line["start"] + line["end"] + [line["height"], line["score"]],
                                [*mine.start, *mine.end, mine.height, mine.score], rtol=1e-12, atol=0), f"image {i}"
         assert js["order"] == list(order), f"image {i}: reading order"
-        for s, c, n, r in zip(js["strips"], cut, normalized, reads):
+        for s, c, n, m, r in zip(js["strips"], cut, normalized, moved, reads):
             assert s["width"] == c.shape[1] and base64.b64decode(s["cut"]) == c.tobytes(), f"image {i}: strip"
+            assert [base64.b64decode(b) for b in s["moved"]] == [a.tobytes() for a in m], f"image {i}: moved strip"
             assert base64.b64decode(s["normalized"]) == n.tobytes(), f"image {i}: normalized strip"
             assert [(a, b, tuple(box)) for a, b, box in s["reads"]] == [(a, b, tuple(box)) for a, b, box in r]
     assert sum(len(js["lines"]) for js in got) >= 30 and {(2, 1), (1, 1)} <= scales and any(u > 1 for _, u in scales)

@@ -1,12 +1,13 @@
 // The web reader's steps between its networks (examples/web: finder.js, strips.js, resample.js) on the inputs the
 // Python reader saw, for tests/test_web.py to compare number for number: per image the grey image and the networks'
-// outputs in, the working image, the lines, their reading order, the strips and the digits read out.
+// outputs in, the working image, the lines, their reading order, the strips (and the strips moved across the line
+// that a doubted number is read again from) and the digits read out.
 //
 //   node tests/web_steps.mjs IN.json OUT.json
 // IN: [{shape: [h, w], gray: base64 uint8, maps: {shape, data: base64 float32}, probs: {shape, data}}, ...]
 import { readFileSync, writeFileSync } from "node:fs";
 import { linesFromMaps, workingImage } from "../examples/web/finder.js";
-import { cut, decode, digitBox, normalize, readingOrder, STRIDE } from "../examples/web/strips.js";
+import { cut, decode, digitBox, normalize, readingOrder, SHIFT, shifted, STRIDE } from "../examples/web/strips.js";
 
 const bytes = (b64) => new Uint8Array(Buffer.from(b64, "base64"));
 const floats = (b64) => { const b = bytes(b64); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
@@ -22,9 +23,10 @@ const out = JSON.parse(readFileSync(process.argv[2], "utf8")).map((im) => {
   const strips = order.map((i, k) => {
     const line = found[i], s = cut(gray, h, w, line);
     const reads = decode(probs.subarray(k * t * classes, (k + 1) * t * classes), Math.floor(s.width / STRIDE), classes);
-    return { width: s.width, cut: b64(s.data), normalized: b64(normalize(s.data)),
+    const moved = [-1, 1].map((sign) => b64(cut(gray, h, w, shifted(line, sign * SHIFT)).data));
+    return { width: s.width, cut: b64(s.data), normalized: b64(normalize(s.data)), moved,
              reads: reads.map(([label, confidence, column]) => [label, confidence, digitBox(line, column)]) };
   });
-  return { geo: work.geo, work: b64(work.data), lines: found, order, strips };
+  return { geo: work.geo, work: b64(work.data), lines: found, order, strips, shift: SHIFT };
 });
 writeFileSync(process.argv[3], JSON.stringify(out));

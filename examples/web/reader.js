@@ -5,7 +5,7 @@
 import { linesFromMaps, workingImage } from "./finder.js";
 import { Network, defaultFile } from "./model.js";
 import { grayFromRGBA } from "./resample.js";
-import { batch, cut, decode, digitBox, normalize, readingOrder } from "./strips.js";
+import { RECHECK, SHIFT, batch, cut, decode, digitBox, normalize, readingOrder, shifted } from "./strips.js";
 
 export const DEFAULT_THRESHOLD = 0.8;  // below it a digit is shown as uncertain ("7?")
 export const FINDER_SET = "page-finder", STRIPS_SET = "page-strips";
@@ -52,21 +52,36 @@ export class Reader {
     const t1 = performance.now();
     const digits = [];
     if (lines.length) {
-      const strips = lines.map((line) => {
+      const strip = (line) => {
         const s = cut(gray, h, w, line);
         return { image: normalize(s.data), width: s.width };
-      });
-      const { x, dims, steps } = batch(strips);
+      };
+      const { x, dims, steps } = batch(lines.map(strip));
       const probs = await this.strips.run(x, dims);
       const [, t, classes] = probs.dims;
+      const output = (i) => probs.data.subarray(i * t * classes, (i + 1) * t * classes);
+      const reads = lines.map((_, i) => decode(output(i), steps[i], classes));
+      // a number the reader doubts: read again from strips moved up and down, the outputs' weighted mean (page.read)
+      const doubted = reads.flatMap((r, i) => (r.length && Math.min(...r.map((d) => d[1])) < RECHECK ? [i] : []));
+      if (doubted.length) {
+        const more = batch([-1, 1].flatMap((sign) => doubted.map((i) => strip(shifted(lines[i], sign * SHIFT)))));
+        const again = await this.strips.run(more.x, more.dims);
+        const [, t2] = again.dims, n = doubted.length;
+        doubted.forEach((i, j) => {
+          const base = output(i), up = again.data.subarray(j * t2 * classes);
+          const down = again.data.subarray((n + j) * t2 * classes);
+          const mean = new Float64Array(steps[i] * classes);
+          for (let q = 0; q < mean.length; q++) mean[q] = 0.5 * base[q] + 0.25 * up[q] + 0.25 * down[q];
+          reads[i] = decode(mean, steps[i], classes);
+        });
+      }
       let number = 0;
       lines.forEach((line, i) => {
-        const read = decode(probs.data.subarray(i * t * classes, (i + 1) * t * classes), steps[i], classes);
-        for (const [label, confidence, column] of read) {
+        for (const [label, confidence, column] of reads[i]) {
           digits.push({ box: digitBox(line, column), label: this.labels[label], confidence, line: number,
                         uncertain: confidence < this.threshold });
         }
-        if (read.length) number += 1;
+        if (reads[i].length) number += 1;
       });
     }
     return { digits, lines, ms: { find: t1 - t0, read: performance.now() - t1 } };

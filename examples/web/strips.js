@@ -11,6 +11,8 @@ export const CONTEXT = 0.25;  // digit heights of image kept beyond each end of 
 export const MIN_CONTRAST = 24.0;  // grey levels
 export const BLANK = 10;  // the CTC blank class
 export const ROW_TOLERANCE = 0.5;  // a number is on a row when within this x the digit height of the row's line
+export const RECHECK = 0.9;  // a number read with a digit less sure than this is read again from strips shifted...
+export const SHIFT = 0.1;  // ...across its line by this x its digit height, up and down (outputs weighed 1/2, 1/4, 1/4)
 
 // Indices of `lines` in reading order: a number joins the first row whose first number's centre line, extended,
 // passes within ROW_TOLERANCE x the taller digit height of its centre; rows top to bottom, left to right in a row.
@@ -30,6 +32,16 @@ export function readingOrder(lines) {
     else rows.push([i]);
   }
   return rows.flatMap((r) => r.sort((i, j) => lines[i].start[0] - lines[j].start[0]));
+}
+
+// `line` moved across itself by `offset` x its digit height, along n = (-d_y, d_x) (strips.shifted).
+export function shifted(line, offset) {
+  let d = [line.end[0] - line.start[0], line.end[1] - line.start[1]];
+  const norm = Math.max(Math.sqrt(d[0] * d[0] + d[1] * d[1]), 1e-9);
+  d = [d[0] / norm, d[1] / norm];
+  const k = offset * line.height, move = [k * -d[1], k * d[0]];
+  return { ...line, start: [line.start[0] + move[0], line.start[1] + move[1]],
+           end: [line.end[0] + move[0], line.end[1] + move[1]] };
 }
 
 // The strip of `line` from a grey image (Uint8Array h x w): {data: Uint8Array STRIP_ROWS x width, width}

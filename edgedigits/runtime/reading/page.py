@@ -20,6 +20,8 @@ from edgedigits.runtime.reading import strips as strips_mod
 
 MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
 ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
+RECHECK = 0.9  # a number read with a digit less sure than this is read again from strips shifted across its line...
+SHIFT = 0.1  # ...by this x its digit height, up and down; the first strip's output weighs half, each moved one a quarter
 FINDER_SET, STRIPS_SET = "page-finder", "page-strips"  # the shipped sets (exported/NAME/NAME.json and files)
 
 
@@ -81,8 +83,26 @@ class PageReader:
         return [found[i] for i in reading_order(found)]
 
     def read(self, gray: np.ndarray) -> list[Read]:
+        """The digits of every number found, in reading order. A number the strip reader doubts (a digit under
+        RECHECK) is read again from two more strips, its line moved SHIFT x its digit height up and down, and its
+        digits decoded from the weighted mean of the three outputs (1/2, 1/4, 1/4, in float64): a strip cut a
+        little off the centre line reads a digit the first one misread, and an error of one cut seldom survives the
+        mean. (An equal mean read as many register rows and cheque amounts right, but more numbers of touching digits
+        wrong.)"""
         lines = self.lines(gray)
-        readings = self.reader.read([strips_mod.strip(gray, line) for line in lines])
+        cut = [strips_mod.strip(gray, line) for line in lines]
+        if not cut:
+            return []
+        probs, steps = self.reader.probabilities(cut)
+        readings = [self.reader.digits(s, p[:t]) for s, p, t in zip(cut, probs, steps)]
+        doubted = [i for i, r in enumerate(readings) if r and min(c for _, c, _ in r) < RECHECK]
+        if doubted:
+            more, _ = self.reader.probabilities([strips_mod.strip(gray, strips_mod.shifted(lines[i], sign * SHIFT))
+                                                 for sign in (-1, 1) for i in doubted])
+            for j, i in enumerate(doubted):
+                t = steps[i]
+                mean = 0.5 * probs[i, :t].astype(np.float64) + 0.25 * more[j, :t] + 0.25 * more[len(doubted) + j, :t]
+                readings[i] = self.reader.digits(cut[i], mean)
         out, number = [], 0
         for reading in readings:
             if not reading:

@@ -10,7 +10,7 @@ repeat it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +99,14 @@ def normalize(strip: np.ndarray) -> np.ndarray:
     return np.clip((paper - s) / max(dark, MIN_CONTRAST), -0.5, 1.5).astype(np.float32)
 
 
+def shifted(line: Line, offset: float) -> Line:
+    """`line` moved across itself by `offset` x its digit height (along n = (-d_y, d_x), d its unit direction)."""
+    d = np.asarray(line.end, np.float64) - np.asarray(line.start, np.float64)
+    d = d / max(float(np.sqrt(d[0] * d[0] + d[1] * d[1])), 1e-9)
+    move = offset * float(line.height) * np.array([-d[1], d[0]])
+    return replace(line, start=np.asarray(line.start, np.float64) + move, end=np.asarray(line.end, np.float64) + move)
+
+
 def strip(gray: np.ndarray, line: Line) -> Strip:
     return Strip(normalize(cut(gray, line)), line, DIGIT_ROWS / max(float(line.height), 1.0))
 
@@ -135,17 +143,23 @@ class StripReader:
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input: x})[0]
 
+    def probabilities(self, strips: list[Strip]) -> tuple[np.ndarray, list[int]]:
+        """The reader's [N, T, 11] output for strips read in one batch, and each strip's number of output steps."""
+        x, steps = batch([s.image for s in strips])
+        return self.run(x), steps
+
+    @staticmethod
+    def digits(s: Strip, probs: np.ndarray) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+        """The digits of one strip's [T, 11] probabilities: (digit, confidence, image box) each, left to right."""
+        out = []
+        for label, confidence, column in decode(probs):
+            cx, cy = s.point(column)
+            h = s.line.height
+            out.append((label, confidence, (int(cx - 0.3 * h), int(cy - 0.5 * h), int(0.6 * h), int(h))))
+        return out
+
     def read(self, strips: list[Strip]) -> list[list[tuple[int, float, tuple[int, int, int, int]]]]:
         if not strips:
             return []
-        x, steps = batch([s.image for s in strips])
-        probs = self.run(x)
-        out = []
-        for s, p, t in zip(strips, probs, steps):
-            digits = []
-            for label, confidence, column in decode(p[:t]):
-                cx, cy = s.point(column)
-                h = s.line.height
-                digits.append((label, confidence, (int(cx - 0.3 * h), int(cy - 0.5 * h), int(0.6 * h), int(h))))
-            out.append(digits)
-        return out
+        probs, steps = self.probabilities(strips)
+        return [self.digits(s, p[:t]) for s, p, t in zip(strips, probs, steps)]
