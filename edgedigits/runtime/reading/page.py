@@ -21,7 +21,7 @@ from edgedigits.runtime.reading import strips as strips_mod
 MIN_SIDE = 2  # pixels: a crop of one thin "1" may be a few pixels wide
 ROW_TOLERANCE = 0.5  # a number is on a row when its centre is within this x the digit height of the row's line
 RECHECK = 0.9  # a number read with a digit less sure than this is read again from strips shifted across its line...
-SHIFT = 0.1  # ...by this x its digit height, up and down; the first strip's output weighs half, each moved one a quarter
+SHIFT = 0.1  # ...by this x its digit height, up and down; the first strip's output weighs 1/2, each moved one 1/4
 FINDER_SET, STRIPS_SET = "page-finder", "page-strips"  # the shipped sets (exported/NAME/NAME.json and files)
 
 
