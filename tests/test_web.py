@@ -94,11 +94,24 @@ def test_page_reader_steps_give_pythons_numbers(mnist, tmp_path):
         moved = [[strips.cut(gray, strips.shifted(line, sign * page.SHIFT)) for sign in (-1, 1)] for line in lines]
         expected.append((geo, work, found, order, cut, normalized, moved,
                          reader.reader.read([strips.strip(gray, line) for line in lines])))
-    (tmp_path / "in.json").write_text(json.dumps(feeds))
+    # each ink read once: two numbers on one digit (the less sure read dropped, a tie drops the later one, a number
+    # left empty is not counted), overlapping digits of one number kept; and every image's reads
+    once = [[(5, 0.9, (10, 10, 12, 20), 0), (5, 0.7, (11, 12, 12, 20), 1), (3, 0.95, (40, 10, 12, 20), 1)],
+            [(1, 0.8, (0, 0, 10, 10), 0), (7, 0.8, (2, 2, 10, 10), 1)],
+            [(1, 0.6, (0, 0, 10, 10), 0), (2, 0.9, (1, 1, 10, 10), 1), (4, 0.9, (30, 0, 10, 10), 2)],
+            [(1, 0.6, (0, 0, 10, 10), 0), (2, 0.9, (1, 1, 10, 10), 0)]]
+    once += [[(a, b, box, n) for n, r in enumerate([r for r in e[-1] if r]) for a, b, box in r] for e in expected]
+    kept = [[(r.digit, r.confidence, r.box, r.number) for r in page.once([page.Read(box, a, b, n) for a, b, box, n in
+                                                                        case])] for case in once]
+    assert [[(d, n) for d, _, _, n in k] for k in kept[:4]] == [[(5, 0), (3, 1)], [(1, 0)], [(2, 0), (4, 1)],
+                                                                [(1, 0), (2, 0)]]
+    (tmp_path / "in.json").write_text(json.dumps({"images": feeds, "once": once}))
     done = subprocess.run(["node", str(ROOT / "tests" / "web_steps.mjs"), str(tmp_path / "in.json"),
                            str(tmp_path / "out.json")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     got = json.loads((tmp_path / "out.json").read_text())
+    assert [[(a, b, tuple(box), n) for a, b, box, n in k] for k in got["once"]] == kept
+    got = got["images"]
 
     scales = set()
     for i, ((geo, work, found, order, cut, normalized, moved, reads), js) in enumerate(zip(expected, got)):

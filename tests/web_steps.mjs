@@ -4,16 +4,17 @@
 // that a doubted number is read again from) and the digits read out.
 //
 //   node tests/web_steps.mjs IN.json OUT.json
-// IN: [{shape: [h, w], gray: base64 uint8, maps: {shape, data: base64 float32}, probs: {shape, data}}, ...]
+// IN: {images: [{shape: [h, w], gray: base64 uint8, maps: {shape, data: base64 float32}, probs: {shape, data}}, ...],
+//      once: [[[label, confidence, [x, y, w, h], number], ...], ...]}
 import { readFileSync, writeFileSync } from "node:fs";
 import { linesFromMaps, workingImage } from "../examples/web/finder.js";
-import { cut, decode, digitBox, normalize, readingOrder, SHIFT, shifted, STRIDE } from "../examples/web/strips.js";
+import { cut, decode, digitBox, normalize, readOnce, readingOrder, SHIFT, shifted, STRIDE } from "../examples/web/strips.js";
 
 const bytes = (b64) => new Uint8Array(Buffer.from(b64, "base64"));
 const floats = (b64) => { const b = bytes(b64); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
 const b64 = (array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString("base64");
 
-const out = JSON.parse(readFileSync(process.argv[2], "utf8")).map((im) => {
+const out = JSON.parse(readFileSync(process.argv[2], "utf8")).images.map((im) => {
   const [h, w] = im.shape, gray = bytes(im.gray);
   const work = workingImage(gray, h, w);
   const [mh, mw] = im.maps.shape;
@@ -29,4 +30,8 @@ const out = JSON.parse(readFileSync(process.argv[2], "utf8")).map((im) => {
   });
   return { geo: work.geo, work: b64(work.data), lines: found, order, strips, shift: SHIFT };
 });
-writeFileSync(process.argv[3], JSON.stringify(out));
+// each ink read once, on the digits (box, number, confidence) given as "once" cases
+const once = (JSON.parse(readFileSync(process.argv[2], "utf8")).once ?? []).map((digits) =>
+  readOnce(digits.map(([label, confidence, box, line]) => ({ label, confidence, box, line })))
+    .map((d) => [d.label, d.confidence, d.box, d.line]));
+writeFileSync(process.argv[3], JSON.stringify({ images: out, once }));

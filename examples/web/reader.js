@@ -5,7 +5,7 @@
 import { linesFromMaps, workingImage } from "./finder.js";
 import { Network, defaultFile } from "./model.js";
 import { grayFromRGBA } from "./resample.js";
-import { RECHECK, SHIFT, batch, cut, decode, digitBox, normalize, readingOrder, shifted } from "./strips.js";
+import { RECHECK, SHIFT, batch, cut, decode, digitBox, normalize, readOnce, readingOrder, shifted } from "./strips.js";
 
 export const DEFAULT_THRESHOLD = 0.8;  // below it a digit is shown as uncertain ("7?")
 export const FINDER_SET = "page-finder", STRIPS_SET = "page-strips";
@@ -84,7 +84,7 @@ export class Reader {
         if (reads[i].length) number += 1;
       });
     }
-    return { digits, lines, ms: { find: t1 - t0, read: performance.now() - t1 } };
+    return { digits: readOnce(digits), lines, ms: { find: t1 - t0, read: performance.now() - t1 } };
   }
 }
 

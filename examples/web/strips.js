@@ -144,3 +144,29 @@ export function digitBox(line, column) {
   const cx = line.start[0] + along * (dx / norm), cy = line.start[1] + along * (dy / norm), h = line.height;
   return [Math.trunc(cx - 0.3 * h), Math.trunc(cy - 0.5 * h), Math.trunc(0.6 * h), Math.trunc(h)];
 }
+
+// Whether boxes a and b ([x, y, w, h]) overlap by at least `share` of the smaller one (page.same_ink).
+export function sameInk(a, b, share = 0.5) {
+  const dx = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
+  const dy = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
+  return dx > 0 && dy > 0 && dx * dy >= share * Math.min(a[2] * a[3], b[2] * b[3]);
+}
+
+// Digits with each ink read once (page.once): of two digits of different numbers on the same ink, the less sure one
+// is dropped (the later one on a tie), and the numbers left are counted again from 0.
+export function readOnce(digits) {
+  const dropped = new Set();
+  digits.forEach((a, i) => {
+    for (let j = i + 1; j < digits.length; j++) {
+      const b = digits[j];
+      if (a.line !== b.line && !dropped.has(i) && !dropped.has(j) && sameInk(a.box, b.box)) {
+        dropped.add(a.confidence < b.confidence ? i : j);
+      }
+    }
+  });
+  const numbers = new Map();
+  return digits.filter((_, k) => !dropped.has(k)).map((d) => {
+    if (!numbers.has(d.line)) numbers.set(d.line, numbers.size);
+    return { ...d, line: numbers.get(d.line) };
+  });
+}

@@ -25,17 +25,6 @@ def is_crop(gray: np.ndarray) -> bool:
     return max(h, w) <= MAX_SIDE and w <= MAX_ASPECT * h
 
 
-def same_ink(boxes: list[tuple[int, int, int, int]], share: float = 0.5) -> bool:
-    """Whether two of these (x, y, w, h) boxes overlap by at least `share` of the smaller one: the page reader read
-    the same ink twice (the number finder can lay two overlapping lines over one tight digit)."""
-    for i, (x, y, w, h) in enumerate(boxes):
-        for x2, y2, w2, h2 in boxes[i + 1:]:
-            dx, dy = min(x + w, x2 + w2) - max(x, x2), min(y + h, y2 + h2) - max(y, y2)
-            if dx > 0 and dy > 0 and dx * dy >= share * min(w * h, w2 * h2):
-                return True
-    return False
-
-
 def ink_coverage(gray: np.ndarray) -> np.ndarray | None:
     """The digit's ink as coverage in [0, 1] (white on black, whichever the polarity of the image), or None when the
     image holds no ink. Otsu splits ink from paper; the paper is the class that holds most of the image's border (a

@@ -51,6 +51,31 @@ def is_strip_reader(path: str | os.PathLike) -> bool:
     return strips_mod.kind_of(open_session(path)) == strips_mod.KIND
 
 
+def same_ink(boxes: list[tuple[int, int, int, int]], share: float = 0.5) -> bool:
+    """Whether two of these (x, y, w, h) boxes overlap by at least `share` of the smaller one: the page reader read
+    the same ink twice (the number finder can lay two overlapping lines over one digit)."""
+    for i, (x, y, w, h) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1:]:
+            dx, dy = min(x + w, x2 + w2) - max(x, x2), min(y + h, y2 + h2) - max(y, y2)
+            if dx > 0 and dy > 0 and dx * dy >= share * min(w * h, w2 * h2):
+                return True
+    return False
+
+
+def once(reads: list[Read]) -> list[Read]:
+    """`reads` with each ink read once: of two digits of different numbers on the same ink (`same_ink`), the less
+    sure one is dropped (the later one on a tie), and the numbers left are counted again from 0."""
+    dropped: set[int] = set()
+    for i, a in enumerate(reads):
+        for j in range(i + 1, len(reads)):
+            b = reads[j]
+            if a.number != b.number and not dropped & {i, j} and same_ink([a.box, b.box]):
+                dropped.add(i if a.confidence < b.confidence else j)
+    numbers: dict[int, int] = {}
+    return [Read(r.box, r.digit, r.confidence, numbers.setdefault(r.number, len(numbers)))
+            for k, r in enumerate(reads) if k not in dropped]
+
+
 def reading_order(lines: list[finder_mod.Line]) -> list[int]:
     """Indices of `lines` in reading order."""
     rows: list[list[int]] = []
@@ -83,12 +108,16 @@ class PageReader:
         return [found[i] for i in reading_order(found)]
 
     def read(self, gray: np.ndarray) -> list[Read]:
-        """The digits of every number found, in reading order. A number the strip reader doubts (a digit under
-        RECHECK) is read again from two more strips, its line moved SHIFT x its digit height up and down, and its
-        digits decoded from the weighted mean of the three outputs (1/2, 1/4, 1/4, in float64): a strip cut a
-        little off the centre line reads a digit the first one misread, and an error of one cut seldom survives the
-        mean. (An equal mean read as many register rows and cheque amounts right, but more numbers of touching digits
-        wrong.)"""
+        """The digits of every number found, in reading order, each ink read once (`once`)."""
+        return once(self.reads(gray))
+
+    def reads(self, gray: np.ndarray) -> list[Read]:
+        """The digits of every number found, in reading order; one digit may be read on two found lines. A number the
+        strip reader doubts (a digit under RECHECK) is read again from two more strips, its line moved SHIFT x its
+        digit height up and down, and its digits decoded from the weighted mean of the three outputs (1/2, 1/4, 1/4,
+        in float64): a strip cut a little off the centre line reads a digit the first one misread, and an error of
+        one cut seldom survives the mean. (An equal mean read as many register rows and cheque amounts right, but
+        more numbers of touching digits wrong.)"""
         lines = self.lines(gray)
         cut = [strips_mod.strip(gray, line) for line in lines]
         if not cut:
