@@ -83,3 +83,20 @@ def test_one_digit_read_on_two_overlapping_lines_is_read_once(reader, mnist):
             twice += 1
             assert len(_read(reader, image)) == 1, text
     assert twice, "no 16x16 digit was read on two overlapping lines: the check above tested nothing"
+
+
+def test_a_crop_is_read_as_written_and_turned_either_way(mnist):
+    image = mnist.x_test[0]
+    three = crop.turned(image)
+    assert three.shape == (3, 28, 28) and three.dtype == np.uint8 and np.array_equal(three[0], image)
+    ys, xs = np.mgrid[0:28, 0:28]
+    for turned, sign in zip(three[1:], (-1, 1)):
+        assert not np.array_equal(turned, image) and abs(int(turned.sum()) - int(image.sum())) < 0.05 * image.sum()
+        # turned about the centre: the ink's angle about it moves by the turn (counter-clockwise for positive angles,
+        # y pointing down)
+        def angle(a):
+            w = a.astype(float) / a.sum()
+            cx, cy = (w * xs).sum(), (w * ys).sum()
+            cov = np.cov(np.stack([xs.ravel() - cx, ys.ravel() - cy]), aweights=w.ravel() + 1e-12)
+            return np.degrees(0.5 * np.arctan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1]))
+        assert abs((angle(image) - angle(turned) - sign * crop.TURN + 90) % 180 - 90) < 3  # axes: modulo 180 degrees
