@@ -1,7 +1,9 @@
 """Read every handwritten number in an image: the number finder marks each number's centre line, each number is cut
 out as a level grey strip, and the strip reader reads all strips of the image in one batch. Numbers come out in
 reading order: a number joins a row when it lies on the row's first number's centre line, extended (so a number on
-a rising line stays one row), rows top to bottom, left to right in a row. numpy, OpenCV and onnxruntime only.
+a rising line stays one row), rows top to bottom, left to right in a row. A number the strip reader doubts is read
+again from strips moved across its line (`PageReader.reads`), and a digit two found lines both read counts once
+(`once`). numpy, OpenCV and onnxruntime only.
 """
 
 from __future__ import annotations
