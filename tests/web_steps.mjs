@@ -14,7 +14,8 @@ const bytes = (b64) => new Uint8Array(Buffer.from(b64, "base64"));
 const floats = (b64) => { const b = bytes(b64); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
 const b64 = (array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString("base64");
 
-const out = JSON.parse(readFileSync(process.argv[2], "utf8")).images.map((im) => {
+const input = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const out = input.images.map((im) => {
   const [h, w] = im.shape, gray = bytes(im.gray);
   const work = workingImage(gray, h, w);
   const [mh, mw] = im.maps.shape;
@@ -31,7 +32,7 @@ const out = JSON.parse(readFileSync(process.argv[2], "utf8")).images.map((im) =>
   return { geo: work.geo, work: b64(work.data), lines: found, order, strips, shift: SHIFT };
 });
 // each ink read once, on the digits (box, number, confidence) given as "once" cases
-const once = (JSON.parse(readFileSync(process.argv[2], "utf8")).once ?? []).map((digits) =>
+const once = (input.once ?? []).map((digits) =>
   readOnce(digits.map(([label, confidence, box, line]) => ({ label, confidence, box, line })))
     .map((d) => [d.label, d.confidence, d.box, d.line]));
 writeFileSync(process.argv[3], JSON.stringify({ images: out, once }));

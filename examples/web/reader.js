@@ -61,7 +61,7 @@ export class Reader {
       const [, t, classes] = probs.dims;
       const output = (i) => probs.data.subarray(i * t * classes, (i + 1) * t * classes);
       const reads = lines.map((_, i) => decode(output(i), steps[i], classes));
-      // a number the reader doubts: read again from strips moved up and down, the outputs' weighted mean (page.read)
+      // a number the reader doubts: read again from strips moved up and down, the outputs' weighted mean (page.reads)
       const doubted = reads.flatMap((r, i) => (r.length && Math.min(...r.map((d) => d[1])) < RECHECK ? [i] : []));
       if (doubted.length) {
         const more = batch([-1, 1].flatMap((sign) => doubted.map((i) => strip(shifted(lines[i], sign * SHIFT)))));

@@ -69,16 +69,15 @@ class Reader:
                              f"pixel limit: scale it down first")
         if self.pages is not None:  # the number finder and the strip reader
             gray = find.to_gray(frame, page.MIN_SIDE)
-            reads = self.pages.reads(gray)
+            found = self.pages.reads(gray)
+            reads = page.once(found)
             # a narrow image read as two digits may be one wide digit, and one read on two overlapping lines is one
             narrow = crop.is_crop(gray)
-            twice = narrow and page.same_ink([r.box for r in reads])
-            if twice or (narrow and len(reads) <= 2):
-                reads = self._read_crop(gray, page.once(reads), twice)
-            else:
-                reads = page.once(reads)
-                if self.sequence is not None:
-                    reads = self._second_opinion(gray, reads)
+            twice = narrow and page.same_ink([r.box for r in found])
+            if twice or (narrow and len(found) <= 2):
+                reads = self._read_crop(gray, reads, twice)
+            elif self.sequence is not None:
+                reads = self._second_opinion(gray, reads)
             return [Digit(r.box, self.classifier.labels[r.digit], r.confidence, r.number, r.confidence < self.threshold)
                     for r in reads]
         found = find.find_digits(frame, self.settings)
