@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgedigits.runtime import as_text, load_reader
-from edgedigits.runtime.reading import crop, page
+from edgedigits.runtime.reading import crop, page, strips
 from edgedigits.synth import glyphs, sets
 
 pytestmark = pytest.mark.runtime
@@ -71,18 +71,23 @@ def test_held_out_digit_crops_read_better_than_by_the_page_reader_alone(reader, 
     assert both > alone and both >= 0.88 * len(items), f"with crops {both}, page reader alone {alone} of {len(items)}"
 
 
-def test_one_digit_read_on_two_overlapping_lines_is_read_once(reader, mnist):
+def test_one_digit_read_on_two_overlapping_lines_is_read_once(reader, mnist, monkeypatch):
     assert page.same_ink([(1, 0, 9, 15), (1, 4, 10, 16)])  # one 16x16 digit under two found lines
     assert not page.same_ink([(1, 27, 13, 23), (24, 26, 13, 23), (40, 25, 13, 23)])  # three digits side by side
     assert not page.same_ink([(6, 0, 5, 9), (1, 27, 13, 23)])  # stacked lines
     source = glyphs.Glyphs(mnist.x_test, mnist.y_test, glyphs.find_fonts(glyphs.VALIDATION_FONTS))
+    found = reader.pages.lines
+    # the finder joins overlapping pieces of one number (finder.fragments); a line laid twice, a little apart, is
+    # what an unjoined pair reads as
+    monkeypatch.setattr(reader.pages, "lines", lambda gray: [moved for line in found(gray) for moved in
+                                                             (line, strips.shifted(line, 0.15))])
     twice = 0
-    for image, text in sets.make_set("usps", source, 300, 4245):
+    for image, text in sets.make_set("usps", source, 40, 4245):
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         if page.same_ink([r.box for r in reader.pages.reads(gray)]):
             twice += 1
             assert len(_read(reader, image)) == 1, text
-    assert twice, "no 16x16 digit was read on two overlapping lines: the check above tested nothing"
+    assert twice >= 20, f"{twice} of 40 16x16 digits read on two overlapping lines: the check above tested little"
 
 
 def test_a_crop_is_read_as_written_and_turned_either_way(mnist):

@@ -80,6 +80,27 @@ def test_specks_below_min_cells_are_not_numbers_and_a_short_band_lies_level():
     assert abs(line.height - finder.HEIGHT_UNIT / 2) < 1e-6  # working pixels back to image pixels
 
 
+def test_overlapping_pieces_of_one_number_are_one_line_and_numbers_apart_stay_apart():
+    geo = finder.Working(1, 1, 0, (128, 256))
+    h = np.log(24 / finder.HEIGHT_UNIT)  # digits 24 px (6 cells) tall: each line reaches 2 + 4.8 px past its cells
+    pieces = [(10, x) for x in range(4, 14)] + [(11, x) for x in range(15, 30)]  # one band broken one cell apart
+    apart = [(10, x) for x in range(40, 50)] + [(10, x) for x in range(54, 60)]  # four cells (16 px) between
+    below = [(20, x) for x in range(4, 30)]  # the next row: 10 cells (40 px) below
+    band, height = _maps((32, 64), pieces + apart + below, h)
+    lines = finder.lines_from_maps(band, height, geo)
+    assert len(lines) == 4
+    spans = sorted((round(ln.start[0]), round(ln.end[0]), round((ln.start[1] + ln.end[1]) / 2)) for ln in lines)
+    joined = [s for s in spans if s[0] < 4 * 4 and s[2] < 60]
+    assert len(joined) == 1 and joined[0][1] > 29 * 4  # the broken band is one line from its first cell to its last
+    assert finder.fragments([]) == []
+    band, height = _maps((32, 64), pieces, h)
+    finder.ROW_SHARE, saved = 0.0, finder.ROW_SHARE
+    try:
+        assert len(finder.lines_from_maps(band, height, geo)) == 2  # without the rule: two numbers
+    finally:
+        finder.ROW_SHARE = saved
+
+
 def test_reading_order_keeps_a_rising_number_on_its_row():
     def line(x0, y0, x1, y1, h=20.0):
         return finder.Line(np.array([x0, y0], float), np.array([x1, y1], float), h, 1.0)

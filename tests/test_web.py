@@ -76,11 +76,17 @@ def test_page_reader_steps_give_pythons_numbers(mnist, tmp_path):
     for name, count in (("photos", 2), ("pages", 3), ("cheque", 2), ("register", 1), ("digits", 2), ("usps", 2)):
         images += [image for image, _ in sets.make_set(name, source, count, 11)]
     reader = page.PageReader()
+    # and maps made by hand: one number's band broken into two overlapping pieces, another number beside it
+    made = np.zeros((48, 80, 2), np.float32)
+    made[..., 1] = np.log(24 / finder.HEIGHT_UNIT)
+    made[20, 10:20, 0], made[21, 21:36, 0], made[20, 48:60, 0] = 0.9, 0.8, 0.95
+    images.append((np.full((128, 256), 200, np.uint8), made))
     feeds, expected = [], []
     for image in images:
+        image, made = image if isinstance(image, tuple) else (image, None)
         gray = find.to_gray(image, page.MIN_SIDE)
         work, geo = finder.working_image(gray)
-        maps = reader.finder.maps(work)
+        maps = reader.finder.maps(work) if made is None else made
         found = finder.lines_from_maps(maps[..., 0], maps[..., 1], geo)
         order = page.reading_order(found)
         lines = [found[i] for i in order]
@@ -113,6 +119,7 @@ def test_page_reader_steps_give_pythons_numbers(mnist, tmp_path):
     assert [[(a, b, tuple(box), n) for a, b, box, n in k] for k in got["once"]] == kept
     got = got["images"]
 
+    assert len(got[-1]["lines"]) == 2  # the hand-made pieces joined (`finder.fragments`)
     scales = set()
     for i, ((geo, work, found, order, cut, normalized, moved, reads), js) in enumerate(zip(expected, got)):
         assert js["shift"] == page.SHIFT

@@ -15,6 +15,7 @@ export const THRESHOLD = 0.5;  // band probability of a cell on a number
 export const MIN_CELLS = 2;  // smaller components are noise
 export const END_MARGIN = 0.2;  // digit heights the line reaches past its first and last cell
 export const MAX_TILT = 35.0;  // degrees
+export const ROW_SHARE = 0.5;  // overlapping pieces whose lines pass this x the height apart or closer are one
 
 const ceilDiv = (a, b) => Math.floor((a + b - 1) / b);
 
@@ -47,7 +48,7 @@ export function workingImage(gray, h, w) {
 
 // 8-connected components of mask (Uint8Array h x w), numbered 1.. in the raster order of their first pixel:
 // Int32Array of labels and the count (background 0 included). cv2.connectedComponents may number them otherwise;
-// nothing depends on it (the lines are put in reading order).
+// finder.lines_from_maps sorts its components by their first cells to match.
 export function components(mask, h, w) {
   const labels = new Int32Array(h * w);
   const stack = [];
@@ -74,53 +75,88 @@ export function components(mask, h, w) {
   return { labels, count };
 }
 
+// The centre line through the cells idx (indices into the [mh, mw] map, raster order), in working pixels:
+// {c: [cx, cy], d: unit direction, first, last: the cells' extent along it, height, score} (finder._fit).
+function fit(maps, mw, idx) {
+  const n = idx.length;
+  const weight = new Float64Array(n), px = new Float64Array(n), py = new Float64Array(n), logs = new Float64Array(n);
+  idx.forEach((p, i) => {
+    const y = Math.floor(p / mw), x = p - y * mw;
+    weight[i] = maps[2 * p];
+    logs[i] = maps[2 * p + 1];
+    px[i] = CELL * (x + 0.5);
+    py[i] = CELL * (y + 0.5);
+  });
+  const height = HEIGHT_UNIT * Math.exp(median(logs));
+  const total = pairwiseSum(weight);
+  const cx = pairwiseSum(weight.map((v, i) => v * px[i])) / total;
+  const cy = pairwiseSum(weight.map((v, i) => v * py[i])) / total;
+  const spread = pairwiseSum(weight.map((v, i) => v * ((px[i] - cx) * (px[i] - cx)))) / total;
+  let slope = 0.0, xmin = Infinity, xmax = -Infinity;
+  for (const v of px) { xmin = Math.min(xmin, v); xmax = Math.max(xmax, v); }
+  if (xmax - xmin > height && spread > 0) {
+    const limit = Math.tan(MAX_TILT * (Math.PI / 180));
+    slope = pairwiseSum(weight.map((v, i) => v * (px[i] - cx) * (py[i] - cy))) / total / spread;
+    slope = Math.min(Math.max(slope, -limit), limit);
+  }
+  const norm = Math.sqrt(1.0 + slope * slope);
+  const d = [1.0 / norm, slope / norm];
+  let first = Infinity, last = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const a = (px[i] - cx) * d[0] + (py[i] - cy) * d[1];
+    first = Math.min(first, a);
+    last = Math.max(last, a);
+  }
+  return { c: [cx, cy], d, first, last, height, score: pairwiseSum(weight) / n };
+}
+
+// For each fit, the index of the first fit of its group: two are one number when their lines (with END_MARGIN)
+// overlap across the page and pass within ROW_SHARE x the taller one's height there (finder.fragments).
+export function fragments(fits) {
+  const group = fits.map((_, i) => i);
+  const root = (i) => (group[i] === i ? i : root(group[i]));
+  const ends = fits.map((f) => {
+    const r = CELL / 2 + END_MARGIN * f.height;
+    return [[f.c[0] + (f.first - r) * f.d[0], f.c[1] + (f.first - r) * f.d[1]],
+            [f.c[0] + (f.last + r) * f.d[0], f.c[1] + (f.last + r) * f.d[1]]];
+  });
+  const yAt = ([s, e], x) => s[1] + (e[1] - s[1]) * (e[0] > s[0] ? (x - s[0]) / (e[0] - s[0]) : 0.0);
+  for (let i = 0; i < fits.length; i++) {
+    for (let j = i + 1; j < fits.length; j++) {
+      const x0 = Math.max(ends[i][0][0], ends[j][0][0]), x1 = Math.min(ends[i][1][0], ends[j][1][0]);
+      if (x1 <= x0) continue;
+      const x = (x0 + x1) / 2;
+      if (Math.abs(yAt(ends[i], x) - yAt(ends[j], x)) < ROW_SHARE * Math.max(fits[i].height, fits[j].height)) {
+        const ri = root(i), rj = root(j);
+        group[Math.max(ri, rj)] = Math.min(ri, rj);
+      }
+    }
+  }
+  return fits.map((_, i) => root(i));
+}
+
 // Numbers from the network's maps (maps: Float32Array [mh, mw, 2], band then log height per cell): components of
-// band >= THRESHOLD of at least MIN_CELLS cells, each a line {start: [x, y], end: [x, y], height, score} in image
-// pixels, every step in float64 in numpy's order (finder.lines_from_maps).
+// band >= THRESHOLD of at least MIN_CELLS cells, overlapping pieces of one number joined (fragments), each a line
+// {start: [x, y], end: [x, y], height, score} in image pixels, every step in float64 in numpy's order
+// (finder.lines_from_maps).
 export function linesFromMaps(maps, mh, mw, geo, threshold = THRESHOLD) {
   const mask = new Uint8Array(mh * mw);
   for (let i = 0; i < mask.length; i++) mask[i] = maps[2 * i] >= threshold ? 1 : 0;
   const { labels, count } = components(mask, mh, mw);
   const cells = Array.from({ length: count }, () => []);
   for (let i = 0; i < labels.length; i++) if (labels[i]) cells[labels[i]].push(i);  // raster order, as np.nonzero
-  const limit = Math.tan(MAX_TILT * (Math.PI / 180));
+  const kept = cells.slice(1).filter((idx) => idx.length >= MIN_CELLS);
+  const groups = fragments(kept.map((idx) => fit(maps, mw, idx)));
   const toImage = (v) => ((v - geo.pad) * geo.down) / geo.up;
   const out = [];
-  for (let k = 1; k < count; k++) {
-    const idx = cells[k], n = idx.length;
-    if (n < MIN_CELLS) continue;
-    const weight = new Float64Array(n), px = new Float64Array(n), py = new Float64Array(n), logs = new Float64Array(n);
-    idx.forEach((p, i) => {
-      const y = Math.floor(p / mw), x = p - y * mw;
-      weight[i] = maps[2 * p];
-      logs[i] = maps[2 * p + 1];
-      px[i] = CELL * (x + 0.5);
-      py[i] = CELL * (y + 0.5);
-    });
-    const height = HEIGHT_UNIT * Math.exp(median(logs));
-    const total = pairwiseSum(weight);
-    const cx = pairwiseSum(weight.map((v, i) => v * px[i])) / total;
-    const cy = pairwiseSum(weight.map((v, i) => v * py[i])) / total;
-    const spread = pairwiseSum(weight.map((v, i) => v * ((px[i] - cx) * (px[i] - cx)))) / total;
-    let slope = 0.0, xmin = Infinity, xmax = -Infinity;
-    for (const v of px) { xmin = Math.min(xmin, v); xmax = Math.max(xmax, v); }
-    if (xmax - xmin > height && spread > 0) {
-      slope = pairwiseSum(weight.map((v, i) => v * (px[i] - cx) * (py[i] - cy))) / total / spread;
-      slope = Math.min(Math.max(slope, -limit), limit);
-    }
-    const norm = Math.sqrt(1.0 + slope * slope);
-    const d = [1.0 / norm, slope / norm];
-    let amin = Infinity, amax = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const a = (px[i] - cx) * d[0] + (py[i] - cy) * d[1];
-      amin = Math.min(amin, a);
-      amax = Math.max(amax, a);
-    }
-    const reach = CELL / 2 + END_MARGIN * height;
-    const start = [cx + (amin - reach) * d[0], cy + (amin - reach) * d[1]];
-    const end = [cx + (amax + reach) * d[0], cy + (amax + reach) * d[1]];
-    out.push({ start: start.map(toImage), end: end.map(toImage), height: (height * geo.down) / geo.up,
-               score: pairwiseSum(weight) / n });
+  for (const g of [...new Set(groups)].sort((a, b) => a - b)) {
+    const idx = kept.filter((_, i) => groups[i] === g).flat().sort((a, b) => a - b);  // raster order
+    const f = fit(maps, mw, idx);
+    const reach = CELL / 2 + END_MARGIN * f.height;
+    const start = [f.c[0] + (f.first - reach) * f.d[0], f.c[1] + (f.first - reach) * f.d[1]];
+    const end = [f.c[0] + (f.last + reach) * f.d[0], f.c[1] + (f.last + reach) * f.d[1]];
+    out.push({ start: start.map(toImage), end: end.map(toImage), height: (f.height * geo.down) / geo.up,
+               score: f.score });
   }
   return out;
 }
