@@ -159,12 +159,14 @@ def test_page_reads_camera_frames_as_predict_does(mnist, tmp_path):
     assert len(set(shown)) >= 20, f"the camera showed only {len(set(shown))} of {SCENES} scenes"
 
     # the same frame, pixel for pixel: the same digits, numbers and marks, boxes within a pixel (the centre lines may
-    # differ in their last bit), and the same probabilities to a few thousandths (the networks run on wasm kernels)
+    # differ in their last bit), and the same probabilities to a few output steps (the networks run on wasm kernels)
     for i, (frame, native) in enumerate(zip(run.frames, predict(paths))):
         page = frame.record
         assert (page["text"], page["lines"]) == (native["text"], native["lines"]), f"frame {i}"
         assert np.abs(np.array(page["boxes"]) - np.array(native["boxes"])).max(initial=0) <= 1, f"frame {i}"
-        assert np.allclose(page["confidences"], native["confidences"], atol=0.005), f"frame {i}"
+        # the INT8 strip reader's outputs come in steps of 1/255; a centre line from the finder's wasm kernels a last
+        # bit off cuts a strip whose reading may sit a few steps away
+        assert np.allclose(page["confidences"], native["confidences"], atol=5 / 255), (i, page, native)
         assert all(0 < ms["total"] < 5000 for ms in frame.ms)
 
     # the composed image itself, before the camera's 4:2:0 video: the same text on at least 20 scenes
