@@ -3,8 +3,9 @@
 The network (the number finder, trained on synthetic pages) sees the image in grey at a working scale and marks,
 per 4x4 cell, whether the cell lies on a number's centre band and how tall that number's digits are. Everything
 after the network is a few deterministic steps, small enough to write again in JavaScript: threshold the band map,
-take its connected components, fit each one's centre line by least squares (numbers may rise, fall or sit on a
-tilted sheet), and read the digit height off the network's height map. numpy and OpenCV only.
+take its connected components (overlapping pieces of one number joined), fit each one's centre line by least
+squares (numbers may rise, fall or sit on a tilted sheet), and read the digit height off the network's height map.
+numpy and OpenCV only.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def working_image(gray: np.ndarray) -> tuple[np.ndarray, Working]:
 
 def _fit(band: np.ndarray, log_height: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple:
     """The centre line through these cells, in working pixels: centre (cx, cy), unit direction, the cells' extent
-    along it (first, last) and the digit height."""
+    along it (first, last), the digit height and the mean band probability (the line's score)."""
     weight = band[ys, xs].astype(np.float64)
     px, py = CELL * (xs + 0.5), CELL * (ys + 0.5)  # cell centres in working pixels
     height = HEIGHT_UNIT * float(np.exp(np.median(log_height[ys, xs].astype(np.float64))))
