@@ -80,7 +80,7 @@ def test_specks_below_min_cells_are_not_numbers_and_a_short_band_lies_level():
     assert abs(line.height - finder.HEIGHT_UNIT / 2) < 1e-6  # working pixels back to image pixels
 
 
-def test_overlapping_pieces_of_one_number_are_one_line_and_numbers_apart_stay_apart():
+def test_overlapping_pieces_of_one_number_are_one_line_and_numbers_apart_stay_apart(monkeypatch):
     geo = finder.Working(1, 1, 0, (128, 256))
     h = np.log(24 / finder.HEIGHT_UNIT)  # digits 24 px (6 cells) tall: each line reaches 2 + 4.8 px past its cells
     pieces = [(10, x) for x in range(4, 14)] + [(11, x) for x in range(15, 30)]  # one band broken one cell apart
@@ -94,11 +94,8 @@ def test_overlapping_pieces_of_one_number_are_one_line_and_numbers_apart_stay_ap
     assert len(joined) == 1 and joined[0][1] > 29 * 4  # the broken band is one line from its first cell to its last
     assert finder.fragments([]) == []
     band, height = _maps((32, 64), pieces, h)
-    finder.ROW_SHARE, saved = 0.0, finder.ROW_SHARE
-    try:
-        assert len(finder.lines_from_maps(band, height, geo)) == 2  # without the rule: two numbers
-    finally:
-        finder.ROW_SHARE = saved
+    monkeypatch.setattr(finder, "ROW_SHARE", 0.0)
+    assert len(finder.lines_from_maps(band, height, geo)) == 2  # without the rule: two numbers
 
 
 def test_reading_order_keeps_a_rising_number_on_its_row():

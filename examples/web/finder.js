@@ -110,23 +110,26 @@ function fit(maps, mw, idx) {
   return { c: [cx, cy], d, first, last, height, score: pairwiseSum(weight) / n };
 }
 
+// Where a fitted number's strip starts and ends: END_MARGIN heights (and half a cell) past its cells (Fit.ends).
+function ends(f) {
+  const r = CELL / 2 + END_MARGIN * f.height;
+  return [[f.c[0] + (f.first - r) * f.d[0], f.c[1] + (f.first - r) * f.d[1]],
+          [f.c[0] + (f.last + r) * f.d[0], f.c[1] + (f.last + r) * f.d[1]]];
+}
+
 // For each fit, the index of the first fit of its group: two are one number when their lines (with END_MARGIN)
 // overlap across the page and pass within ROW_SHARE x the taller one's height there (finder.fragments).
 export function fragments(fits) {
   const group = fits.map((_, i) => i);
   const root = (i) => (group[i] === i ? i : root(group[i]));
-  const ends = fits.map((f) => {
-    const r = CELL / 2 + END_MARGIN * f.height;
-    return [[f.c[0] + (f.first - r) * f.d[0], f.c[1] + (f.first - r) * f.d[1]],
-            [f.c[0] + (f.last + r) * f.d[0], f.c[1] + (f.last + r) * f.d[1]]];
-  });
+  const lines = fits.map(ends);
   const yAt = ([s, e], x) => s[1] + (e[1] - s[1]) * (e[0] > s[0] ? (x - s[0]) / (e[0] - s[0]) : 0.0);
   for (let i = 0; i < fits.length; i++) {
     for (let j = i + 1; j < fits.length; j++) {
-      const x0 = Math.max(ends[i][0][0], ends[j][0][0]), x1 = Math.min(ends[i][1][0], ends[j][1][0]);
+      const x0 = Math.max(lines[i][0][0], lines[j][0][0]), x1 = Math.min(lines[i][1][0], lines[j][1][0]);
       if (x1 <= x0) continue;
       const x = (x0 + x1) / 2;
-      if (Math.abs(yAt(ends[i], x) - yAt(ends[j], x)) < ROW_SHARE * Math.max(fits[i].height, fits[j].height)) {
+      if (Math.abs(yAt(lines[i], x) - yAt(lines[j], x)) < ROW_SHARE * Math.max(fits[i].height, fits[j].height)) {
         const ri = root(i), rj = root(j);
         group[Math.max(ri, rj)] = Math.min(ri, rj);
       }
@@ -146,15 +149,15 @@ export function linesFromMaps(maps, mh, mw, geo, threshold = THRESHOLD) {
   const cells = Array.from({ length: count }, () => []);
   for (let i = 0; i < labels.length; i++) if (labels[i]) cells[labels[i]].push(i);  // raster order, as np.nonzero
   const kept = cells.slice(1).filter((idx) => idx.length >= MIN_CELLS);
-  const groups = fragments(kept.map((idx) => fit(maps, mw, idx)));
+  const fits = kept.map((idx) => fit(maps, mw, idx));
+  const groups = fragments(fits);
   const toImage = (v) => ((v - geo.pad) * geo.down) / geo.up;
   const out = [];
   for (const g of [...new Set(groups)].sort((a, b) => a - b)) {
-    const idx = kept.filter((_, i) => groups[i] === g).flat().sort((a, b) => a - b);  // raster order
-    const f = fit(maps, mw, idx);
-    const reach = CELL / 2 + END_MARGIN * f.height;
-    const start = [f.c[0] + (f.first - reach) * f.d[0], f.c[1] + (f.first - reach) * f.d[1]];
-    const end = [f.c[0] + (f.last + reach) * f.d[0], f.c[1] + (f.last + reach) * f.d[1]];
+    const members = kept.filter((_, i) => groups[i] === g);
+    // a piece on its own keeps its fit; joined pieces are fitted again on all their cells, in raster order
+    const f = members.length > 1 ? fit(maps, mw, members.flat().sort((a, b) => a - b)) : fits[g];
+    const [start, end] = ends(f);
     out.push({ start: start.map(toImage), end: end.map(toImage), height: (f.height * geo.down) / geo.up,
                score: f.score });
   }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -95,9 +96,25 @@ def working_image(gray: np.ndarray) -> tuple[np.ndarray, Working]:
     return out, geo
 
 
-def _fit(band: np.ndarray, log_height: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple:
-    """The centre line through these cells, in working pixels: centre (cx, cy), unit direction, the cells' extent
-    along it (first, last), the digit height and the mean band probability (the line's score)."""
+class Fit(NamedTuple):
+    """A centre line fitted through a band's cells, in working pixels."""
+
+    centre: np.ndarray  # float [2]: the band probability weighted centre of the cells
+    direction: np.ndarray  # float [2]: unit vector along the line
+    first: float  # the cells' extent along the line from the centre
+    last: float
+    height: float  # digit height
+    score: float  # mean band probability
+
+    def ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the number's strip starts and ends: END_MARGIN digit heights (and half a cell) past its cells."""
+        reach = CELL / 2 + END_MARGIN * self.height
+        return self.centre + (self.first - reach) * self.direction, self.centre + (self.last + reach) * self.direction
+
+
+def _fit(band: np.ndarray, log_height: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> Fit:
+    """The centre line through these cells (raster order): least squares weighted by band probability, level when the
+    cells span no more than the digit height, at most MAX_TILT steep."""
     weight = band[ys, xs].astype(np.float64)
     px, py = CELL * (xs + 0.5), CELL * (ys + 0.5)  # cell centres in working pixels
     height = HEIGHT_UNIT * float(np.exp(np.median(log_height[ys, xs].astype(np.float64))))
@@ -112,17 +129,16 @@ def _fit(band: np.ndarray, log_height: np.ndarray, ys: np.ndarray, xs: np.ndarra
     norm = float(np.sqrt(1.0 + slope * slope))
     direction = np.array([1.0 / norm, slope / norm])
     along = (px - cx) * direction[0] + (py - cy) * direction[1]
-    return np.array([cx, cy]), direction, float(along.min()), float(along.max()), height, float(weight.mean())
+    return Fit(np.array([cx, cy]), direction, float(along.min()), float(along.max()), height, float(weight.mean()))
 
 
-def fragments(fits: list[tuple]) -> list[int]:
+def fragments(fits: list[Fit]) -> list[int]:
     """For each fitted component, the index of the first component of its group: two components are one number
     when their lines (with END_MARGIN) overlap across the page and pass within ROW_SHARE x the taller one's digit
     height of each other there (a big number's band can break into pieces whose strips would read the same ink)."""
     group = list(range(len(fits)))
     root = lambda i: i if group[i] == i else root(group[i])  # noqa: E731
-    reach = [CELL / 2 + END_MARGIN * h for _, _, _, _, h, _ in fits]
-    ends = [(c + (a - r) * d, c + (b + r) * d) for (c, d, a, b, _, _), r in zip(fits, reach)]
+    ends = [f.ends() for f in fits]
     for i in range(len(fits)):
         for j in range(i + 1, len(fits)):
             (si, ei), (sj, ej) = ends[i], ends[j]
@@ -132,7 +148,7 @@ def fragments(fits: list[tuple]) -> list[int]:
             x = (x0 + x1) / 2
             yi = si[1] + (ei[1] - si[1]) * ((x - si[0]) / (ei[0] - si[0]) if ei[0] > si[0] else 0.0)
             yj = sj[1] + (ej[1] - sj[1]) * ((x - sj[0]) / (ej[0] - sj[0]) if ej[0] > sj[0] else 0.0)
-            if abs(yi - yj) < ROW_SHARE * max(fits[i][4], fits[j][4]):
+            if abs(yi - yj) < ROW_SHARE * max(fits[i].height, fits[j].height):
                 ri, rj = root(i), root(j)
                 group[max(ri, rj)] = min(ri, rj)
     return [root(i) for i in range(len(fits))]
@@ -142,27 +158,24 @@ def lines_from_maps(band: np.ndarray, log_height: np.ndarray, geo: Working,
                     threshold: float = THRESHOLD) -> list[Line]:
     """Numbers from the network's maps ([H/4, W/4] each): 8-connected components of band >= threshold of at least
     MIN_CELLS cells in the raster order of their first cells, overlapping pieces of one number joined (`fragments`),
-    each with its centre line (least squares
-    y = a x + b through its cells' centres, weighted by band probability; level when the component is no longer than
-    its digits are tall, at most MAX_TILT steep) and digit height (HEIGHT_UNIT x exp of the median log height over its
-    cells), in image pixels. All in float64."""
+    each with its centre line (`_fit`) and digit height (HEIGHT_UNIT x exp of the median log height over its cells),
+    in image pixels. All in float64."""
     mask = (band >= threshold).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     kept = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= MIN_CELLS]
     cells = sorted((np.nonzero(labels == k) for k in kept), key=lambda c: (c[0][0], c[1][0]))  # by first cell
-    groups = fragments([_fit(band, log_height, ys, xs) for ys, xs in cells])
+    fits = [_fit(band, log_height, ys, xs) for ys, xs in cells]
+    groups = fragments(fits)
     out = []
     for g in sorted(set(groups)):
         members = [i for i in range(len(cells)) if groups[i] == g]
-        ys, xs = (np.concatenate(a) for a in zip(*(cells[i] for i in members)))
-        order = np.lexsort((xs, ys))  # raster order, as one component's cells
-        ys, xs = ys[order], xs[order]
-        centre, direction, first, last, height, score = _fit(band, log_height, ys, xs)
-        reach = CELL / 2 + END_MARGIN * height
-        start = centre + (first - reach) * direction
-        end = centre + (last + reach) * direction
-        points = geo.to_image(np.stack([start, end]))
-        out.append(Line(points[0], points[1], height * geo.down / geo.up, score))
+        fit = fits[g]  # a piece on its own keeps its fit; joined pieces are fitted again on all their cells
+        if len(members) > 1:
+            ys, xs = (np.concatenate(a) for a in zip(*(cells[i] for i in members)))
+            order = np.lexsort((xs, ys))  # raster order, as one component's cells
+            fit = _fit(band, log_height, ys[order], xs[order])
+        points = geo.to_image(np.stack(fit.ends()))
+        out.append(Line(points[0], points[1], fit.height * geo.down / geo.up, fit.score))
     return out
 
 
