@@ -13,10 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The handwriting and print fonts of the page reader's synthetic pages (edgedigits/synth/glyphs.py names the files).
+FONT_PACKAGES := fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript fonts-breip fonts-humor-sans \
+	fonts-klee fonts-leckerli-one fonts-rufscript fonts-sjfonts fonts-tomsontalks fonts-yusei-magic \
+	fonts-dkg-handwriting fonts-kristi fonts-dejavu-core fonts-liberation
+
 # Debian packages the tests and benchmarks use, installed when running as root with apt (skipped quietly elsewhere):
 # Fashion-MNIST offline, a virtual X display with a key-press tool for the webcam window test, and qemu-user, which
 # the benchmarks use to score INT8 files on emulated AVX2 kernels; cmake and a C++ compiler for examples/cpp, and
-# Chromium for the web reader's test (headless, driven by puppeteer-core).
+# Chromium for the web reader's test (headless, driven by puppeteer-core); the fonts of the synthetic pages.
 system:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		need=""; \
@@ -27,6 +32,7 @@ system:
 		command -v cmake >/dev/null || need="$$need cmake"; \
 		command -v c++ >/dev/null || need="$$need g++"; \
 		command -v chromium >/dev/null || need="$$need chromium"; \
+		for font in $(FONT_PACKAGES); do dpkg -s $$font >/dev/null 2>&1 || need="$$need $$font"; done; \
 		if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
 	fi
 

@@ -29,6 +29,15 @@ def test_training_and_validation_fonts_are_disjoint():
     assert not set(glyphs.LETTERS) & set("OolIiZzSsbGBgqTJ")
 
 
+def test_pages_refuse_to_train_without_their_handwriting_fonts(monkeypatch):
+    from edgedigits.errors import InputError
+    from edgedigits.training import config, pagedata
+
+    monkeypatch.setattr(glyphs, "FONT_DIRS", ())  # a machine without Debian's font packages
+    with pytest.raises(InputError, match="none of the training handwriting fonts is installed"):
+        pagedata.Sources.of(config.load("page-finder"), None)  # before the dataset is touched
+
+
 @pytest.mark.parametrize("kind", pages.KINDS)
 def test_pages_are_the_same_for_the_same_seed(source, kind):
     a = pages.make(kind, source, np.random.default_rng(5))

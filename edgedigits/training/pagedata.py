@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.errors import InputError
 from edgedigits.runtime import datasets
 from edgedigits.synth import GENERATOR, glyphs
 from edgedigits.training import taskbase
@@ -33,6 +34,10 @@ class Sources:
 
     @classmethod
     def of(cls, recipe, ds) -> Sources:
+        for split, fonts in (("training", glyphs.TRAIN_FONTS), ("validation", glyphs.VALIDATION_FONTS)):
+            if not glyphs.find_fonts(fonts):  # MNIST digits alone would train a reader blind to other hands, silently
+                raise InputError(f"none of the {split} handwriting fonts is installed ({', '.join(fonts[:3])}, ...): "
+                                 "install the Debian font packages glyphs.py names (`make system` as root does)")
         x_tr, y_tr, x_val, y_val = datasets.split_validation(ds.x_train, ds.y_train, recipe.validation, recipe.seed)
         return cls((x_tr, y_tr, glyphs.TRAIN_FONTS), (x_val, y_val, glyphs.VALIDATION_FONTS),
                    (ds.x_test, ds.y_test, glyphs.VALIDATION_FONTS))
