@@ -115,14 +115,8 @@ def main() -> None:
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
-    if args.finder:
-        from edgedigits.runtime import Classifier, default_model
-        from edgedigits.runtime.reading.page import PageReader
-
-        reader = webcam.Reader(Classifier(args.model or default_model(), threads=1),
-                               pages=PageReader(args.finder, args.number_model, threads=1))
-    else:
-        reader = webcam.load_reader(args.model, threads=1, touching=args.touching, number_model=args.number_model)
+    reader = webcam.load_reader(args.model, threads=1, touching=args.touching, number_model=args.number_model,
+                                finder=args.finder)
     ds = data.load("mnist")
     source = glyphs.Glyphs(ds.x_test, ds.y_test, glyphs.find_fonts(glyphs.VALIDATION_FONTS))
     load = os.getloadavg()

@@ -886,7 +886,8 @@ def api(classifier):
     return {
         "Classifier": (Classifier, {"path": lenet, "threads": 1, "providers": None}),
         "load_reader": (webcam.load_reader, {"model": lenet, "threads": 1, "threshold": 0.5, "ink": "auto",
-                                             "touching": "cut", "number_model": None}),
+                                             "touching": "cut", "number_model": None, "finder": None}),
+        "load_reader strips": (webcam.load_reader, {"touching": "strips", "finder": None, "number_model": None}),
         "Reader": (webcam.Reader, {"classifier": classifier, "threshold": 0.5, "split": True, "sequence": None}),
         "Reader.read": (reader.read, {"frame": frame}),
         "classify": (classifier.classify, {"images": np.zeros((2, 28, 28), np.uint8)}),

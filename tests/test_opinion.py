@@ -2,6 +2,9 @@
 blob reader's digits are taken, and that the default reader (`--touching read`) reads composed numbers of touching
 digits at least as well as the page reader alone (`--touching strips`). Nothing here is timed."""
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -53,6 +56,18 @@ def test_the_default_reader_has_the_second_opinion_and_strips_has_not(readers):
     assert strips.pages is not None and strips.sequence is None
     with pytest.raises(InputError, match="touching must be one of read, strips, cut, off"):
         webcam.load_reader(touching="second")
+
+
+def test_a_number_finder_of_ones_own_is_the_one_read_and_anything_else_is_one_error(readers):
+    from edgedigits.runtime.model import shipped
+
+    own = webcam.load_reader(threads=1, finder=shipped.SHIPPED / "page-finder" / "page-finder.int8.onnx")
+    gray = cv2.cvtColor(cv2.imread(str(Path(__file__).parents[1] / "examples" / "digits.jpg")), cv2.COLOR_BGR2GRAY)
+    work = gray[: gray.shape[0] // 32 * 32, : gray.shape[1] // 32 * 32]
+    assert not np.array_equal(own.pages.finder.maps(work), readers[0].pages.finder.maps(work))  # INT8, not fp32
+    assert webcam.as_text(own.read(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))) == "156 288"
+    with pytest.raises(InputError, match="not a number finder"):
+        webcam.load_reader(threads=1, finder=shipped.SHIPPED / "page-strips" / "page-strips.onnx")
 
 
 def test_touching_numbers_read_at_least_as_well_with_the_second_opinion(mnist, readers):

@@ -188,20 +188,21 @@ TOUCHING = ("read", "strips", "cut", "off")
 
 
 def load_reader(model: str | os.PathLike | None = None, threads: int = 1, threshold: float = DEFAULT_THRESHOLD,
-                ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None) -> Reader:
+                ink: str = "auto", touching: str = "read", number_model: str | os.PathLike | None = None,
+                finder: str | os.PathLike | None = None) -> Reader:
     """A reader on `model`, by default an INT8 classifier shipped in the package. touching="read" (the default) finds
     numbers with the number finder and reads each with the strip reader (`page`; `number_model`, by default the
     shipped strip reader), the shipped number reader reading it again as a second opinion (`opinion`; "strips": the
     page reader alone), and an image of one digit with `model` (by default the crop classifier, `crop`); a
     `number_model` that is a binary-ink number reader reads the blob finder's groups instead, with `model` (by default
     lenet). "cut" cuts blobs with `segment`, "off" reads each blob as one digit (both with the blob finder and lenet
-    by default)."""
+    by default). `finder`: a number finder file of your own (by default the shipped one)."""
     if not isinstance(touching, str) or touching not in TOUCHING:
         raise InputError(f"touching must be one of {', '.join(TOUCHING)}, got {str(touching)[:40]!r}")
     numbers = pages = None
     if touching in ("read", "strips"):
         if number_model is None or page.is_strip_reader(number_model):
-            pages = page.PageReader(reader=number_model, threads=threads)
+            pages = page.PageReader(finder, number_model, threads=threads)
             if touching == "read":  # the second opinion
                 numbers = sequence.SequenceReader(shipped.default_number_reader(), threads)
         else:
