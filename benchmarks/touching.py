@@ -1,6 +1,6 @@
 """How well the webcam reader reads numbers written close together: touching and overlapping digits.
 
-    python benchmarks/touching.py [--model exported/lenet.int8.onnx] [--number-model FILE] [--numbers 200]
+    python benchmarks/touching.py [--model exported/lenet.int8.onnx] [--number-model FILE] [--finder FILE] [--numbers 200]
                                   [--seed 0] [--json out.json] [--md out.md] [--picture docs/touching-frame.png]
 
 Frames are webcam-like scenes of one number each (`edgedigits.synth.numbers`: 2-5 MNIST *test* digits in ink on
@@ -84,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(ROOT / "exported/lenet.int8.onnx"))
     parser.add_argument("--number-model", default=None, help="strip or number reader (default: the shipped strip reader)")
+    parser.add_argument("--finder", default=None, help="number finder (default: the shipped one)")
     parser.add_argument("--numbers", type=int, default=200, help="numbers (frames) per advance range")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -92,8 +93,8 @@ def main() -> None:
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
-    readers = {mode: webcam.load_reader(args.model, threads=1, touching=mode, number_model=args.number_model)
-               for mode, _ in MODES}
+    readers = {mode: webcam.load_reader(args.model, threads=1, touching=mode, number_model=args.number_model,
+                                      finder=args.finder) for mode, _ in MODES}
     ds = datasets.load("mnist")
     load = os.getloadavg()
     rows = []
@@ -113,7 +114,7 @@ def main() -> None:
     machine = timing.machine_info()
     cpu = machine["cpu"]
     info = {"model": os.path.relpath(args.model, ROOT), "number_model": os.path.relpath(args.number_model, ROOT) if args.number_model else "shipped page reader",
-            "cpu": cpu, "cores": machine["cores"],
+            "finder": os.path.relpath(args.finder, ROOT) if args.finder else "shipped", "cpu": cpu, "cores": machine["cores"],
             "features": machine["features"], "numbers": args.numbers, "seed": args.seed,
             "load_average": [round(v, 2) for v in load], "load_average_after": [round(v, 2) for v in os.getloadavg()],
             "opencv": cv2.__version__, "onnxruntime": __import__("onnxruntime").__version__}
