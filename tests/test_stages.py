@@ -80,6 +80,24 @@ def test_a_page_recipe_naming_a_saved_model_starts_from_it_and_renders_only_cali
     assert stages.enabled(strips)[0] == "saved"
 
 
+def test_a_trained_page_finder_keeps_its_epochs_beside_its_keras_model(tmp_path):
+    """`edgedigits train page-finder` writes dense.json, which shipping dense.keras later reads as its history."""
+    import json
+
+    from edgedigits.errors import AccuracyGateError
+    from edgedigits.training import pipeline
+
+    recipe = config.with_overrides(config.load("page-finder"), {
+        "finder.tiles": 8, "finder.val_tiles": 4, "finder.test_tiles": 4, "finder.calibration_tiles": 4,
+        "finder.width": 4, "finder.workers": 1, "train.epochs": 2, "export.parity_images": 2})
+    with pytest.raises(AccuracyGateError, match="did not learn"):  # 8 tiles teach nothing: kept all the same
+        pipeline.train_only(recipe, tmp_path / "runs")
+    run_dir = tmp_path / "runs" / "page-finder"
+    history = json.loads((run_dir / "dense.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and all(h["val_band_loss"] > 0 for h in history)
+    assert (run_dir / "dense.keras").is_file()
+
+
 def test_a_saved_page_finder_ships_through_the_stages_as_a_set_naming_its_weights(tmp_path, monkeypatch):
     import hashlib
     import json

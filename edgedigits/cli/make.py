@@ -73,12 +73,14 @@ def verify_cmd(manifest, work_dir, data_dir):
 @data_dir_option
 @needs("train")
 def train_cmd(pipeline, runs_dir, data_dir):
-    """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras, history.csv, fp32.onnx and the report."""
+    """Only train (the [train] table): writes RUNS_DIR/PIPELINE/dense.keras and fp32.onnx, and a classifier's
+    history.csv and report (a page reader network's epochs: dense.json)."""
     from edgedigits.training import config
     from edgedigits.training import pipeline as pipeline_mod
 
     run = pipeline_mod.train_only(config.load(pipeline), runs_dir, data_dir)
-    wrote(run.run_dir / "dense.keras", run.path("fp32"), run.run_dir / "report.md")
+    wrote(*(p for p in (run.run_dir / "dense.keras", run.path("fp32"), run.run_dir / "dense.json",
+                        run.run_dir / "report.md") if p.is_file()))
 
 
 @cli.command("train-number-reader")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from edgedigits.runtime.model.artifacts import write_bytes_atomic
 from edgedigits.training.progress import timed
 from edgedigits.training.run import Result, Run
 from edgedigits.training.stages import STAGES, Stage
@@ -29,6 +32,9 @@ class Train(Stage):
             model = run.task.train(run)
         run.task.record_time(run, train_time_s=times["train"])
         run.keep(model, "fp32", times["train"], "dense.keras")
+        history = getattr(run.data, "history", None)  # a page task's epochs, read back when dense.keras ships later
+        if history:
+            write_bytes_atomic(run.run_dir / "dense.json", json.dumps(history).encode())
         path = run.path("fp32")
         with timed(times, "export_fp32"):
             facts = export_and_score(run, model, path)
