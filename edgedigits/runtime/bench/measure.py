@@ -159,8 +159,10 @@ def _size(shape) -> str:
 
 
 def accuracy(run: Callable, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
-    """Top-1 accuracy of `run` (a target's runner) on the images, in batches (`classifier.top1`)."""
-    return top1(np.concatenate([run(images[i : i + batch]) for i in range(0, len(images), batch)]), labels)
+    """Top-1 accuracy of `run` (a target's runner) on the images, in batches (`classifier.top1`). Each batch's
+    scores are copied: a runner may hand back its own output buffer, which the next batch overwrites (OpenVINO's
+    reused infer request does; kept uncopied, every batch scored as the last one did)."""
+    return top1(np.concatenate([np.array(run(images[i : i + batch])) for i in range(0, len(images), batch)]), labels)
 
 
 def bench_model(path: Path, target: targets.Target, settings: Settings,
