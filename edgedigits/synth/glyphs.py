@@ -18,9 +18,8 @@ import numpy as np
 from edgedigits.synth import strokes
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts/opentype"))
-# File names of handwriting fonts (Debian packages fonts-bwht, fonts-comic-neue, fonts-dancingscript,
-# fonts-kaushanscript, fonts-breip, fonts-humor-sans, fonts-klee, fonts-leckerli-one, fonts-rufscript, fonts-sjfonts,
-# fonts-tomsontalks, fonts-yusei-magic, fonts-dkg-handwriting, fonts-kristi): one list trains, the other validates.
+# File names of handwriting fonts from Debian's archive (the Makefile's FONT_PACKAGES, installed by `make system`):
+# one list trains, the other validates.
 TRAIN_FONTS = ("BecauseWeBuild-Regular.otf", "BecauseWeConnect-Regular.otf", "BecauseWeCreate-Regular.otf",
                "BecauseWeMentor-Regular.otf", "BecauseWeOrganize-Regular.otf", "ComicNeue-Regular.otf",
                "ComicNeue-Bold.otf", "ComicNeue-Italic.otf", "ComicNeue-Light.otf", "DancingScript-Regular.otf",
