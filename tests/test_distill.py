@@ -89,3 +89,17 @@ def test_mirror_augmentation_flips_about_half_of_the_images_left_right():
     assert x[:, :, -5:].sum() == 0  # the training images themselves are left alone
     plain = train.Batches(x, np.zeros(400, np.int64), 50, Augment(), seed=0)
     assert plain.epoch_x is x
+
+
+def test_random_erasing_covers_part_of_about_the_asked_share_of_images_with_noise():
+    x = np.ones((400, 28, 28, 1), np.float32)
+    batches = train.Batches(x, np.zeros(400, np.int64), 50, Augment(erase=0.5), seed=0)
+    changed = (batches.epoch_x != 1.0).reshape(400, -1)
+    erased = changed.any(axis=1)
+    assert 150 < erased.sum() < 250  # each image erased with probability 1/2
+    share = changed[erased].mean(axis=1)
+    assert share.max() < 0.45 and share.mean() > 0.05  # one rectangle of 2-40% of the image
+    assert 0.0 <= batches.epoch_x.min() and batches.epoch_x.max() <= 1.0  # noise in the data's own range
+    assert np.all(x == 1.0)  # the training images themselves are left alone
+    batches.on_epoch_end()
+    assert not np.array_equal(changed, (batches.epoch_x != 1.0).reshape(400, -1))  # new rectangles every epoch

@@ -45,6 +45,7 @@ RANGES = {
     "augment.rotation": Range(0, 180),
     "augment.zoom": Range(0, 1, high_open=True),
     "augment.shift": Range(0, 1, high_open=True),
+    "augment.erase": Range(0, 1),
     "train.early_stopping_patience": Range(0, MAX_EPOCHS),
     "train.reduce_lr_factor": Range(0, 1, low_open=True, high_open=True),
     "train.reduce_lr_patience": Range(0, MAX_EPOCHS),

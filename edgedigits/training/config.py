@@ -1,7 +1,5 @@
 """Pipeline recipes: pipelines/NAME.toml parsed into typed dataclasses; any unknown key or wrong type is an InputError.
-
-The dataclass defaults are the documented defaults: a TOML file only says what differs.
-"""
+The dataclass defaults are the documented defaults: a TOML file only says what differs."""
 
 from __future__ import annotations
 
@@ -38,6 +36,7 @@ class Augment:
     zoom: float = 0.0  # fraction, +/-
     shift: float = 0.0  # fraction of width/height, +/-
     flip: bool = False  # mirror left-right with probability 1/2 (garments; never digits)
+    erase: float = 0.0  # probability of one random rectangle filled with noise (random erasing, Zhong et al. 2017)
 
 
 @dataclass

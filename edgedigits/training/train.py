@@ -50,6 +50,7 @@ class Batches(keras.utils.Sequence):
         super().__init__()
         self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
         self.rng = np.random.default_rng(seed)
+        self.brightest = float(x.max()) if augment.erase and x.size else 1.0  # erasing noise spans the data's range
         self.on_epoch_end()
 
     def __len__(self):
@@ -67,6 +68,21 @@ class Batches(keras.utils.Sequence):
             mirrored = self.rng.random(len(self.x)) < 0.5
             self.epoch_x = self.epoch_x.copy() if self.epoch_x is self.x else self.epoch_x
             self.epoch_x[mirrored] = self.epoch_x[mirrored, :, ::-1]
+        if a.erase:
+            self.epoch_x = self.epoch_x.copy() if self.epoch_x is self.x else self.epoch_x
+            self._erase(a.erase)
+
+    def _erase(self, p: float) -> None:
+        """Random erasing (Zhong et al. 2017): with probability p, a rectangle of 2-40% of the image with aspect
+        0.3-3.3 is filled with uniform noise, so no single part of a garment or digit can carry the decision."""
+        n, h, w = self.epoch_x.shape[:3]
+        for i in np.flatnonzero(self.rng.random(n) < p):
+            area = self.rng.uniform(0.02, 0.4) * h * w
+            aspect = math.exp(self.rng.uniform(math.log(0.3), math.log(1 / 0.3)))
+            eh, ew = min(h, round(math.sqrt(area * aspect))), min(w, round(math.sqrt(area / aspect)))
+            top, left = int(self.rng.integers(0, h - eh + 1)), int(self.rng.integers(0, w - ew + 1))
+            patch = self.rng.uniform(0, self.brightest, (eh, ew) + self.epoch_x.shape[3:])
+            self.epoch_x[i, top : top + eh, left : left + ew] = patch.astype(self.epoch_x.dtype)
 
     def _warp(self, a: Augment) -> np.ndarray:
         n, h, w = self.x.shape[:3]
