@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 # The handwriting and print fonts of the page reader's synthetic pages (edgedigits/synth/glyphs.py names the files).
 FONT_PACKAGES := fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript fonts-breip fonts-humor-sans \
 	fonts-klee fonts-leckerli-one fonts-rufscript fonts-sjfonts fonts-tomsontalks fonts-yusei-magic \
-	fonts-dkg-handwriting fonts-kristi fonts-dejavu-core fonts-liberation
+	fonts-dkg-handwriting fonts-kristi fonts-seto fonts-navilu fonts-yozvox-yozfont fonts-dejavu-core fonts-liberation
 
 # Debian packages the tests and benchmarks use, installed when running as root with apt (skipped quietly elsewhere):
 # Fashion-MNIST offline, a virtual X display with a key-press tool for the webcam window test, and qemu-user, which

@@ -25,7 +25,8 @@ TRAIN_FONTS = ("BecauseWeBuild-Regular.otf", "BecauseWeConnect-Regular.otf", "Be
                "ComicNeue-Bold.otf", "ComicNeue-Italic.otf", "ComicNeue-Light.otf", "DancingScript-Regular.otf",
                "KaushanScript-Regular.otf", "Breip.ttf", "Humor-Sans.ttf", "KleeOne-Regular.ttf",
                "LeckerliOne-Regular.ttf", "Rufscript010.ttf", "Delphine.ttf", "TomsonTalks.ttf",
-               "YuseiMagic-Regular.otf", "YuseiMagic-Regular.ttf")
+               "YuseiMagic-Regular.otf", "YuseiMagic-Regular.ttf", "setofont.ttf", "Navilu.ttf", "YOzBEF.ttf",
+               "YOzREF.ttf", "YOzBEFi.ttf")
 VALIDATION_FONTS = ("BecauseWeLearn-Regular.otf", "dkg.ttf", "dkgBd.ttf", "dkgIt.ttf", "SteveHand.ttf", "Kristi.ttf",
                     "DancingScript-Bold.otf", "KleeOne-SemiBold.ttf", "ComicNeue-BoldItalic.otf")
 PRINT_FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSans-Bold.ttf", "LiberationSans-Regular.ttf",
