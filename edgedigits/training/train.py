@@ -64,12 +64,12 @@ class Batches(keras.utils.Sequence):
         self.order = self.rng.permutation(len(self.x))
         a = self.augment
         self.epoch_x = self.x if not (a.rotation or a.zoom or a.shift) else self._warp(a)
+        if (a.flip or a.erase) and self.epoch_x is self.x:
+            self.epoch_x = self.x.copy()  # mirrored and erased in place: never the training images themselves
         if a.flip:
             mirrored = self.rng.random(len(self.x)) < 0.5
-            self.epoch_x = self.epoch_x.copy() if self.epoch_x is self.x else self.epoch_x
             self.epoch_x[mirrored] = self.epoch_x[mirrored, :, ::-1]
         if a.erase:
-            self.epoch_x = self.epoch_x.copy() if self.epoch_x is self.x else self.epoch_x
             self._erase(a.erase)
 
     def _erase(self, p: float) -> None:
