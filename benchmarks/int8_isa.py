@@ -32,6 +32,13 @@ from edgedigits.runtime.model.artifacts import write_json_atomic
 STAGES = (("pruned", "{}.onnx"), ("int8", "{}.int8.onnx"))
 
 
+def stages_of(manifest: dict) -> tuple[tuple[str, str], ...]:
+    """The manifest's stages of the two shipped files: NAME.onnx is the fp32 stage when the recipe does not prune."""
+    if "pruned" in manifest["stages"]:
+        return STAGES
+    return (("fp32", "{}.onnx"), STAGES[1])
+
+
 def features_key(features) -> str:
     return " ".join(features) or "baseline x86-64"
 
@@ -54,11 +61,11 @@ def main() -> None:
         results["recorded"][name] = {
             stage: {"test_accuracy": m["stages"][stage]["test_accuracy"],
                     "measured_on": features_key(m["stages"][stage]["measured_on"])}
-            for stage, _ in STAGES
+            for stage, _ in stages_of(m)
         }
         results["measured"][here]["models"][name] = {
             stage: runtime.accuracy(Path(args.exported) / pattern.format(name), ds.x_test, ds.y_test)
-            for stage, pattern in STAGES
+            for stage, pattern in stages_of(m)
         }
         print(name, results["measured"][here]["models"][name], flush=True)
     write_json_atomic(out, results)
