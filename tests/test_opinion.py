@@ -85,7 +85,8 @@ def test_a_doubted_lone_digit_beside_a_longer_number_is_dropped():
     long, doubted, sure = [(4, 0.99), (1, 0.9)], [(1, 0.6)], [(7, 0.97)]
     assert opinion.drop_doubts([doubted, long, sure]) == [False, True, True]
     assert opinion.drop_doubts([doubted]) == [True]  # alone it is the number
-    assert opinion.drop_doubts([doubted, [(3, 0.5)]]) == [True, True]  # no longer number beside it
+    assert opinion.drop_doubts([doubted, [(3, 0.5)]]) == [True, True]  # no longer or sure number beside it
+    assert opinion.drop_doubts([doubted, sure]) == [False, True]  # a letter read as a digit beside a sure one
     stroke = [(7, 0.93)]  # a pen stroke beside the number, read as a 7 fairly surely: still dropped
     assert opinion.drop_doubts([long, stroke]) == [True, False]
 

@@ -5,10 +5,10 @@ So the blob reader's digits are taken only where the strip reader doubts its own
 where the blob reader reads the same digits with one added (or dropped) and is clearly more confident, within one
 line, in a region with no more blobs than digits.
 
-And a number of one digit the strip reader doubts, beside a number of several digits, is dropped: on photos such a
-"number" is nearly always a speck, a shadow's edge or a mark at the frame's border, not a digit someone wrote. So is
-a longer number read with low confidence on average beside a number read surely: letters, ruled lines and printed
-text cut off at the frame's edge read that way. numpy only."""
+And a number of one digit the strip reader doubts, beside a number of several digits or one read surely, is dropped:
+on photos and scans such a "number" is nearly always a speck, a shadow's edge, a mark at the frame's border or a
+letter of a word nearby, not a digit someone wrote. So is a longer number read with low confidence on average beside
+a number read surely: letters, ruled lines and printed text cut off at the frame's edge read that way. numpy only."""
 
 from __future__ import annotations
 
@@ -59,14 +59,15 @@ def choose(strip: list[tuple[int, float]], other: list[tuple[int, float]]) -> li
 
 def drop_doubts(numbers: list[list[tuple[int, float]]]) -> list[bool]:
     """Which numbers (each a list of (digit, confidence)) to keep: all but the one-digit numbers read with less than
-    LONE_DOUBT confidence when another number has several digits, and the longer ones read with less than MEAN_DOUBT
-    mean confidence when another number is read surely."""
+    LONE_DOUBT confidence when another number has several digits or is read surely (a register row's one digit
+    beside a cursive word's letter read as a digit), and the longer ones read with less than MEAN_DOUBT mean
+    confidence when another number is read surely."""
     longer = any(len(n) > 1 for n in numbers)
     sure = [bool(n) and min(c for _, c in n) >= SURE_NUMBER for n in numbers]
     keep = []
     for i, n in enumerate(numbers):
         mean = sum(c for _, c in n) / max(1, len(n))
         surer = sum(sure) > sure[i]  # another number is read surely
-        lone = longer and len(n) == 1 and n[0][1] < LONE_DOUBT
+        lone = (longer or surer) and len(n) == 1 and n[0][1] < LONE_DOUBT
         keep.append(not lone and not (len(n) > 1 and surer and mean < MEAN_DOUBT))
     return keep
