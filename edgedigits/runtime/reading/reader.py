@@ -126,7 +126,8 @@ class Reader:
     def _second_opinion(self, gray: np.ndarray, reads: list[page.Read]) -> list[page.Read]:
         """Each number the page reader read, read again by the number reader from the blob finder's blobs in its
         region (`opinion`); the two readings are combined as `opinion.choose` says, and a doubted lone digit beside
-        a longer number or a sure one, and a doubted longer number beside a sure one, are dropped (`opinion.drop_doubts`)."""
+        a longer or a sure number, and a doubted longer number beside a sure one, are dropped
+        (`opinion.drop_doubts`)."""
         numbers: dict[int, list[page.Read]] = {}
         for r in reads:
             numbers.setdefault(r.number, []).append(r)
