@@ -81,7 +81,7 @@ def test_touching_numbers_read_at_least_as_well_with_the_second_opinion(mnist, r
     assert right["default"] >= right["strips"] and right["default"] >= 30, right
 
 
-def test_a_doubted_lone_digit_beside_a_longer_number_is_dropped():
+def test_a_doubted_lone_digit_beside_a_longer_or_a_sure_number_is_dropped():
     long, doubted, sure = [(4, 0.99), (1, 0.9)], [(1, 0.6)], [(7, 0.97)]
     assert opinion.drop_doubts([doubted, long, sure]) == [False, True, True]
     assert opinion.drop_doubts([doubted]) == [True]  # alone it is the number
