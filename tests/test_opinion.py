@@ -87,8 +87,6 @@ def test_a_doubted_lone_digit_beside_a_longer_or_a_sure_number_is_dropped():
     assert opinion.drop_doubts([doubted]) == [True]  # alone it is the number
     assert opinion.drop_doubts([doubted, [(3, 0.5)]]) == [True, True]  # no longer or sure number beside it
     assert opinion.drop_doubts([doubted, sure]) == [False, True]  # a letter read as a digit beside a sure one
-    stroke = [(7, 0.93)]  # a pen stroke beside the number, read as a 7 fairly surely: still dropped
-    assert opinion.drop_doubts([long, stroke]) == [True, False]
 
 
 def test_a_doubted_longer_number_is_dropped_only_beside_a_sure_one():

@@ -17,9 +17,7 @@ SURE = 0.8  # the blob reader's confidence in a digit, for it to replace or add 
 DROPPED_SURE = 0.9  # ... its least confident digit, for its reading to drop one of the strip reader's digits
 DOUBT = 0.7  # the strip reader's confidence below which its digit may be replaced
 DROPPED_DOUBT = 0.6  # ... below which its least confident digit may be dropped
-# a one-digit number read with less confidence, beside a longer number or a sure one, is dropped (a pen stroke or
-# a printed letter read as a digit reaches 0.9-0.94; 0.99 also dropped digits people wrote alone on synthetic pages)
-LONE_DOUBT = 0.95
+LONE_DOUBT = 0.9  # a one-digit number read with less confidence, beside a longer number or a sure one, is dropped
 MEAN_DOUBT = 0.8  # a longer number read with less mean confidence, beside a number read surely, is dropped
 SURE_NUMBER = 0.9  # every digit at least this confident: a number read surely
 
