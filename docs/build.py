@@ -458,6 +458,9 @@ KEY_NOTES = {
     "start": "the first stage: `auto` (train; a saved `.keras` model is pruned as it is), `train` or `prune`",
     "validation": "images held out of the training set for early stopping and model selection: a count, or a "
                   "fraction of the training images (0.1)",
+    "refit": "train and prune on every training image, validation included, for the recipe's epochs, keeping the "
+             "last epoch: for settings already chosen on validation by a run without it (its validation scores then "
+             "only check export and INT8; [below](#choosing-on-validation-then-refitting))",
     "seed": "seeds weight initialization, the validation split and data order",
     "optimizer": "sgd, adam, adamax, nadam, adadelta, adagrad or rmsprop",
     "learning_rate": "initial learning rate",

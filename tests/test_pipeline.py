@@ -220,3 +220,24 @@ def test_a_diverged_run_is_refused_at_its_first_score(tmp_path, mnist):
     with pytest.raises(AccuracyGateError, match=r"fp32 scores .* not clearly above chance \(10\.0%"):
         pipeline.run(recipe, tmp_path / "exported", tmp_path / "runs")
     assert list((tmp_path / "exported").iterdir()) == []
+
+
+def test_refit_trains_on_the_validation_images_and_keeps_the_last_epoch(tmp_path, mnist):
+    """refit = true: every training image is trained on (validation included) and the last epoch is kept, even when
+    validation would have stopped early or preferred an earlier epoch."""
+    from edgedigits.training import models, train
+    from edgedigits.training.split import Split
+
+    split = Split.from_dataset(mnist, 1000, 0, refit=True)
+    assert len(split.x_train) == len(mnist.x_train) and split.refit and "refit" in split.describe()
+    hits = [(split.x_train == v).all(axis=(1, 2, 3)).any() for v in split.x_val[:5]]
+    assert all(hits)  # validation images are among the training images
+    small = Split(split.x_train[:600], split.y_train[:600], split.x_val[:200],
+                  np.random.default_rng(0).integers(0, 10, 200), split.x_test, split.y_test, refit=True)
+    cfg = config.Train(epochs=3, early_stopping_patience=1, learning_rate=3e-3)
+    model = train.train(lambda: models.create_model("lenet"), small, cfg, 0, tmp_path / "run")
+    rows = (tmp_path / "run" / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + cfg.epochs  # a header and every epoch: no early stop on the (random) validation labels
+    kept = train.load_model(tmp_path / "run" / "best.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), kept.get_weights()))
+    assert config.from_dict(config.Pipeline, {"refit": True}).refit

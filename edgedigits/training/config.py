@@ -25,6 +25,7 @@ PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 QUANT_VARIANTS = tuple(variants.VARIANTS)
 DEFAULT_QUANT_VARIANTS = variants.DEFAULT
 QUANT_SELECT = ("fastest", "accurate")
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 CRITERIA = ("l1-outgoing", "l1")  # structured pruning's unit rankings, defined in edgedigits/training/structured.py
 OPTIMIZERS = ("sgd", "adam", "adamax", "nadam", "adadelta", "adagrad", "rmsprop")
 STARTS = ("auto", "train", "prune")
@@ -84,8 +85,7 @@ class Structured(Optimizer):
     """Remove whole filters/units (edgedigits/training/structured.py) after training, before magnitude pruning."""
 
     enabled: bool = False  # off: the pipeline is exactly as without this table
-    # kept filters/units per layer: an int (count) or a float in (0, 1] (fraction of the trained width);
-    # layers not named keep their full width; the classifier cannot shrink
+    # kept filters/units per layer: a count, or a fraction in (0, 1] of the trained width; others keep theirs
     widths: dict = field(default_factory=dict)
     criterion: str = "l1-outgoing"  # or "l1" (plain incoming-kernel norm)
     steps: int = 3  # shrinks from full to target width, each followed by fine-tuning
@@ -131,6 +131,8 @@ class Pipeline:
     seed: int = 42
     # images held out of the training set for early stopping and model selection, or that fraction of them (0.1)
     validation: int | float = 5000
+    # train and prune on all training images, validation too, keeping the last epoch (settings chosen without it)
+    refit: bool = False
     train_limit: int = 0  # use only the first N training images (0 = all); for smoke tests
     train: Train = field(default_factory=Train)
     prune: Prune = field(default_factory=Prune)
@@ -163,16 +165,15 @@ class Pipeline:
             raise InputError(f"unknown structured.criterion '{s.criterion}' (known: {', '.join(CRITERIA)})")
         if s.enabled and not s.widths:
             raise InputError("structured.enabled needs structured.widths (e.g. conv1 = 3, or conv1 = 0.5)")
-        if self.quantize.calibration_method not in ("minmax", "entropy", "percentile"):
-            raise InputError(f"unknown quantize.calibration_method '{self.quantize.calibration_method}'")
         if not self.quantize.variants or any(v not in QUANT_VARIANTS for v in self.quantize.variants):
             raise InputError(
                 f"quantize.variants must be a non-empty list of {', '.join(QUANT_VARIANTS)}, got {self.quantize.variants}"
             )
-        if self.start not in STARTS:
-            raise InputError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
-        if self.quantize.select not in QUANT_SELECT:
-            raise InputError(f"quantize.select must be one of {', '.join(QUANT_SELECT)}, got {self.quantize.select!r}")
+        q = self.quantize
+        for key, value, known in (("start", self.start, STARTS), ("quantize.select", q.select, QUANT_SELECT),
+                                  ("quantize.calibration_method", q.calibration_method, CALIBRATION_METHODS)):
+            if value not in known:
+                raise InputError(f"{key} must be one of {', '.join(known)}, got {value!r}")
         TASKS.get(self.task).check(self)
 
     @property

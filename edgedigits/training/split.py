@@ -23,24 +23,31 @@ class Split:
     y_val: np.ndarray
     x_test: np.ndarray  # uint8, only ever scored through onnxruntime on the exported artifact
     y_test: np.ndarray
+    # refit: the validation images are trained on too (epochs chosen on validation by a run without refit), so
+    # training keeps its last epoch and validation scores only check export and quantization
+    refit: bool = False
 
     @classmethod
-    def from_dataset(cls, ds: Dataset, validation: int, seed: int, train_limit: int = 0) -> Split:
+    def from_dataset(cls, ds: Dataset, validation: int, seed: int, train_limit: int = 0, refit: bool = False) -> Split:
         x, y = ds.x_train, ds.y_train
         x_tr, y_tr, x_val, y_val = split_validation(x, y, validation, seed)
+        if refit:
+            x_tr, y_tr = x, y
         if train_limit:
             x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
         shape = ds.input_shape
         return cls(normalize(x_tr, shape), y_tr.astype(np.int64), normalize(x_val, shape), y_val.astype(np.int64),
-                   ds.x_test, ds.y_test)
+                   ds.x_test, ds.y_test, refit)
 
     @classmethod
     def for_recipe(cls, ds: Dataset, recipe) -> Split:
-        """The split a recipe names (its validation size, seed and training-image limit)."""
-        return cls.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit)
+        """The split a recipe names (its validation size, seed, training-image limit and refit)."""
+        return cls.from_dataset(ds, recipe.validation, recipe.seed, recipe.train_limit, recipe.refit)
 
     def describe(self) -> str:
-        return f"split: {len(self.x_train)} train / {len(self.x_val)} validation / {len(self.x_test)} test images"
+        seen = " (trained on too: refit, last epoch kept)" if self.refit else ""
+        return (f"split: {len(self.x_train)} train / {len(self.x_val)} validation{seen} / {len(self.x_test)} test "
+                f"images")
 
 
 def load(recipe, data_dir=None) -> tuple[Dataset, Split]:

@@ -145,16 +145,19 @@ def steps_per_epoch(split: Split, batch_size: int) -> int:
 
 def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path, teachers=None):
     """Train the model `make_model()` gives (called once the seed is set, so its initial weights are the seed's);
-    keeps the best validation epoch, writes history.csv and best.keras. With `teachers` (distill.OnnxTeachers) and
-    cfg.distill, it learns from their predictions too (distill.Distiller)."""
+    keeps the best validation epoch (with split.refit the last), writes history.csv and best.keras. With `teachers`
+    (distill.OnnxTeachers) and cfg.distill, it learns from their predictions too (distill.Distiller)."""
     keras.utils.set_random_seed(seed)
     model = make_model()
     run_dir.mkdir(parents=True, exist_ok=True)
+    last = split.refit  # validation is trained on: every epoch runs and the last is kept
     callbacks = [
-        keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=not last),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
     ]
+    if not last:
+        callbacks.insert(0, keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience,
+                                                          restore_best_weights=True))
     if not cfg.cosine_decay:  # a cosine schedule owns the learning rate (make_optimizer)
         callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
             "val_loss", factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience, min_lr=cfg.min_learning_rate
@@ -164,21 +167,23 @@ def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path, teache
         from edgedigits.training.distill import Distiller
 
         trainee = Distiller(model, teachers, cfg.distill, cfg.temperature)
-        callbacks = [_SaveBest(model, run_dir / "best.keras") if isinstance(c, keras.callbacks.ModelCheckpoint) else c
+        callbacks = [_SaveBest(model, run_dir / "best.keras", last)
+                     if isinstance(c, keras.callbacks.ModelCheckpoint) else c
                      for c in callbacks]  # the student is saved, not the wrapper
     fit(trainee, split, cfg, cfg.augment, seed, callbacks, "train")
     return model
 
 
 class _SaveBest(keras.callbacks.Callback):
-    """ModelCheckpoint of `model` on the best validation accuracy, for a wrapper (Distiller) that cannot be saved."""
+    """ModelCheckpoint of `model` on the best validation accuracy (or every epoch: `last`), for a wrapper
+    (Distiller) that cannot be saved."""
 
-    def __init__(self, model, path: Path):
+    def __init__(self, model, path: Path, last: bool = False):
         super().__init__()
-        self.student, self.path, self.best = model, path, -1.0
+        self.student, self.path, self.best, self.last = model, path, -1.0, last
 
     def on_epoch_end(self, epoch, logs=None):
-        if (logs or {}).get("val_accuracy", -1.0) > self.best:
+        if self.last or (logs or {}).get("val_accuracy", -1.0) > self.best:
             self.best = logs["val_accuracy"]
             self.student.save(str(self.path))
 
