@@ -65,7 +65,7 @@ class Crops(Classifier):
                     np.concatenate([data.y_train, made["train"]["y"]]),
                     np.concatenate([data.x_val, runtime.normalize(made["val"]["x"], shape)]),
                     np.concatenate([data.y_val, made["val"]["y"]]), data.x_test, data.y_test,
-                    made["test"]["x"], made["test"]["y"])
+                    crops_test=made["test"]["x"], crops_test_labels=made["test"]["y"])
         return ds, out
 
     @staticmethod
