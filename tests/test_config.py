@@ -38,6 +38,8 @@ def test_defaults_fill_what_the_file_does_not_say(tmp_path):
         ('[quantize]\nvariants = ["s4s4"]\n', "quantize.variants must be"),
         ('[quantize]\nvariants = "u8u8"\n', "'variants' must be list"),
         ('[quantize]\nselect = "smallest"\n', "quantize.select must be one of fastest, accurate"),
+        ('[quantize]\ncalibration_method = "max"\n', "quantize.calibration_method must be one of minmax, entropy"),
+        ('task = "numbers"\nmodel = "crnn"\nrefit = true\n[prune]\nenabled = false\n', "task numbers has no refit"),
         ("[quantize]\ntiming_runs = 5\n", r"quantize.timing_runs must be an integer in \[20, 1000000\], got 5"),
         ("[quantize]\nthroughput_seconds = 0\n", r"quantize.throughput_seconds must be a number in \(0, 600\], got 0.0"),
         ("model = \n", "malformed pipeline"),

@@ -22,6 +22,8 @@ class Unpruned:
             raise InputError(f"task {recipe.task} trains model '{cls.MODEL}', got model {recipe.model!r}")
         if recipe.prune.enabled or recipe.structured.enabled:
             raise InputError(f"task {recipe.task} has no pruning: set prune.enabled = false (structured stays off)")
+        if recipe.refit:
+            raise InputError(f"task {recipe.task} has no refit: it renders its own validation images (leave refit out)")
 
     @staticmethod
     def record(run) -> None:
