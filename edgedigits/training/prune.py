@@ -94,13 +94,13 @@ def prune(model, split: Split, cfg: Prune, seed: int, run_dir: Path, teachers=No
     base = keras.models.clone_model(model)
     base.set_weights(model.get_weights())
     pruned = keras.models.clone_model(base, clone_function=wrap)
-    callbacks = [tfmot.sparsity.keras.UpdatePruningStep(),
-                 keras.callbacks.CSVLogger(str(run_dir / "prune_history.csv"))]
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
     if not split.refit:  # with refit validation is trained on: the last epoch is kept
         # Select the best validation epoch only once the ramp has ended, so the kept model has the full sparsity.
-        callbacks.insert(1, keras.callbacks.EarlyStopping(
+        callbacks.append(keras.callbacks.EarlyStopping(
             "val_accuracy", patience=cfg.epochs, restore_best_weights=True, start_from_epoch=ramp_done_epoch - 1
         ))
+    callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "prune_history.csv")))
     run_dir.mkdir(parents=True, exist_ok=True)
     trainee = pruned
     if cfg.distill and teachers is not None:

@@ -151,17 +151,14 @@ def train(make_model, split: Split, cfg: Train, seed: int, run_dir: Path, teache
     model = make_model()
     run_dir.mkdir(parents=True, exist_ok=True)
     last = split.refit  # validation is trained on: every epoch runs and the last is kept
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=not last),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
-    ]
-    if not last:
-        callbacks.insert(0, keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience,
-                                                          restore_best_weights=True))
+    callbacks = [] if last else [keras.callbacks.EarlyStopping("val_accuracy", patience=cfg.early_stopping_patience,
+                                                                restore_best_weights=True)]
     if not cfg.cosine_decay:  # a cosine schedule owns the learning rate (make_optimizer)
-        callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
             "val_loss", factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience, min_lr=cfg.min_learning_rate
         ))
+    callbacks += [keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), "val_accuracy", save_best_only=not last),
+                  keras.callbacks.CSVLogger(str(run_dir / "history.csv"))]
     trainee = model
     if cfg.distill and teachers is not None:
         from edgedigits.training.distill import Distiller
