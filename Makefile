@@ -136,13 +136,15 @@ bench: data
 
 # peers: every shipped model's fp32 and INT8 files in the same run as LiteRT, OpenVINO and Keras running lenet (the
 # time axis of benchmarks/pareto.py), written per CPU class: benchmarks/results/amx/ (AMX), avx512-vnni/, or the top.
+# Only the top one (AVX2) redraws the Pareto plot, so its time axis stays on one CPU class whatever machine runs this.
 HAS = $(shell grep -m1 -o -w $(1) /proc/cpuinfo 2>/dev/null)
 PEERS_OUT = benchmarks/results$(if $(call HAS,amx_int8),/amx,$(if $(call HAS,avx512_vnni),/avx512-vnni))
 SHIPPED_ONNX = $(filter-out exported/lenet.onnx exported/lenet.int8.onnx,$(sort $(wildcard exported/*.onnx)))
 peers: data
 	$(BIN)/python -m pip install --quiet -e '.[benchmarks]'
 	$(BIN)/python benchmarks/peers.py lenet --out $(PEERS_OUT) --also $(SHIPPED_ONNX)
-	$(BIN)/python benchmarks/pareto.py --peers $(PEERS_OUT)/peers-lenet.json
+	@if [ "$(PEERS_OUT)" = benchmarks/results ]; then $(BIN)/python benchmarks/pareto.py --peers $(PEERS_OUT)/peers-lenet.json; \
+	else echo "peers: benchmarks/results/pareto.* keep the AVX2 run's time axis; this CPU's run is in $(PEERS_OUT)"; fi
 	@if [ -f runs/lenet/pruned.onnx ]; then $(BIN)/python benchmarks/int8_variants.py lenet --out $(PEERS_OUT); \
 	else echo "peers: int8_variants.py skipped: runs/lenet/pruned.onnx comes from 'make demo'"; fi
 
