@@ -2,11 +2,13 @@
 real image people hand to `edgedigits predict`, and scikit-learn's bundled handwritten digits as an outside check.
 
     python benchmarks/real_handwriting.py [--model FILE] [--number-model FILE] [--touching read|cut|off]
-                                          [--scale 1.0] [--seed 0] [--json out.json] [--md out.md]
-                                          [--pictures docs/]
+                                          [--scale 1.0] [--seed 0] [--digits test|validation]
+                                          [--json out.json] [--md out.md] [--pictures docs/]
 
 Every set is drawn from sources no model was trained or tuned on: MNIST *test* digits, the handwriting fonts held
 out of training (`edgedigits.synth.glyphs.VALIDATION_FONTS`) and pen-stroke digits from seeds of their own.
+`--digits validation` draws from MNIST *training* digits instead, the ones the page recipes hold out as validation
+(page-strips' split): sets to choose reader settings on, so that choosing never touches the test digits.
 
 | set | like | what |
 |---|---|---|
@@ -88,7 +90,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
     out = ["# Handwriting shaped like real photos and scans (held-out synthetic sets)", "",
            f"CPU: {info['cpu']} ({info['cores']} cores); load average (1, 5, 15 min) {info['load_average']}. "
            f"Reader: `--touching {info['touching']}`, number model {info['number_model']}, classifier {info['model']} "
-           "(in the page reader: images of one digit). Digits from MNIST test "
+           f"(in the page reader: images of one digit). Digits from MNIST {info['digits']} "
            "images, held-out handwriting fonts and pen-stroke digits; scikit-learn's 8x8 digits are real handwriting. "
            f"Re-measure: `python benchmarks/real_handwriting.py {' '.join(sys.argv[1:])}`.", "",
            "| set | like | images | read right (all digits, in order) | digits read right | ms per image |",
@@ -108,20 +110,32 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="set sizes x this (0.1 for a quick look)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated subset of: " + ", ".join(SETS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--digits", choices=("test", "validation"), default="test",
+                        help="MNIST test digits (to report), or the validation digits the page recipes hold out of "
+                             "training (to choose settings on)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--md", type=Path, default=None)
     parser.add_argument("--pictures", type=Path, default=None, help="write annotated examples to this folder")
     parser.add_argument("--show-errors", type=int, default=0, help="print this many misreadings per set")
     args = parser.parse_args()
 
+    names = args.sets.split(",")
+    unknown = [name for name in names if name not in SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)} (known: {', '.join(SETS)})")
     cv2.setNumThreads(1)
     reader = webcam.load_reader(args.model, threads=1, touching=args.touching, number_model=args.number_model,
                                 finder=args.finder)
     ds = data.load("mnist")
     source = glyphs.Glyphs(ds.x_test, ds.y_test, glyphs.find_fonts(glyphs.VALIDATION_FONTS))
+    if args.digits == "validation":
+        from edgedigits.training import config, pagedata
+
+        source = pagedata.Sources.of(config.load("page-strips"), ds).glyphs("val")
     load = os.getloadavg()
     rows, sets = [], {}
-    for k, name in enumerate(args.sets.split(",")):
+    for name in names:
+        k = list(SETS).index(name)  # a set's draw does not depend on which other sets run beside it
         count, like = SETS[name]
         items = make_set(name, source, max(1, round(count * args.scale)), args.seed * 100 + 1000 + k)
         sets[name] = items
@@ -139,6 +153,7 @@ def main() -> None:
             "load_average": [round(v, 2) for v in load], "touching": args.touching,
             "model": args.model or f"shipped ({reader.classifier.path.name})",
             "number_model": args.number_model or "shipped", "finder": args.finder or "shipped", "seed": args.seed,
+            "digits": args.digits,
             "scale": args.scale}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
