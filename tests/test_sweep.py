@@ -134,6 +134,16 @@ def test_grid_trial_trains_on_one_fold_and_reports_its_validation(tiny_base, tmp
     assert 10 < row["best_val_accuracy"] <= 100
 
 
+def test_grid_on_the_recipes_validation_refuses_a_refit_recipe_before_any_trial(tmp_path):
+    sweep = runner.Sweep(config.load("lenet"), tmp_path / "out", tmp_path / "runs", overrides={"refit": True})
+    with pytest.raises(InputError, match="refit = true trains on"):
+        grid.run(sweep, ("train.epochs=1,2",), folds=1)
+    assert not (tmp_path / "out").exists()
+    sweep.overrides = {}  # a refit cell among the cells is refused the same way
+    with pytest.raises(InputError, match="search without refit"):
+        grid.run(sweep, ("refit=false,true",), folds=1)
+
+
 def test_ray_and_local_workers_write_the_same_result_files(tmp_path):
     pytest.importorskip("ray", reason="the [ray] extra is not installed")
     trials = [runner.Trial(f"x{x}", {"x": x}) for x in range(3)]

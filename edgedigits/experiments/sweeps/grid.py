@@ -29,13 +29,17 @@ OPTIONS = [
 
 def run(sweep: Sweep, params: tuple[str, ...], folds: int) -> Output:
     """Grid search with k-fold cross-validation: every combination of --param values on every fold; mean and
-    standard deviation of validation accuracy per cell, and the best cell. Writes OUT_DIR/grid.{json,md}."""
+    standard deviation of validation accuracy per cell, and the best cell. Writes OUT_DIR/grid.{json,md}.
+    Folds are carved from the training images whatever the recipe's `refit`; with --folds 1 a refit recipe is
+    refused (its validation images would be trained on)."""
     grid = dict(parse_param(text) for text in params)
     if not 1 <= folds <= MAX_FOLDS:
         raise InputError(f"folds must be in [1, {MAX_FOLDS}], got {folds}")
     cells = cells_of(grid, folds)
     for cell in cells:
-        sweep.check(cell)  # every cell is a valid recipe before anything runs
+        if sweep.check(cell).refit and folds == 1:  # every cell is a valid recipe before anything runs
+            raise InputError("grid with --folds 1 scores each cell on the recipe's validation images, which refit = "
+                             "true trains on: search without refit (--set refit=false), then refit the chosen cell")
     trials = []
     for cell in cells:
         cid = cell_id(cell)

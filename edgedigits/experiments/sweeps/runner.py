@@ -57,9 +57,9 @@ class Sweep:
         return {"pipeline": self.recipe.path or self.recipe.name, "data_dir": self.data_dir, "overrides": overrides,
                 **more}
 
-    def check(self, overrides: dict) -> None:
-        """Refuse a bad override here, before any trial starts, rather than in every worker."""
-        config.with_overrides(self.recipe, {**self.overrides, **overrides})
+    def check(self, overrides: dict) -> config.Pipeline:
+        """Refuse a bad override here, before any trial starts, rather than in every worker; the trial's recipe."""
+        return config.with_overrides(self.recipe, {**self.overrides, **overrides})
 
     def run(self, trials: list[Trial], fn: Callable[[dict], dict]) -> dict[str, dict]:
         return run_trials(trials, fn, self.out_dir, self.workers, self.ray_address)
