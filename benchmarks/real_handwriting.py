@@ -127,11 +127,12 @@ def main() -> None:
     reader = webcam.load_reader(args.model, threads=1, touching=args.touching, number_model=args.number_model,
                                 finder=args.finder)
     ds = data.load("mnist")
-    source = glyphs.Glyphs(ds.x_test, ds.y_test, glyphs.find_fonts(glyphs.VALIDATION_FONTS))
     if args.digits == "validation":
         from edgedigits.training import config, pagedata
 
         source = pagedata.Sources.of(config.load("page-strips"), ds).glyphs("val")
+    else:
+        source = glyphs.Glyphs(ds.x_test, ds.y_test, glyphs.find_fonts(glyphs.VALIDATION_FONTS))
     load = os.getloadavg()
     rows, sets = [], {}
     for name in names:
